@@ -1,0 +1,1 @@
+"""Closed loop: features, affect estimate, controller, engine."""

@@ -1,0 +1,190 @@
+"""The closed loop: one tick from samples to music, on a virtual or live clock."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from engine.affect import AffectEstimate, AffectEstimator, ModalityStatus
+from engine.controller import Controller, Decision
+from sensors.types import Chunk, Source
+from synthesis.composer import Composer
+from synthesis.params import MusicParams
+
+#: Which stage each stream kind feeds.
+STAGE_OF_KIND = {"ecg": "hrv", "ppg": "hrv", "rr": "hrv", "eeg": "eeg"}
+
+
+class Stage(Protocol):
+    """A stateful feature stage: one ``update(chunk) -> result`` per tick."""
+
+    def update(self, chunk: Chunk):  # noqa: D102 - protocol
+        ...
+
+
+class SynthBackend(Protocol):
+    """Where the music goes: the pyo renderer, a live synth, or the silent backend."""
+
+    def send(self, t_end_s: float, params: MusicParams, notes: list) -> None:  # noqa: D102
+        ...
+
+
+class VirtualClock:
+    """A clock that advances by exactly one tick per call: runs as fast as the CPU allows.
+
+    Parameters
+    ----------
+    tick_s : float
+        Tick period, seconds.
+    t0 : float
+        Time of the first tick, seconds.
+    """
+
+    def __init__(self, *, tick_s: float, t0: float = 0.0) -> None:
+        self.tick_s = tick_s
+        self.n = 0
+        self.t0 = t0
+
+    def next_tick(self) -> float:
+        """Return the time of the next tick (computed from a counter: no drift)."""
+        t = self.t0 + self.n * self.tick_s
+        self.n += 1
+        return t
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """Everything one tick produced.
+
+    Attributes
+    ----------
+    t : float
+        Tick time, seconds.
+    features : dict of str to float or None
+        Feature values (None where not available).
+    estimate : AffectEstimate
+        The affect estimate.
+    decision : Decision
+        Target, parameters, hold state and events.
+    n_notes : int
+        Notes composed for ``[t, t + tick)``.
+    newest_sample_t : float
+        Timestamp of the newest sample used, seconds (``-inf`` if none yet).
+    compute_ms : float
+        Wall time spent in the tick, milliseconds (varies run to run).
+    latency_ms : float
+        Handoff time minus newest sample time: the data age at the tick plus the
+        compute time, milliseconds (varies run to run).
+    beats : ndarray, shape (n, 3)
+        New beats: time (s), RR (ms), corrected (0/1).
+    """
+
+    t: float
+    features: dict[str, float | None]
+    estimate: AffectEstimate
+    decision: Decision
+    n_notes: int
+    newest_sample_t: float
+    compute_ms: float
+    latency_ms: float
+    beats: np.ndarray = field(repr=False)
+
+
+class Engine:
+    """Run the closed loop one tick at a time.
+
+    Parameters
+    ----------
+    sources : sequence of Source
+        Streams to pull each tick; each feeds the stage for its kind
+        (:data:`STAGE_OF_KIND`).
+    stages : dict of str to Stage
+        ``"hrv"`` and/or ``"eeg"`` stage.
+    estimator : AffectEstimator
+        Features to affect.
+    controller : Controller
+        Affect to music parameters.
+    composer : Composer
+        Music parameters to note events.
+    synths : sequence of SynthBackend
+        Each receives the parameters and notes every tick (synth, MIDI log, ...).
+    tick_s : float
+        Tick period, seconds.
+    listeners : sequence of callable
+        Called as ``f(t, params)`` after each tick (e.g. the simulated listener hearing
+        the music).
+    """
+
+    def __init__(
+        self,
+        *,
+        sources: Sequence[Source],
+        stages: dict[str, Stage],
+        estimator: AffectEstimator,
+        controller: Controller,
+        composer: Composer,
+        synths: Sequence[SynthBackend],
+        tick_s: float,
+        listeners: Sequence[Callable[[float, MusicParams], None]] = (),
+    ) -> None:
+        for src in sources:
+            kind = src.info.kind
+            if STAGE_OF_KIND.get(kind) not in stages:
+                raise ValueError(f"stream {src.info.name!r} of kind {kind!r} has no stage to feed")
+        self.sources = list(sources)
+        self.stages = stages
+        self.estimator = estimator
+        self.controller = controller
+        self.composer = composer
+        self.synths = list(synths)
+        self.tick_s = tick_s
+        self.listeners = list(listeners)
+        self._last_sample_t = {name: -np.inf for name in stages}
+        self._results: dict[str, object] = {}
+
+    def step(self, t: float) -> TickResult:
+        """Run the tick at time ``t`` (seconds) and hand its parameters to the synth."""
+        t_start = time.perf_counter()
+        beats = np.empty((0, 3))
+        for src in self.sources:
+            chunk = src.pull(t)
+            stage_name = STAGE_OF_KIND[src.info.kind]
+            self._results[stage_name] = self.stages[stage_name].update(chunk)
+            if chunk.n_samples:
+                self._last_sample_t[stage_name] = max(
+                    self._last_sample_t[stage_name], float(chunk.timestamps[-1])
+                )
+        features: dict[str, float | None] = {}
+        status: dict[str, ModalityStatus] = {}
+        for name, res in self._results.items():
+            features.update(res.as_features())
+            age = t - self._last_sample_t[name]
+            if name == "hrv":
+                status[name] = ModalityStatus(res.quality, res.coverage_s, age)
+                beats = np.column_stack([res.new_beat_times, res.new_rr_ms, res.new_corrected])
+            else:
+                status[name] = ModalityStatus(res.clean_fraction, res.coverage_s, age)
+        estimate = self.estimator.update(t, features, status)
+        decision = self.controller.update(estimate)
+        notes = self.composer.advance(decision.params, t + self.tick_s)
+        for synth in self.synths:
+            synth.send(t + self.tick_s, decision.params, notes)
+        for listen in self.listeners:
+            listen(t, decision.params)
+        newest = max(self._last_sample_t.values(), default=-np.inf)
+        compute_ms = (time.perf_counter() - t_start) * 1e3
+        return TickResult(
+            t=t,
+            features=features,
+            estimate=estimate,
+            decision=decision,
+            n_notes=len(notes),
+            newest_sample_t=newest,
+            compute_ms=compute_ms,
+            latency_ms=(t - newest) * 1e3 + compute_ms,
+            beats=beats,
+        )

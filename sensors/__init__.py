@@ -1,0 +1,1 @@
+"""Signals in: stream types, ring buffers, sources (LSL, file replay, simulator)."""

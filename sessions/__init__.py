@@ -1,0 +1,1 @@
+"""Clinical and research wrapper: config, protocol, record, command line."""

@@ -1,0 +1,1 @@
+"""Sound out: music parameters, the composer, the pyo synth, MIDI output."""

@@ -1,0 +1,169 @@
+"""What the engine may ask of the music: :class:`MusicParams` and its bounds.
+
+The cue model (:func:`music_arousal`, :func:`music_valence`) is the linear, additive
+mapping of SCIENCE.md section 4 (Eerola, Friberg & Bresin 2013; Wallis et al. 2011):
+each parameter is normalised to [-1, 1] around a neutral value and weighted by its
+importance. The controller inverts it and the simulated listener hears through it, so
+both sides of the loop share one definition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+import numpy as np
+
+#: Modes ordered from brightest to darkest (Wallis et al. 2011): index = round(3 - 3 v).
+MODES: tuple[str, ...] = (
+    "lydian",
+    "ionian",
+    "mixolydian",
+    "dorian",
+    "aeolian",
+    "phrygian",
+    "locrian",
+)
+
+#: Semitone steps of each mode from its tonic.
+MODE_STEPS: dict[str, tuple[int, ...]] = {
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "ionian": (0, 2, 4, 5, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "aeolian": (0, 2, 3, 5, 7, 8, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "locrian": (0, 1, 3, 5, 6, 8, 10),
+}
+
+#: Absolute bounds of every parameter (lo, hi); a session's safety envelope is inside.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "tempo_bpm": (40.0, 160.0),
+    "mode": (0.0, 6.0),
+    "tension": (0.0, 1.0),
+    "brightness": (0.0, 1.0),
+    "loudness_db": (-60.0, -6.0),
+    "density": (0.0, 1.0),
+    "register_st": (-12.0, 12.0),
+    "fade": (0.0, 1.0),
+}
+
+#: Neutral value and half-range used to normalise each arousal cue to [-1, 1].
+_AROUSAL_CUES: dict[str, tuple[float, float, float]] = {
+    # name: (neutral, half_range, weight); weights sum to 1 (tempo > loudness > density
+    # > register > brightness = tension, after Eerola et al. 2013).
+    "tempo_bpm": (85.0, 25.0, 0.30),
+    "loudness_db": (-26.0, 8.0, 0.25),
+    "density": (0.5, 0.5, 0.15),
+    "register_st": (0.0, 7.0, 0.10),
+    "brightness": (0.5, 0.5, 0.10),
+    "tension": (0.5, 0.5, 0.10),
+}
+AROUSAL_CUES = _AROUSAL_CUES
+
+
+@dataclass(frozen=True)
+class MusicParams:
+    """One set of music parameters.
+
+    Attributes
+    ----------
+    tempo_bpm : float
+        Tempo in beats per minute.
+    mode : int
+        Index into :data:`MODES`, 0 (Lydian, brightest) to 6 (Locrian, darkest).
+    tension : float
+        Harmonic dissonance, 0 (consonant triads) to 1 (added seconds, tritones).
+    brightness : float
+        Timbre brightness, 0 (dark, low cutoff, few harmonics) to 1 (bright).
+    loudness_db : float
+        Program level of the mix in dBFS (RMS), before the master fade.
+    density : float
+        Rhythmic density: probability of a note on each subdivision, 0 to 1.
+    register_st : float
+        Pitch register offset in semitones around the key's home octave.
+    fade : float
+        Master fade gain, 0 (silent) to 1 (full program level).
+    """
+
+    tempo_bpm: float = 85.0
+    mode: int = 1
+    tension: float = 0.3
+    brightness: float = 0.5
+    loudness_db: float = -26.0
+    density: float = 0.5
+    register_st: float = 0.0
+    fade: float = 1.0
+
+    def clipped(self, bounds: dict[str, tuple[float, float]] | None = None) -> MusicParams:
+        """Return a copy with every field clipped to ``bounds`` (default :data:`BOUNDS`)."""
+        b = BOUNDS if bounds is None else bounds
+        values = {}
+        for f in fields(self):
+            lo, hi = b.get(f.name, BOUNDS[f.name])
+            v = float(np.clip(getattr(self, f.name), lo, hi))
+            values[f.name] = int(round(v)) if f.name == "mode" else v
+        return MusicParams(**values)
+
+    def as_dict(self) -> dict[str, float]:
+        """Return the parameters as a ``{name: value}`` dict."""
+        return asdict(self)
+
+    def with_(self, **changes: float) -> MusicParams:
+        """Return a copy with some fields changed."""
+        return replace(self, **changes)
+
+    @property
+    def mode_name(self) -> str:
+        """Name of the mode, e.g. ``"ionian"``."""
+        return MODES[int(self.mode)]
+
+
+PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(MusicParams))
+
+
+def music_arousal(p: MusicParams) -> float:
+    """Arousal the music expresses, in [-1, 1] (linear cue sum, SCIENCE.md section 4).
+
+    Silence (``fade == 0``) expresses nothing; the simulated listener handles silence
+    separately through :attr:`MusicParams.fade`.
+    """
+    total = 0.0
+    for name, (neutral, half, weight) in _AROUSAL_CUES.items():
+        total += weight * float(np.clip((getattr(p, name) - neutral) / half, -1.0, 1.0))
+    return total
+
+
+def music_valence(p: MusicParams) -> float:
+    """Valence the music expresses, in [-1, 1].
+
+    Mode dominates (Lydian +1 ... Locrian -1); tempo adds a little, dissonance takes
+    away (SCIENCE.md section 4).
+    """
+    v_mode = 1.0 - p.mode / 3.0
+    neutral, half, _ = _AROUSAL_CUES["tempo_bpm"]
+    v_tempo = float(np.clip((p.tempo_bpm - neutral) / half, -1.0, 1.0))
+    v = 0.7 * v_mode + 0.1 * v_tempo - 0.2 * (2.0 * p.tension - 1.0)
+    return float(np.clip(v, -1.0, 1.0))
+
+
+def params_for(arousal: float, valence: float, *, base: MusicParams | None = None) -> MusicParams:
+    """Music expressing ``(arousal, valence)``: the inverse of the cue model.
+
+    Every arousal cue moves together (``value = neutral + a * half_range``); valence
+    sets the mode (``round(3 - 3 v)``, Wallis et al. 2011) and lowers tension.
+
+    Parameters
+    ----------
+    arousal, valence : float
+        Desired expressed state in [-1, 1].
+    base : MusicParams, optional
+        Parameters not covered by the cue model (``fade``) are taken from it.
+    """
+    a = float(np.clip(arousal, -1.0, 1.0))
+    v = float(np.clip(valence, -1.0, 1.0))
+    values = {name: neutral + a * half for name, (neutral, half, _) in _AROUSAL_CUES.items()}
+    # Tension carries some valence too: darker wish, more tension; arousal keeps its share.
+    values["tension"] = float(np.clip(0.5 + 0.5 * (0.6 * a - 0.4 * v), 0.0, 1.0))
+    values["mode"] = int(np.clip(round(3.0 - 3.0 * v), 0, 6))
+    fade = 1.0 if base is None else base.fade
+    return MusicParams(**values, fade=fade)

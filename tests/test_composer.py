@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from synthesis.composer import BEATS_PER_PHRASE, Composer, NoteEvent
+from synthesis.params import MODE_STEPS, MODES, MusicParams
+
+TICK_S = 0.25
+
+
+def run(composer: Composer, params_at, duration_s: float) -> list[NoteEvent]:
+    notes: list[NoteEvent] = []
+    for k in range(1, int(round(duration_s / TICK_S)) + 1):
+        t = k * TICK_S
+        notes += composer.advance(params_at(t - TICK_S), t)
+    return notes
+
+
+def const(p: MusicParams):
+    return lambda t: p
+
+
+def scale_pcs(mode: int, key_pc: int = 2) -> set[int]:
+    return {(key_pc + s) % 12 for s in MODE_STEPS[MODES[mode]]}
+
+
+def test_deterministic_per_seed():
+    p = MusicParams(tempo_bpm=75, density=0.6)
+    a = run(Composer(seed=7), const(p), 60)
+    b = run(Composer(seed=7), const(p), 60)
+    c = run(Composer(seed=8), const(p), 60)
+    assert a == b
+    assert a != c
+    assert len(a) > 50
+
+
+def test_notes_in_interval_and_counted():
+    comp = Composer(seed=1)
+    p = MusicParams()
+    prev = 0.0
+    total = 0
+    for k in range(1, 121):
+        t = k * TICK_S
+        out = comp.advance(p, t)
+        assert all(prev <= n.t_s < t for n in out)
+        assert [n.t_s for n in out] == sorted(n.t_s for n in out)
+        total += len(out)
+        prev = t
+    assert comp.n_notes == total > 0
+
+
+@pytest.mark.parametrize("mode", range(7))
+def test_notes_in_mode_scale(mode):
+    p = MusicParams(mode=mode, tension=0.9, density=0.8, register_st=3)
+    notes = run(Composer(seed=mode), const(p), 120)
+    scale = scale_pcs(mode)
+    for voice in ("melody", "arp", "bass"):
+        v = [n for n in notes if n.voice == voice]
+        assert len(v) > 10
+        frac = np.mean([n.pitch % 12 in scale for n in v])
+        assert frac >= 0.9, (voice, frac)
+    # pad: only the deliberate extensions may leave the scale; at low tension none do
+    low = run(Composer(seed=mode), const(p.with_(tension=0.2)), 60)
+    assert all(n.pitch % 12 in scale for n in low)
+
+
+def test_mode_latched_at_phrase_boundaries():
+    tempo = 120.0  # 0.5 s per beat, phrase = 16 beats = 8 s
+    comp = Composer(seed=3)
+    # ionian (1) until 3 s (mid-phrase), then phrygian (5)
+    notes = run(comp, lambda t: MusicParams(tempo_bpm=tempo, mode=1 if t < 3.0 else 5), 24)
+    first = [n for n in notes if n.beat < BEATS_PER_PHRASE]
+    later = [n for n in notes if n.beat >= BEATS_PER_PHRASE and n.voice != "pad"]
+    assert all(n.pitch % 12 in scale_pcs(1) for n in first if n.voice != "pad")
+    assert np.mean([n.pitch % 12 in scale_pcs(5) for n in later]) >= 0.9
+    # the phrygian b2 (D# for key D) must appear only after the phrase boundary
+    assert any(n.pitch % 12 == 3 for n in later)
+    assert not any(n.pitch % 12 == 3 for n in first)
+
+
+def test_beats_follow_tempo_changes():
+    comp = Composer(seed=0, start_s=1.0)
+
+    def tempo_at(t: float) -> float:
+        return 60.0 if t < 10.0 else 60.0 + 4.0 * (t - 10.0) if t < 20.0 else 100.0
+
+    run(comp, lambda t: MusicParams(tempo_bpm=tempo_at(t)), 40)
+    beats = comp.beats
+    assert beats[0].t_s == 1.0
+    assert [b.index for b in beats] == list(range(len(beats)))
+    t = np.array([b.t_s for b in beats])
+    bpm = np.array([b.tempo_bpm for b in beats])
+    np.testing.assert_allclose(np.diff(t), 60.0 / bpm[:-1], rtol=1e-12)
+    # each beat's tempo is the one requested in the tick it falls in
+    expected = [tempo_at(TICK_S * np.floor(b.t_s / TICK_S)) for b in beats]
+    np.testing.assert_allclose(bpm, expected)
+    assert bpm[0] == 60.0 and bpm[-1] == 100.0
+    assert t[-1] < 40.0 <= t[-1] + 60.0 / bpm[-1]
+    # notes sit on the grid: onset times agree with their beat positions
+    notes = run(Composer(seed=0), lambda t: MusicParams(tempo_bpm=tempo_at(t)), 40)
+    comp2 = Composer(seed=0)
+    run(comp2, lambda t: MusicParams(tempo_bpm=tempo_at(t)), 40)
+    bt = np.array([b.t_s for b in comp2.beats])
+    for n in notes:
+        i = int(np.floor(n.beat))
+        assert n.t_s == pytest.approx(bt[i] + (n.beat - i) * 60.0 / comp2.beats[i].tempo_bpm)
+
+
+def test_no_notes_while_faded_out():
+    comp = Composer(seed=5)
+
+    def fade(t: float) -> float:
+        return 1.0 if t < 10.0 or t >= 30.0 else 0.0
+
+    n_beats_before = None
+    got: list[NoteEvent] = []
+    for k in range(1, 161):
+        t = k * TICK_S
+        out = comp.advance(MusicParams(tempo_bpm=90, fade=fade(t - TICK_S)), t)
+        if fade(t - TICK_S) <= 0.0:
+            assert out == []
+        got += out
+        if k == 40:
+            n_beats_before = len(comp.beats)
+    assert not any(10.0 <= n.t_s < 30.0 for n in got)
+    assert any(n.t_s >= 30.0 for n in got)
+    assert any(n.t_s < 10.0 for n in got)
+    # 40 s at 90 BPM: the clock kept running (60 beats, 61 if float error lays 40.0 - eps)
+    assert len(comp.beats) in (60, 61)
+    assert n_beats_before in (15, 16)
+
+
+def dissonance(pitches: list[int]) -> float:
+    """Share of pitch pairs at interval class 1, 2 or 6 (seconds, tritone)."""
+    pairs = list(itertools.combinations(sorted(set(pitches)), 2))
+    ic = [min((a - b) % 12, (b - a) % 12) for a, b in pairs]
+    return float(np.mean([i in (1, 2, 6) for i in ic])) if ic else 0.0
+
+
+def pad_dissonance(tension: float, seed: int) -> float:
+    notes = run(Composer(seed=seed), const(MusicParams(tension=tension)), 90)
+    chords: dict[float, list[int]] = {}
+    for n in notes:
+        if n.voice == "pad":
+            chords.setdefault(n.beat, []).append(n.pitch)
+    assert len(chords) >= 20
+    return float(np.mean([dissonance(c) for c in chords.values()]))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tension_raises_pad_dissonance(seed):
+    d = [pad_dissonance(t, seed) for t in (0.0, 0.5, 1.0)]
+    assert d[0] < d[1] < d[2]
+    assert d[2] - d[0] > 0.2
+
+
+def test_density_and_accents():
+    sparse = run(Composer(seed=2), const(MusicParams(density=0.1)), 60)
+    dense = run(Composer(seed=2), const(MusicParams(density=0.9)), 60)
+    assert len(dense) > 1.5 * len(sparse)
+    arp = [n for n in dense if n.voice == "arp"]
+    on = [n.velocity for n in arp if n.beat == int(n.beat)]
+    off = [n.velocity for n in arp if n.beat != int(n.beat)]
+    assert on and off and min(on) > max(off)
+
+
+def test_register_shifts_pitch():
+    lo = run(Composer(seed=4), const(MusicParams(register_st=-12)), 40)
+    hi = run(Composer(seed=4), const(MusicParams(register_st=12)), 40)
+    assert np.mean([n.pitch for n in hi]) - np.mean([n.pitch for n in lo]) > 18

@@ -1,0 +1,254 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.hrv import EcgBeatDetector, HRVFeatures, HRVStage, hrv_pnn50, hrv_rmssd, hrv_sdnn
+from sensors.types import Chunk, StreamInfo
+
+DATA = Path(__file__).parent / "data"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _nk_resting_ecg(seconds: float | None = None) -> tuple[np.ndarray, float]:
+    pd = pytest.importorskip("pandas")
+    x = pd.read_csv(DATA / "neurokit2" / "bio_resting_5min_100hz.csv")["ECG"].to_numpy()
+    fs = 100.0
+    if seconds is not None:
+        x = x[: int(seconds * fs)]
+    return x.astype(float), fs
+
+
+def _biosppy_ecg() -> tuple[np.ndarray, float]:
+    return np.loadtxt(DATA / "biosppy" / "ecg.txt"), 1000.0
+
+
+def _feed(det: EcgBeatDetector, x: np.ndarray, sizes) -> np.ndarray:
+    ts = np.arange(x.size) / det.fs
+    out, i = [], 0
+    for n in sizes:
+        if i >= x.size:
+            break
+        out.append(det.update(x[i : i + n], ts[i : i + n]))
+        i += n
+    assert i >= x.size
+    return np.concatenate(out)
+
+
+def _fixed(n: int):
+    while True:
+        yield n
+
+
+def _random_sizes(seed: int, hi: int):
+    rng = np.random.default_rng(seed)
+    while True:
+        yield int(rng.integers(1, hi))
+
+
+def _match(
+    ref: np.ndarray, det: np.ndarray, tol: float, t0: float, t1: float
+) -> tuple[float, float]:
+    """Sensitivity and PPV of det against ref (times in s), events in [t0, t1)."""
+    ref = ref[(ref >= t0) & (ref < t1)]
+    det = det[(det >= t0) & (det < t1)]
+
+    def nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        j = np.clip(np.searchsorted(b, a), 1, b.size - 1)
+        return np.minimum(np.abs(b[j] - a), np.abs(b[j - 1] - a))
+
+    se = np.mean(nearest(ref, det) <= tol)
+    ppv = np.mean(nearest(det, ref) <= tol)
+    return float(se), float(ppv)
+
+
+def _nk_reference_peaks(x: np.ndarray, fs: float) -> np.ndarray:
+    nk = pytest.importorskip("neurokit2")
+    cleaned = nk.ecg_clean(x, sampling_rate=fs)
+    _, info = nk.ecg_peaks(cleaned, sampling_rate=fs)
+    return np.asarray(info["ECG_R_Peaks"]) / fs
+
+
+def _rr_chunk(times: np.ndarray, rr: np.ndarray) -> Chunk:
+    info = StreamInfo("polar", "rr", 0.0, ("RR",), "ms")
+    return Chunk(info, np.asarray(rr, float)[None, :], np.asarray(times, float))
+
+
+def _rr_series(mean_ms: float, rsa_ms: float, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    k = np.arange(n)
+    return mean_ms + rsa_ms * np.sin(2 * np.pi * k / 4.5) + rng.normal(0, 5, n)
+
+
+def _feed_rr(
+    stage: HRVStage, rr: np.ndarray, t0: float = 0.0, per_chunk: int = 1
+) -> list[HRVFeatures]:
+    times = t0 + np.cumsum(rr) / 1000.0
+    return [
+        stage.update(_rr_chunk(times[i : i + per_chunk], rr[i : i + per_chunk]))
+        for i in range(0, rr.size, per_chunk)
+    ]
+
+
+# ----------------------------------------------------------------------------- pure functions
+
+
+def test_time_domain_functions_match_neurokit():
+    nk = pytest.importorskip("neurokit2")
+    rng = np.random.default_rng(1)
+    rr = np.round(800 + 60 * np.sin(np.arange(300) / 3.0) + rng.normal(0, 30, 300))
+    peaks = np.concatenate(([0], np.cumsum(rr))).astype(int)  # samples at 1000 Hz
+    ref = nk.hrv_time(peaks, sampling_rate=1000)
+    assert hrv_rmssd(rr) == pytest.approx(float(ref["HRV_RMSSD"].iloc[0]), rel=0.01)
+    assert hrv_sdnn(rr) == pytest.approx(float(ref["HRV_SDNN"].iloc[0]), rel=0.01)
+    assert hrv_pnn50(rr) == pytest.approx(float(ref["HRV_pNN50"].iloc[0]), rel=0.01)
+    # and the closed forms
+    assert hrv_rmssd(rr) == pytest.approx(np.sqrt(np.mean(np.diff(rr) ** 2)))
+    assert np.isnan(hrv_rmssd(np.array([800.0])))
+
+
+# ----------------------------------------------------------------------------- detector
+
+
+def test_detector_rejects_low_fs():
+    with pytest.raises(ValueError, match="fs"):
+        EcgBeatDetector(fs=50.0)
+
+
+def test_detector_chunked_equals_whole_100hz():
+    x, fs = _nk_resting_ecg(60.0)
+    whole = _feed(EcgBeatDetector(fs=fs), x, [x.size])
+    assert whole.size > 50
+    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(3, 400)):
+        got = _feed(EcgBeatDetector(fs=fs), x, sizes)
+        np.testing.assert_array_equal(got, whole)
+
+
+def test_detector_chunked_equals_whole_1000hz():
+    x, fs = _biosppy_ecg()
+    whole = _feed(EcgBeatDetector(fs=fs), x, [x.size])
+    assert whole.size >= 12
+    for sizes in (_fixed(7), _fixed(256), _random_sizes(4, 3000)):
+        got = _feed(EcgBeatDetector(fs=fs), x, sizes)
+        np.testing.assert_array_equal(got, whole)
+
+
+@pytest.mark.parametrize("which", ["neurokit2_100hz", "biosppy_1000hz"])
+def test_detector_matches_neurokit_peaks(which):
+    x, fs = _nk_resting_ecg() if which == "neurokit2_100hz" else _biosppy_ecg()
+    ref = _nk_reference_peaks(x, fs)
+    det = _feed(EcgBeatDetector(fs=fs), x, _fixed(int(0.1 * fs)))
+    # the first 2 s are the learning phase; a beat in the last 0.5 s cannot be decided yet
+    se, ppv = _match(ref, det, tol=0.05, t0=2.0, t1=x.size / fs - 0.5)
+    print(f"{which}: sensitivity {se:.4f}, PPV {ppv:.4f}, {ref.size} reference beats")
+    assert se >= 0.985
+    assert ppv >= 0.985
+
+
+def test_detector_is_unit_and_offset_free():
+    x, fs = _nk_resting_ecg(60.0)
+    base = _feed(EcgBeatDetector(fs=fs), x, _fixed(10))
+    scaled = _feed(EcgBeatDetector(fs=fs), 1000.0 * x + 2048.0, _fixed(10))
+    assert scaled.size == base.size
+    np.testing.assert_allclose(scaled, base, atol=1e-9)
+
+
+def test_detector_timestamps_and_group_delay():
+    # beats must be placed on the recording's clock, close to the true R peaks
+    x, fs = _biosppy_ecg()
+    ref = _nk_reference_peaks(x, fs)
+    det = EcgBeatDetector(fs=fs)
+    t0 = 1234.5
+    beats = det.update(x, t0 + np.arange(x.size) / fs) - t0
+    j = np.clip(np.searchsorted(beats, ref[ref > 2]), 1, beats.size - 1)
+    err = np.minimum(np.abs(beats[j] - ref[ref > 2]), np.abs(beats[j - 1] - ref[ref > 2]))
+    assert np.median(err) < 0.02
+    assert 0.0 < det.group_delay_s < 0.05
+
+
+# ----------------------------------------------------------------------------- HRV stage
+
+
+def test_faster_heart_gives_lower_rmssd():
+    slow = _feed_rr(HRVStage(fs=100.0), _rr_series(1000.0, 60.0, 80, seed=1))[-1]
+    fast = _feed_rr(HRVStage(fs=100.0), _rr_series(600.0, 15.0, 130, seed=2))[-1]
+    assert slow.ln_rmssd is not None and fast.ln_rmssd is not None
+    assert fast.hr_bpm > slow.hr_bpm + 30
+    assert fast.ln_rmssd < slow.ln_rmssd - 0.5
+    assert slow.quality == 1.0 and fast.quality == 1.0
+
+
+def test_ectopic_interval_is_flagged_and_corrected():
+    rr = _rr_series(1000.0, 30.0, 70, seed=5)
+    clean = _feed_rr(HRVStage(fs=100.0), rr.copy(), per_chunk=3)[-1]
+    bad = rr.copy()
+    bad[40], bad[41] = 600.0, 1400.0  # premature beat + compensatory pause
+    stage = HRVStage(fs=100.0)
+    feats = _feed_rr(stage, bad, per_chunk=3)
+    flagged = np.concatenate([f.new_corrected for f in feats])
+    assert flagged.shape == (70,)
+    assert np.flatnonzero(flagged).tolist() == [40, 41]
+    last = feats[-1]
+    assert last.quality < 1.0
+    naive = hrv_rmssd(bad[-55:])
+    assert naive > 2 * clean.rmssd_ms  # the artifact would have inflated RMSSD ...
+    assert last.rmssd_ms == pytest.approx(clean.rmssd_ms, rel=0.15)  # ... corrected
+
+
+def test_availability_windows_and_no_nan():
+    stage = HRVStage(fs=100.0)
+    rr = np.full(70, 1000.0) + np.tile([20.0, -20.0], 35)
+    feats = _feed_rr(stage, rr)
+    by_time = {round(f.new_beat_times[-1]): f for f in feats}
+    early = by_time[5]
+    assert early.hr_bpm is None and early.ln_rmssd is None and early.sdnn_ms is None
+    assert all(v is None or np.isfinite(v) for v in early.as_features().values())
+    mid = by_time[20]
+    assert mid.hr_bpm == pytest.approx(60.0, abs=0.5)
+    assert mid.rmssd_ms == pytest.approx(40.0, rel=0.01)
+    assert mid.sdnn_ms is None
+    late = feats[-1]
+    assert late.sdnn_ms is not None and late.coverage_s <= 60.0
+    assert late.n_beats <= 61
+    assert set(late.as_features()) == {"hr_bpm", "ln_rmssd", "sdnn_ms", "hrv_quality"}
+    # an empty chunk changes nothing
+    info = StreamInfo("polar", "rr", 0.0, ("RR",), "ms")
+    stale = stage.update(Chunk(info, np.empty((1, 0)), np.empty(0)))
+    assert stale.n_beats == late.n_beats
+
+
+def test_stage_on_ecg_matches_neurokit_heart_rate():
+    x, fs = _nk_resting_ecg(120.0)
+    ref = _nk_reference_peaks(x, fs)
+    info = StreamInfo("ecg", "ecg", fs, ("ECG",), "mV")
+    stage = HRVStage(fs=fs)
+    ts = np.arange(x.size) / fs
+    step = int(0.25 * fs)
+    feats = [
+        stage.update(Chunk(info, x[None, i : i + step], ts[i : i + step]))
+        for i in range(0, x.size, step)
+    ]
+    last = feats[-1]
+    window = ref[ref > ts[-1] - 60.0]
+    ref_hr = 60.0 / np.mean(np.diff(window))
+    assert last.hr_bpm == pytest.approx(ref_hr, abs=2.0)
+    assert last.quality > 0.9
+    assert last.ln_rmssd is not None and last.sdnn_ms is not None
+    n_new = sum(f.new_beat_times.size for f in feats)
+    assert abs(n_new - ref.size) <= 3
+    with pytest.raises(ValueError, match="fs"):
+        HRVStage(fs=250.0).update(Chunk(info, x[None, :10], ts[:10]))
+
+
+def test_detector_recovers_after_amplitude_drop():
+    x, fs = _nk_resting_ecg(90.0)
+    ref = _nk_reference_peaks(x, fs)
+    y = x.copy()
+    y[int(30 * fs) :] *= 0.05  # electrode re-seated: 20x smaller ECG from 30 s on
+    det = _feed(EcgBeatDetector(fs=fs), y, _fixed(25))
+    se, ppv = _match(ref, det, tol=0.05, t0=40.0, t1=89.5)
+    assert se >= 0.97 and ppv >= 0.97
