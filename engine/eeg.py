@@ -36,6 +36,15 @@ DEFAULT_BANDS: dict[str, tuple[float, float]] = {
     "gamma": (30.0, 45.0),
 }
 
+#: Names of the features :meth:`EEGFeatures.as_features` returns, in record order.
+EEG_FEATURES: tuple[str, ...] = (
+    "eeg_alpha_ln",
+    "eeg_theta_ln",
+    "eeg_beta_ln",
+    "eeg_engagement_ln",
+    "faa",
+    "eeg_quality",
+)
 _MUSE_FRONT = ("af7", "af8")
 _MUSE_MASTOIDS = ("tp9", "tp10")
 
@@ -92,16 +101,7 @@ class EEGFeatures:
             "faa", "eeg_quality"}``; None (never NaN) until a full segment exists.
         """
         if self.n_segments == 0:
-            return dict.fromkeys(
-                (
-                    "eeg_alpha_ln",
-                    "eeg_theta_ln",
-                    "eeg_beta_ln",
-                    "eeg_engagement_ln",
-                    "faa",
-                    "eeg_quality",
-                )
-            )
+            return dict.fromkeys(EEG_FEATURES)
         return {
             "eeg_alpha_ln": self.alpha_ln,
             "eeg_theta_ln": self.theta_ln,

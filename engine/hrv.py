@@ -404,6 +404,10 @@ class EcgBeatDetector:
 # --------------------------------------------------------------------------- HRV stage
 
 
+#: Names of the features :meth:`HRVFeatures.as_features` returns, in record order.
+HRV_FEATURES: tuple[str, ...] = ("hr_bpm", "ln_rmssd", "sdnn_ms", "hrv_quality")
+
+
 @dataclass(frozen=True)
 class HRVFeatures:
     """HRV features of the rolling beat window at one tick.

@@ -689,8 +689,40 @@ def _unit_rms_sos(sos: np.ndarray, n: int = 1 << 14) -> np.ndarray:
     return sos
 
 
-class _EcgSource:
+class _RegularSource:
+    """A regularly sampled stream of a :class:`SimulatedListener`.
+
+    Subclasses set ``info``, ``fs`` and ``lookahead_s`` (how far past the newest sample
+    the latent state must be integrated) and render samples ``[k0, k1)`` as an array
+    shaped ``(n_channels, k1 - k0)``.
+    """
+
+    _o: SimulatedListener
+    info: StreamInfo
+    fs: float
+    lookahead_s: float = 0.0
+    _next: int = 0
+
+    def pull(self, t: float) -> Chunk:
+        """Return every sample with timestamp <= ``t`` not handed over before."""
+        o = self._o
+        k1 = _n_upto(float(t) - o.t0, self.fs)
+        k0 = self._next
+        if k1 <= k0:
+            return empty_chunk(self.info)
+        self._next = k1
+        tau = np.arange(k0, k1) / self.fs
+        o._ensure(tau[-1] + self.lookahead_s)
+        return Chunk(self.info, self._render(k0, k1, tau), o.t0 + tau)
+
+    def _render(self, k0: int, k1: int, tau: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _EcgSource(_RegularSource):
     """ECG of a :class:`SimulatedListener` (see its docstring)."""
+
+    lookahead_s = LOOKAHEAD_S
 
     def __init__(self, owner: SimulatedListener, fs: float) -> None:
         self._o = owner
@@ -706,19 +738,6 @@ class _EcgSource:
         self._next = 0
         self._noise = _BlockNoise(owner.seed, _C_ECG, 1)
         self._win = int(math.ceil((_ECG_WIN[1] - _ECG_WIN[0]) * self.fs)) + 2
-
-    def pull(self, t: float) -> Chunk:
-        """Return every ECG sample with timestamp <= ``t`` not handed over before."""
-        o = self._o
-        k1 = _n_upto(float(t) - o.t0, self.fs)
-        k0 = self._next
-        if k1 <= k0:
-            return empty_chunk(self.info)
-        self._next = k1
-        tau = np.arange(k0, k1) / self.fs
-        o._ensure(tau[-1] + LOOKAHEAD_S)
-        x = self._render(k0, k1, tau)
-        return Chunk(self.info, x[None, :], o.t0 + tau)
 
     def _render(self, k0: int, k1: int, tau: np.ndarray) -> np.ndarray:
         o, tr, fs = self._o, self._o.traits, self.fs
@@ -761,7 +780,7 @@ class _EcgSource:
         out += tr.ecg_noise_mv * self._noise.get(k0, k1)[0]
         if tr.mains_mv > 0:
             out += tr.mains_mv * np.sin(2.0 * math.pi * tr.mains_hz * tau)
-        return out
+        return out[None, :]
 
 
 class _RrSource:
@@ -790,7 +809,7 @@ class _RrSource:
         return Chunk(self.info, rr[None, :], bt[k0:].copy())
 
 
-class _EegSource:
+class _EegSource(_RegularSource):
     """EEG of a :class:`SimulatedListener` (see its docstring)."""
 
     def __init__(self, owner: SimulatedListener, fs: float, channels: tuple[str, ...]) -> None:
@@ -842,18 +861,6 @@ class _EegSource:
         self._alpha_ch = np.where(frontal, 1.0, 0.9)
         self._events: dict[tuple[int, int], np.ndarray] = {}
         self._tr = tr
-
-    def pull(self, t: float) -> Chunk:
-        """Return every EEG sample with timestamp <= ``t`` not handed over before."""
-        o = self._o
-        k1 = _n_upto(float(t) - o.t0, self.fs)
-        k0 = self._next
-        if k1 <= k0:
-            return empty_chunk(self.info)
-        self._next = k1
-        tau = np.arange(k0, k1) / self.fs
-        o._ensure(tau[-1])
-        return Chunk(self.info, self._render(k0, k1, tau), o.t0 + tau)
 
     def _filt(self, name: str, x: np.ndarray) -> np.ndarray:
         y, self._zi[name] = signal.sosfilt(self._sos[name], x, axis=-1, zi=self._zi[name])

@@ -11,18 +11,23 @@ from pathlib import Path
 
 
 def _progress_bar(label: str):
-    """Return a callback that draws a one-line progress bar on stderr."""
+    """Return a callback drawing progress on stderr: a bar on a terminal, else 10% lines."""
     last = [-1]
+    tty = sys.stderr.isatty()
+    step = 1 if tty else 10
 
     def draw(frac: float) -> None:
-        pct = int(frac * 100)
+        pct = int(frac * 100) // step * step
         if pct == last[0]:
             return
         last[0] = pct
-        filled = pct * 30 // 100
-        sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
-        if pct >= 100:
-            sys.stderr.write("\n")
+        if tty:
+            filled = pct * 30 // 100
+            sys.stderr.write(f"\r{label} [{'#' * filled}{'.' * (30 - filled)}] {pct:3d}%")
+            if pct >= 100:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write(f"{label}: {pct}%\n")
         sys.stderr.flush()
 
     return draw

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.eeg import EEG_FEATURES
+from engine.hrv import HRV_FEATURES
 from engine.loop import VirtualClock
 from sensors.simulate import ListenerTraits, SimulatedListener
 from sessions.build import build_engine
@@ -26,18 +28,7 @@ from synthesis.params import MusicParams
 from synthesis.synth import OfflineRenderer, SilentBackend
 
 #: Feature columns of the tick record, in order.
-FEATURES = [
-    "hr_bpm",
-    "ln_rmssd",
-    "sdnn_ms",
-    "hrv_quality",
-    "eeg_alpha_ln",
-    "eeg_theta_ln",
-    "eeg_beta_ln",
-    "eeg_engagement_ln",
-    "faa",
-    "eeg_quality",
-]
+FEATURES = [*HRV_FEATURES, *EEG_FEATURES]
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
 #: |arousal - goal| below this, held for TARGET_HOLD_S, counts as reaching the target band.
 TARGET_BAND = 0.2

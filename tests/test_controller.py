@@ -109,3 +109,16 @@ def test_disabled_controller_freezes_the_music():
     played = {(d.params.with_(fade=1.0)) for d in decisions}
     assert len(played) == 1
     assert isinstance(next(iter(played)), MusicParams)
+
+
+def test_recovery_tapers_to_silence():
+    phases = CFG.phases.model_copy(update={"maintain_s": 30.0, "recovery_s": 60.0})
+    cfg = CFG.model_copy(update={"phases": phases})
+    decisions = run(make_controller(cfg), lambda t: -0.4, ticks=int(phases.total_s / CFG.tick_s))
+    rec = [d for d in decisions if d.phase == "recovery"]
+    assert rec and rec[0].events == ("phase recovery",)
+    fades = np.array([d.params.fade for d in rec])
+    assert np.all(np.diff(fades) <= 0)
+    # silent within the configured fade-out time, and for the rest of recovery
+    n_out = int(np.ceil(CFG.safety.fade_out_s / CFG.tick_s))
+    assert np.all(fades[n_out:] == 0.0)
