@@ -76,11 +76,15 @@ class Chunk:
     timestamps : ndarray, shape (n_samples,), float64
         Sample times in seconds on the session clock (LSL seconds live, virtual seconds in
         replay and simulation), non-decreasing.
+    labels : tuple of str
+        For ``kind == "markers"`` streams: one string per sample (``data`` is then
+        shaped ``(1, n_samples)`` and holds zeros). Empty for numeric streams.
     """
 
     info: StreamInfo
     data: np.ndarray
     timestamps: np.ndarray = field(repr=False)
+    labels: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if self.data.ndim != 2 or self.data.shape[0] != self.info.n_channels:
@@ -92,6 +96,11 @@ class Chunk:
             raise SensorError(
                 f"stream {self.info.name!r}: {self.data.shape[1]} samples but "
                 f"{self.timestamps.shape} timestamps"
+            )
+        if self.labels and len(self.labels) != self.data.shape[1]:
+            raise SensorError(
+                f"stream {self.info.name!r}: {self.data.shape[1]} samples but "
+                f"{len(self.labels)} marker labels"
             )
 
     @property
