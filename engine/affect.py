@@ -19,6 +19,7 @@ AROUSAL_SIGNS: dict[str, float] = {
     "ln_rmssd": -1.0,
     "eeg_engagement_ln": 1.0,
     "eeg_alpha_ln": -1.0,
+    "hf_ln": -1.0,
 }
 #: Which modality each fused feature comes from.
 MODALITY: dict[str, str] = {
@@ -27,6 +28,7 @@ MODALITY: dict[str, str] = {
     "eeg_engagement_ln": "eeg",
     "eeg_alpha_ln": "eeg",
     "faa": "eeg",
+    "hf_ln": "hrv",
 }
 #: [E] Smallest spread used for z-scores (feature units): a short, calm baseline
 #: otherwise yields a tiny MAD and z-scores that saturate on noise.
@@ -36,6 +38,7 @@ SPREAD_FLOOR: dict[str, float] = {
     "eeg_engagement_ln": 0.15,
     "eeg_alpha_ln": 0.2,
     "faa": 0.1,
+    "hf_ln": 0.3,
 }
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
@@ -104,7 +107,7 @@ class AffectEstimator:
         The listener's state during the baseline, in [-1, 1].
     weights : mapping of str to float
         Fusion weights for ``hr_bpm``, ``ln_rmssd``, ``eeg_engagement_ln``,
-        ``eeg_alpha_ln`` (arousal) and ``faa`` (valence).
+        ``eeg_alpha_ln``, ``hf_ln`` (arousal) and ``faa`` (valence).
     arousal_gain, valence_gain : float
         Estimate units per fused z.
     arousal_tau_s, valence_tau_s : float

@@ -33,29 +33,6 @@ class SynthBackend(Protocol):
         ...
 
 
-class VirtualClock:
-    """A clock that advances by exactly one tick per call: runs as fast as the CPU allows.
-
-    Parameters
-    ----------
-    tick_s : float
-        Tick period, seconds.
-    t0 : float
-        Time of the first tick, seconds.
-    """
-
-    def __init__(self, *, tick_s: float, t0: float = 0.0) -> None:
-        self.tick_s = tick_s
-        self.n = 0
-        self.t0 = t0
-
-    def next_tick(self) -> float:
-        """Return the time of the next tick (computed from a counter: no drift)."""
-        t = self.t0 + self.n * self.tick_s
-        self.n += 1
-        return t
-
-
 @dataclass(frozen=True)
 class TickResult:
     """Everything one tick produced.
@@ -81,6 +58,9 @@ class TickResult:
         compute time, milliseconds (varies run to run).
     beats : ndarray, shape (n, 3)
         New beats: time (s), RR (ms), corrected (0/1).
+    events : tuple of str
+        Events raised by the stages this tick (e.g. the HRV stage's warning that the
+        rhythm makes HRV meaningless), recorded in the session's events.
     """
 
     t: float
@@ -92,6 +72,7 @@ class TickResult:
     compute_ms: float
     latency_ms: float
     beats: np.ndarray = field(repr=False)
+    events: tuple[str, ...] = ()
 
 
 class Engine:
@@ -150,6 +131,7 @@ class Engine:
         """Run the tick at time ``t`` (seconds) and hand its parameters to the synth."""
         t_start = time.perf_counter()
         beats = np.empty((0, 3))
+        events: tuple[str, ...] = ()
         for src in self.sources:
             chunk = src.pull(t)
             stage_name = STAGE_OF_KIND[src.info.kind]
@@ -168,6 +150,7 @@ class Engine:
                 beats = np.column_stack([res.new_beat_times, res.new_rr_ms, res.new_corrected])
             else:
                 status[name] = ModalityStatus(res.clean_fraction, res.coverage_s, age)
+            events += tuple(getattr(res, "events", ()))
         estimate = self.estimator.update(t, features, status)
         decision = self.controller.update(estimate)
         notes = self.composer.advance(decision.params, t + self.tick_s)
@@ -187,4 +170,5 @@ class Engine:
             compute_ms=compute_ms,
             latency_ms=(t - newest) * 1e3 + compute_ms,
             beats=beats,
+            events=events,
         )

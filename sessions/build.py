@@ -65,6 +65,8 @@ def make_estimator(cfg: SessionConfig) -> AffectEstimator:
             "eeg_engagement_ln": es.w_engagement,
             "eeg_alpha_ln": es.w_alpha,
             "faa": es.w_faa,
+            # paced breathing moves RSA out of HF without any arousal change
+            "hf_ln": 0.0 if es.paced_breathing else es.w_hf,
         },
         arousal_gain=es.arousal_gain,
         valence_gain=es.valence_gain,

@@ -76,6 +76,151 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a table of a recorded session as CSV."""
+    from sessions.export import ExportError, export_table
+
+    try:
+        if args.out is None:
+            export_table(args.session, args.table)
+        else:
+            with args.out.open("w", newline="", encoding="utf-8") as f:
+                export_table(args.session, args.table, f)
+    except ExportError as e:
+        print(f"attune export: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List audio output devices and MIDI output ports."""
+    from synthesis.devices import describe_devices
+
+    print(describe_devices())
+    return 0
+
+
+def cmd_render_examples(args: argparse.Namespace) -> int:
+    """Render short WAVs across the arousal-valence plane."""
+    from synthesis.examples import render_examples
+    from synthesis.synth import SynthError
+
+    try:
+        done = render_examples(
+            args.dir, duration_s=args.duration, seed=args.seed, breathing_hz=args.breathing_hz
+        )
+    except (SynthError, ValueError) as e:
+        print(f"attune render-examples: {e}", file=sys.stderr)
+        return 2
+    for ex in done:
+        p = ex.params
+        print(
+            f"{ex.name:17s} arousal {ex.arousal:+.1f} valence {ex.valence:+.1f}: "
+            f"{p.tempo_bpm:.0f} BPM, {p.mode_name}, {p.loudness_db:.0f} dBFS -> {ex.wav}"
+        )
+    return 0
+
+
+#: Tables ``attune export`` offers (kept here so ``--help`` needs no import).
+EXPORT_CHOICES: tuple[str, ...] = ("beats",)
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def cmd_streams(args: argparse.Namespace) -> int:
+    """List the LSL streams on the network."""
+    from sensors.lsl import find_streams, format_streams_table
+
+    rows = find_streams(kind=args.kind, name=args.name, wait_s=args.wait)
+    print(format_streams_table(rows))
+    return 0
+
+
+def _fmt_replay(s) -> str:
+    hr = "-" if s.mean_hr_bpm is None else f"{s.mean_hr_bpm:.1f} bpm"
+    lines = [f"Replayed {s.path}"]
+    lines += [f"  stream   {d}" for d in s.streams]
+    lines += [
+        f"  {s.duration_s:.1f} s of signal in {s.wall_s:.1f} s ({s.speed_x:.0f}x real time),"
+        f" {s.n_ticks} ticks",
+        f"  beats {s.n_beats}, mean HR {hr}, markers {s.n_markers}",
+        f"  arousal estimate: {s.arousal_start:+.2f} after baseline -> {s.arousal_end:+.2f} at end",
+    ]
+    lines += [f"  note     {w}" for w in s.warnings]
+    if s.interrupted:
+        lines.append("  interrupted: the record holds every tick up to the stop")
+    lines += [f"    {k:8s} {v}" for k, v in s.files.items()]
+    lines.append(f"Session folder: {s.folder}")
+    return "\n".join(lines)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay a recording through the engine, or publish it over LSL."""
+    from sensors.readers import read_recording
+    from sensors.types import SensorError
+
+    columns = [c for arg in args.column or [] for c in arg.split(",") if c]
+    channels = [c for c in (args.channels or "").split(",") if c]
+    try:
+        rec = read_recording(
+            args.file,
+            fs=args.fs,
+            kind=args.kind,
+            columns=columns or None,
+            time_column=args.time_column,
+        )
+        if args.lsl:
+            return _publish(rec, args, channels)
+        cfg = _load(args)
+        if not args.audio:
+            cfg = cfg.model_copy(update={"render_audio": False, "name": "replay"})
+        from sessions.replay import replay_recording
+
+        summary = replay_recording(
+            rec,
+            cfg,
+            names=args.stream or (),
+            channels=channels,
+            progress=_progress_bar("replaying"),
+        )
+    except (SensorError, ValueError) as e:
+        raise CliError(str(e)) from None
+    print(_fmt_replay(summary))
+    return 0
+
+
+def _publish(rec, args: argparse.Namespace, channels: list[str]) -> int:
+    """Publish the recording's streams as LSL outlets until it ends (or Ctrl-C)."""
+    from sensors.lsl import publish_streams
+    from sensors.readers import select_streams
+
+    streams = (
+        select_streams(rec, names=args.stream or (), channels=channels)
+        if (args.stream or channels)
+        else rec.streams
+    )
+
+    def ready() -> None:
+        for st in streams:
+            rate = "irregular" if st.info.fs == 0 else f"{st.info.fs * args.speed:g} Hz"
+            print(
+                f"publishing {st.info.name!r} ({st.info.kind}, {st.info.n_channels} ch, {rate},"
+                f" source_id {st.info.source_id!r})",
+                flush=True,
+            )
+        print(f"speed {args.speed:g}x" + (", looping" if args.loop else "") + "; Ctrl-C stops")
+
+    try:
+        n = publish_streams(streams, speed=args.speed, loop=args.loop, ready=ready)
+    except KeyboardInterrupt:
+        print("stopped")
+        return 0
+    print(f"published {n} samples")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``attune``."""
     p = argparse.ArgumentParser(
@@ -99,6 +244,71 @@ def build_parser() -> argparse.ArgumentParser:
             help="freeze the music at its starting parameters (open loop)",
         )
         s.set_defaults(func=cmd_simulate)
+    e = sub.add_parser(
+        "export",
+        help="write a table of a recorded session as CSV",
+        description="Write a table of a recorded session folder as CSV. beats: time_s "
+        "(seconds from the start of the recording), rr_ms, corrected (0/1).",
+    )
+    e.add_argument("session", metavar="SESSION", type=Path, help="session folder")
+    e.add_argument("table", metavar="TABLE", choices=EXPORT_CHOICES, help="one of: beats")
+    e.add_argument("--out", type=Path, help="output file (default: stdout)")
+    e.set_defaults(func=cmd_export)
+    d = sub.add_parser(
+        "devices",
+        help="list audio output devices and MIDI output ports",
+        description="List audio output devices (portaudio) and MIDI output ports; live "
+        "audio takes a device by index or name.",
+    )
+    d.set_defaults(func=cmd_devices)
+    r = sub.add_parser(
+        "render-examples",
+        help="render short example WAVs across the arousal-valence plane",
+        description="Render one short WAV (and .mid) per quadrant of the arousal-valence "
+        "plane: calm/aroused x positive/negative, for listening.",
+    )
+    r.add_argument("dir", metavar="DIR", type=Path, help="output directory")
+    r.add_argument("--duration", type=float, default=20.0, help="seconds per example (20)")
+    r.add_argument("--seed", type=int, default=1, help="composer seed (1)")
+    r.add_argument(
+        "--breathing-hz", type=float, default=0.0, help="resonance-breathing swells, Hz (0 = off)"
+    )
+    r.set_defaults(func=cmd_render_examples)
+    st = sub.add_parser(
+        "streams",
+        help="list the LSL streams on the network",
+        description="List the Lab Streaming Layer streams visible on the network: name, type, "
+        "Attune kind, channels, rate, format, source id, host.",
+    )
+    st.add_argument("--kind", choices=("eeg", "ecg", "ppg", "rr", "markers"), help="only this kind")
+    st.add_argument("--name", help="only streams with this exact name")
+    st.add_argument("--wait", type=float, default=1.0, help="seconds to listen (1.0)")
+    st.set_defaults(func=cmd_streams)
+    rp = sub.add_parser(
+        "replay",
+        help="replay a recording (XDF, EDF, BDF, FIF, BrainVision, CSV, Polar) through the engine",
+        description="Replay a recording through the whole engine on the virtual clock, as fast "
+        "as the CPU allows (deterministic), or publish it as LSL outlets with --lsl.",
+    )
+    rp.add_argument("file", metavar="FILE", type=Path, help="the recording")
+    rp.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
+    rp.add_argument(
+        "--kind", choices=("eeg", "ecg", "ppg", "rr", "markers"), help="kind of the chosen data"
+    )
+    rp.add_argument(
+        "--column", action="append", help="column or channel to use (repeat or comma-separate)"
+    )
+    rp.add_argument("--time-column", help="name of the time column of a CSV")
+    rp.add_argument("--stream", action="append", help="stream name to use (repeatable)")
+    rp.add_argument("--channels", help="comma-separated channel labels to keep")
+    rp.add_argument("--lsl", action="store_true", help="publish as LSL outlets in real time")
+    rp.add_argument("--speed", type=float, default=1.0, help="with --lsl: speed factor (1.0)")
+    rp.add_argument("--loop", action="store_true", help="with --lsl: start over at the end")
+    rp.add_argument("--config", type=Path, help="session file (TOML) for the engine")
+    rp.add_argument("--seed", type=int, help="override the session seed")
+    rp.add_argument("--out", type=Path, help="output directory for session folders")
+    rp.add_argument("--audio", action="store_true", help="also render the music to WAV")
+    rp.set_defaults(func=cmd_replay, no_audio=False, no_control=False)
     return p
 
 
@@ -109,7 +319,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except ConfigError as e:
+    except (ConfigError, CliError) as e:
         print(f"attune: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -101,6 +101,14 @@ class Estimator(_Model):
     w_engagement: float = Field(0.5, ge=0.0)
     w_alpha: float = Field(0.5, ge=0.0)
     w_faa: float = Field(1.0, ge=0.0)
+    w_hf: float = Field(
+        0.0, ge=0.0, description="weight of ln HF power (sign -1; needs >= 60 s of beats)"
+    )
+    paced_breathing: bool = Field(
+        False,
+        description="paced/resonance breathing in the session: frequency-domain HRV "
+        "features are left out of the arousal estimate (RSA moves from HF into LF)",
+    )
     arousal_gain: float = Field(0.4, gt=0.0, description="arousal units per fused z")
     valence_gain: float = Field(0.3, gt=0.0, description="valence units per fused z")
     arousal_tau_s: float = Field(15.0, gt=0.0)

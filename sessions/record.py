@@ -137,6 +137,8 @@ class SessionRecord:
             self._beats.writerow([_cell(float(t_b)), _cell(float(rr)), int(corr)])
         for text in d.events:
             self.event(r.t, text)
+        for text in getattr(r, "events", ()):
+            self.event(r.t, text)
         self.n_ticks += 1
         if self.n_ticks % self.flush_every == 0:
             self.flush()

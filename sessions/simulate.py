@@ -15,17 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.clocks import VirtualClock
 from engine.eeg import EEG_FEATURES
 from engine.hrv import HRV_FEATURES
-from engine.loop import VirtualClock
 from sensors.simulate import ListenerTraits, SimulatedListener
 from sessions.build import build_engine
 from sessions.config import SessionConfig, dump_config
 from sessions.record import SessionRecord, new_session_dir, private_file, private_open
-from synthesis.composer import NoteEvent
-from synthesis.midi import write_midi
-from synthesis.params import MusicParams
-from synthesis.synth import OfflineRenderer, SilentBackend
+from synthesis.midi import MidiRecorder
+from synthesis.supervisor import SupervisedSynth
+from synthesis.synth import SilentBackend
 
 #: Feature columns of the tick record, in order.
 FEATURES = [*HRV_FEATURES, *EEG_FEATURES]
@@ -109,16 +108,6 @@ def time_to_band(
     return None
 
 
-class _NoteLog:
-    """A synth backend that keeps every note event (for the MIDI file)."""
-
-    def __init__(self) -> None:
-        self.notes: list[NoteEvent] = []
-
-    def send(self, t_end_s: float, params: MusicParams, notes: list[NoteEvent]) -> None:
-        self.notes.extend(notes)
-
-
 def run_simulation(
     cfg: SessionConfig, *, progress: Callable[[float], None] | None = None
 ) -> SessionSummary:
@@ -149,9 +138,12 @@ def run_simulation(
         eeg_fs=sim.eeg_fs,
         eeg_channels=sim.eeg_channels,
     )
-    notes = _NoteLog()
+    notes = MidiRecorder()
+    record = SessionRecord(folder, feature_names=FEATURES, extra_columns=SIM_COLUMNS)
     renderer = (
-        OfflineRenderer(private_file(folder / "session.wav"), sr=cfg.sample_rate_hz)
+        SupervisedSynth(
+            private_file(folder / "session.wav"), sr=cfg.sample_rate_hz, on_event=record.event
+        )
         if cfg.render_audio
         else SilentBackend()
     )
@@ -162,7 +154,6 @@ def run_simulation(
         synths=[renderer, notes],
         listeners=[lambda t, p: listener.hear(p, t)],
     )
-    record = SessionRecord(folder, feature_names=FEATURES, extra_columns=SIM_COLUMNS)
     record.event(0.0, f"session start: simulate seed={cfg.seed}")
     n_ticks = int(round(cfg.phases.total_s / cfg.tick_s))
     t_arr = np.empty(n_ticks)
@@ -180,10 +171,12 @@ def run_simulation(
                 progress(i / n_ticks)
         record.event(n_ticks * cfg.tick_s, "session end")
     finally:
-        record.close()
-        stats = renderer.close()
+        try:
+            stats = renderer.close()
+        finally:
+            record.close()
     composer = engine.composer
-    write_midi(private_file(folder / "session.mid"), notes.notes, composer.beats)
+    notes.write(private_file(folder / "session.mid"), composer.beats)
     if progress is not None:
         progress(1.0)
     files = {

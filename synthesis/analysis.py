@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 
 _EPS = 1e-12
+#: Autocorrelation share at half the lag above which the faster metrical level wins.
+OCTAVE_RATIO: float = 0.75
 
 
 def read_wav(path: Path | str) -> tuple[np.ndarray, int]:
@@ -130,7 +132,9 @@ def estimate_tempo_bpm(
     The onset envelope's biased autocorrelation (normalised by ``N``, not
     ``N - lag``, so longer lags are slightly penalised and the beat lag wins over its
     multiples) is searched for its highest peak between the lags of ``max_bpm`` and
-    ``min_bpm``; the peak is refined with parabolic interpolation.
+    ``min_bpm``; while the peak near half that lag reaches :data:`OCTAVE_RATIO` of it,
+    the faster metrical level is taken instead (octave-error correction); the peak is
+    refined with parabolic interpolation.
 
     Parameters
     ----------
@@ -157,8 +161,134 @@ def estimate_tempo_bpm(
     if hi <= lo:
         raise ValueError("signal too short for the tempo range")
     k = lo + int(np.argmax(ac[lo : hi + 1]))
+    # Octave errors: music with a strong half-bar (two-beat) pattern can peak at twice
+    # the beat lag. Prefer the faster metrical level while its own peak reaches
+    # OCTAVE_RATIO of the slower one's (the usual remedy; cf. a tempo prior).
+    while k / 2.0 >= lo:
+        j0 = max(lo, int(np.floor(k / 2.0)) - 1)
+        j = j0 + int(np.argmax(ac[j0 : int(np.ceil(k / 2.0)) + 2]))
+        if ac[j] < OCTAVE_RATIO * ac[k]:
+            break
+        k = j
     y0, y1, y2 = ac[k - 1], ac[k], ac[k + 1]
     denom = y0 - 2.0 * y1 + y2
     delta = 0.5 * (y0 - y2) / denom if denom < 0 else 0.0
     lag = k + float(np.clip(delta, -0.5, 0.5))
     return float(60.0 * rate / lag)
+
+
+def spectral_centroid_hz(x: np.ndarray, sr: int, *, n_fft: int = 4096) -> float:
+    """Spectral centroid of the long-term power spectrum of the mono mix.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,) or (n_channels, n_samples)
+        Samples; channels are averaged.
+    sr : int
+        Sampling rate in Hz.
+    n_fft : int, default 4096
+        Welch segment length in samples (Hann window, 50% overlap).
+
+    Returns
+    -------
+    float
+        Power-weighted mean frequency in Hz.
+    """
+    from scipy.signal import welch
+
+    f, pxx = welch(_mono(x), fs=sr, nperseg=n_fft)
+    return float(np.sum(f * pxx) / (np.sum(pxx) + _EPS))
+
+
+def envelope_spectrum(
+    x: np.ndarray, sr: int, *, window_s: float = 0.05
+) -> tuple[np.ndarray, np.ndarray]:
+    """Amplitude spectrum of the RMS envelope (slow level fluctuations, e.g. swells).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,) or (n_channels, n_samples)
+        Samples.
+    sr : int
+        Sampling rate in Hz.
+    window_s : float, default 0.05
+        Envelope window in seconds (envelope rate ``1 / window_s`` Hz).
+
+    Returns
+    -------
+    freqs : ndarray, shape (n_bins,)
+        Frequencies in Hz.
+    mag : ndarray, shape (n_bins,)
+        Magnitude of the mean-removed linear RMS envelope (Hann window), relative to
+        the envelope mean (1.0 = modulation as deep as the mean level).
+    """
+    env = 10.0 ** (rms_dbfs_windows(x, sr, window_s=window_s) / 20.0)
+    w = np.hanning(env.size)
+    mag = np.abs(np.fft.rfft((env - env.mean()) * w)) * 2.0 / w.sum()
+    return np.fft.rfftfreq(env.size, d=window_s), mag / (env.mean() + _EPS)
+
+
+def sethares_roughness(pitches: np.ndarray, *, n_partials: int = 6) -> float:
+    """Sensory dissonance of simultaneous MIDI pitches (Sethares 1993, Plomp-Levelt).
+
+    Each pitch is a harmonic tone with ``n_partials`` partials of amplitude ``0.88^k``;
+    the roughness of every pair of partials is summed.
+
+    Parameters
+    ----------
+    pitches : ndarray, shape (n,)
+        MIDI note numbers sounding together.
+    n_partials : int, default 6
+        Partials per tone.
+
+    Returns
+    -------
+    float
+        Roughness (arbitrary units; 0 for fewer than two pitches).
+
+    References
+    ----------
+    Sethares, W. A. (1993). Local consonance and the relationship between timbre and
+    scale. J. Acoust. Soc. Am. 94(3), 1218-1228.
+    """
+    p = np.unique(np.asarray(pitches, dtype=np.float64))
+    if p.size < 2:
+        return 0.0
+    k = np.arange(1, n_partials + 1)
+    f = (440.0 * 2.0 ** ((p[:, None] - 69.0) / 12.0) * k[None, :]).ravel()
+    a = np.tile(0.88 ** (k - 1), p.size)
+    i, j = np.triu_indices(f.size, 1)
+    same_tone = (i // n_partials) == (j // n_partials)
+    fmin = np.minimum(f[i], f[j])
+    df = np.abs(f[i] - f[j])
+    s = 0.24 / (0.021 * fmin + 19.0)
+    d = np.minimum(a[i], a[j]) * (np.exp(-3.5 * s * df) - np.exp(-5.75 * s * df))
+    return float(np.sum(d[~same_tone]))
+
+
+def chord_roughness(
+    spans: list[tuple[float, float, int]], *, hop_s: float = 0.25, t_max: float | None = None
+) -> np.ndarray:
+    """Roughness of the sounding chord at every ``hop_s`` (see :func:`sethares_roughness`).
+
+    Parameters
+    ----------
+    spans : list of (t_on_s, t_off_s, pitch)
+        Notes, e.g. from :func:`synthesis.midi.read_midi_note_spans`.
+    hop_s : float, default 0.25
+        Spacing of the analysis instants, seconds.
+    t_max : float, optional
+        Last instant (default: the last note-off).
+
+    Returns
+    -------
+    ndarray, shape (n_instants,)
+        Roughness of the pitches sounding at each instant ``k * hop_s``.
+    """
+    arr = np.asarray(spans, dtype=np.float64).reshape(-1, 3)
+    end = float(arr[:, 1].max()) if t_max is None else float(t_max)
+    ts = np.arange(0.0, end, hop_s)
+    # Loop over analysis instants (a few hundred), not samples.
+    return np.array(
+        [sethares_roughness(arr[(arr[:, 0] <= t) & (arr[:, 1] > t), 2].astype(int)) for t in ts]
+    )

@@ -8,7 +8,19 @@ groups beats into 4/4 bars and 4-bar phrases, and writes four layers on it:
 - ``bass``: the chord root on beat 1, root or fifth on beat 3;
 - ``arp``: chord tones on eighth-note subdivisions with probability following
   ``density``; on-beat notes are accented so the pulse is clear;
-- ``melody``: a stepwise walk on the mode scale, landing on chord tones on strong beats.
+- ``melody``: a stepwise walk on the mode scale, landing on chord tones on strong beats,
+  phrased in 4-bar phrases paired into 8-bar periods: the first phrase (antecedent)
+  ends on a half cadence and breathes (rest on its last beat); the second
+  (consequent) restates the first two bars' rhythm and contour and closes on the tonic
+  over a I chord (authentic cadence), held for the whole last bar.
+
+Articulation follows density: notes of melody and arp last ``1.1 - 0.6 * density`` of
+their written length (legato when sparse and calm, detached when dense). Tempo changes
+take effect beat by beat and glide: each beat's tempo moves at most
+``max_tempo_step`` (relative, default 2%) from the previous beat's toward the request
+(below the ~1.5-6% just-noticeable change, SCIENCE.md section 4). With
+``breathing_hz > 0`` (resonance breathing, 0.1 Hz = 6 breaths/min) velocities swell
+with the breathing cycle; the synth swells the pad with the same phase.
 
 Mode and tension are latched at phrase boundaries, so harmony only changes there.
 Every pitch of bass, arp and melody, and every pad pitch except the deliberate tension
@@ -140,6 +152,12 @@ class Composer:
         Pitch class of the tonic (0 = C, 2 = D).
     start_s : float, default 0.0
         Session time of the first beat in seconds.
+    max_tempo_step : float or None, default 0.02
+        Largest relative tempo change from one beat to the next; None applies the
+        requested tempo at the next beat as is.
+    breathing_hz : float, default 0.0
+        Resonance-breathing rate in Hz (0 = off): velocities follow
+        ``0.8 + 0.2 * breath(t)`` with ``breath(t) = 0.5 - 0.5 cos(2 pi f t)``.
 
     Attributes
     ----------
@@ -154,9 +172,24 @@ class Composer:
     proportional to the number of beats it lays.
     """
 
-    def __init__(self, *, seed: int, key_pc: int = 2, start_s: float = 0.0) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        key_pc: int = 2,
+        start_s: float = 0.0,
+        max_tempo_step: float | None = 0.02,
+        breathing_hz: float = 0.0,
+    ) -> None:
         if not 0 <= int(key_pc) <= 11:
             raise ValueError(f"key_pc must be a pitch class in 0..11, got {key_pc!r}")
+        if max_tempo_step is not None and not 0.0 < max_tempo_step <= 1.0:
+            raise ValueError(f"max_tempo_step must be in (0, 1] or None, got {max_tempo_step!r}")
+        if not 0.0 <= breathing_hz <= 0.5:
+            raise ValueError(f"breathing_hz must be in [0, 0.5] Hz, got {breathing_hz!r}")
+        self.max_tempo_step = max_tempo_step
+        self.breathing_hz = float(breathing_hz)
+        self._motif: dict[int, tuple[bool, int, float]] = {}
         self._rng = np.random.default_rng(seed)
         self.key_pc = int(key_pc)
         self.start_s = float(start_s)
@@ -191,11 +224,16 @@ class Composer:
         silent = p.fade <= 0.0
         while self._next_beat_s < t_end_s:
             index = len(self.beats)
-            beat = Beat(index=index, t_s=self._next_beat_s, tempo_bpm=float(p.tempo_bpm))
+            tempo = float(p.tempo_bpm)
+            if self.beats and self.max_tempo_step is not None:
+                prev = self.beats[-1].tempo_bpm
+                step = self.max_tempo_step
+                tempo = min(max(tempo, prev * (1.0 - step)), prev * (1.0 + step))
+            beat = Beat(index=index, t_s=self._next_beat_s, tempo_bpm=tempo)
             self.beats.append(beat)
             self._next_beat_s = beat.t_s + 60.0 / beat.tempo_bpm
             if index % BEATS_PER_PHRASE == 0:
-                self._phrase = self._new_phrase(p)
+                self._phrase = self._new_phrase(p, consequent=bool(index // BEATS_PER_PHRASE % 2))
             if not silent:
                 self._pending.extend(self._compose_beat(beat, p))
         if silent:
@@ -213,17 +251,22 @@ class Composer:
         return self._phrase.scale_pcs
 
     # ----------------------------------------------------------------- harmony
-    def _new_phrase(self, p: MusicParams) -> _Phrase:
+    def _new_phrase(self, p: MusicParams, *, consequent: bool = False) -> _Phrase:
         steps = MODE_STEPS[MODES[int(p.mode)]]
         scale = tuple((self.key_pc + s) % 12 for s in steps)
         degrees = [0]
         for bar in range(1, BARS_PER_PHRASE):
             w = _TRANSITIONS[degrees[-1]].copy()
-            if bar == BARS_PER_PHRASE - 1:
-                # cadence: prefer V or IV before the next phrase's I
+            if consequent and bar == BARS_PER_PHRASE - 1:
+                degrees.append(0)  # authentic cadence: the period closes on I
+                continue
+            if bar == BARS_PER_PHRASE - 1 or (consequent and bar == BARS_PER_PHRASE - 2):
+                # half cadence (antecedent) or the dominant before the final I
                 w[4] += 0.6
                 w[3] += 0.3
                 w[0] = 0.0
+                if w[degrees[-1]] > 0:
+                    w[degrees[-1]] *= 0.2
             w /= w.sum()
             degrees.append(int(self._rng.choice(7, p=w)))
         return _Phrase(scale_pcs=scale, tension=float(p.tension), degrees=tuple(degrees))
@@ -288,8 +331,14 @@ class Composer:
         chord = self._chord_degrees(degree, ph.tension)
         key_base = self.key_pc
         notes: list[NoteEvent] = []
+        consequent = bool(beat.index // BEATS_PER_PHRASE % 2)
+        art = 1.1 - 0.6 * float(p.density)  # articulation: legato 1.1 .. detached 0.5
+        swell = 1.0
+        if self.breathing_hz > 0.0:
+            swell = 0.8 + 0.2 * (0.5 - 0.5 * np.cos(2.0 * np.pi * self.breathing_hz * beat.t_s))
 
         def note(offset_beats: float, dur_beats: float, pitch: int, vel: float, voice: Voice):
+            vel = vel * swell
             notes.append(
                 NoteEvent(
                     t_s=beat.t_s + offset_beats * spb,
@@ -340,19 +389,37 @@ class Composer:
                 vel = (100 if pos == 0 else 90) + 6 * self._rng.random()
             else:
                 vel = 48 + 8 * self._rng.random()
-            note(0.5 * sub, 1.0, pitch, vel, "arp")
+            note(0.5 * sub, art, pitch, vel, "arp")
 
-        # ---- melody: stepwise walk on the scale, on beats
+        # ---- melody: 4-bar phrases paired into 8-bar periods
         mel_base = _MELODY_HOME + key_base + reg - 12
-        if pos == 0 or self._rng.random() < 0.3 + 0.6 * p.density:
+        last_bar = bar == BARS_PER_PHRASE - 1
+        if consequent and last_bar:
+            if pos == 0:  # close the period on the tonic, held for the bar
+                d = min((0, 7, 14), key=lambda c: abs(c - self._melody_degree))
+                self._melody_degree = d
+                pitch = _scale_pitch(ph.scale_pcs, d, mel_base)
+                note(0.0, float(BEATS_PER_BAR), pitch, 78 + 6 * self._rng.random(), "melody")
+            return notes
+        if last_bar and pos == BEATS_PER_BAR - 1:
+            return notes  # the antecedent breathes before its answer
+        motif_slot = in_phrase if in_phrase < 2 * BEATS_PER_BAR else None
+        if consequent and motif_slot is not None and motif_slot in self._motif:
+            play, step, dur = self._motif[motif_slot]  # restate the antecedent's motif
+        else:
+            play = pos == 0 or bool(self._rng.random() < 0.3 + 0.6 * p.density)
             step = int(self._rng.choice([-2, -1, -1, 0, 1, 1, 2]))
+            dur = 2.0 if pos in (0, 2) and self._rng.random() < 0.5 else 1.0
+            if not consequent and motif_slot is not None:
+                self._motif[motif_slot] = (play, step, dur)
+        if play:
             d = int(np.clip(self._melody_degree + step, 4, 13))
             if pos in (0, 2):  # land on a chord tone on strong beats
                 tones_d = [c + 7 * k for c in chord[:3] for k in (-1, 0, 1, 2)]
                 d = min(tones_d, key=lambda c: (abs(c - d), c))
                 d = int(np.clip(d, 2, 15))
             self._melody_degree = d
-            dur = 2.0 if pos in (0, 2) and self._rng.random() < 0.5 else 1.0
             pitch = _scale_pitch(ph.scale_pcs, d, mel_base)
-            note(0.0, dur, pitch, (80 if pos == 0 else 74) + 6 * self._rng.random(), "melody")
+            vel = (80 if pos == 0 else 74) + 6 * self._rng.random()
+            note(0.0, dur * art, pitch, vel, "melody")
         return notes

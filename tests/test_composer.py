@@ -82,7 +82,7 @@ def test_mode_latched_at_phrase_boundaries():
 
 
 def test_beats_follow_tempo_changes():
-    comp = Composer(seed=0, start_s=1.0)
+    comp = Composer(seed=0, start_s=1.0, max_tempo_step=None)
 
     def tempo_at(t: float) -> float:
         return 60.0 if t < 10.0 else 60.0 + 4.0 * (t - 10.0) if t < 20.0 else 100.0
@@ -100,8 +100,10 @@ def test_beats_follow_tempo_changes():
     assert bpm[0] == 60.0 and bpm[-1] == 100.0
     assert t[-1] < 40.0 <= t[-1] + 60.0 / bpm[-1]
     # notes sit on the grid: onset times agree with their beat positions
-    notes = run(Composer(seed=0), lambda t: MusicParams(tempo_bpm=tempo_at(t)), 40)
-    comp2 = Composer(seed=0)
+    notes = run(
+        Composer(seed=0, max_tempo_step=None), lambda t: MusicParams(tempo_bpm=tempo_at(t)), 40
+    )
+    comp2 = Composer(seed=0, max_tempo_step=None)
     run(comp2, lambda t: MusicParams(tempo_bpm=tempo_at(t)), 40)
     bt = np.array([b.t_s for b in comp2.beats])
     for n in notes:
@@ -171,3 +173,63 @@ def test_register_shifts_pitch():
     lo = run(Composer(seed=4), const(MusicParams(register_st=-12)), 40)
     hi = run(Composer(seed=4), const(MusicParams(register_st=12)), 40)
     assert np.mean([n.pitch for n in hi]) - np.mean([n.pitch for n in lo]) > 18
+
+
+def test_tempo_jump_glides_beat_by_beat():
+    comp = Composer(seed=0)  # default: at most 2% per beat
+    run(comp, lambda t: MusicParams(tempo_bpm=60.0 if t < 10.0 else 120.0), 60)
+    bpm = np.array([b.tempo_bpm for b in comp.beats])
+    ratio = bpm[1:] / bpm[:-1]
+    assert np.all(ratio <= 1.02 + 1e-12) and np.all(ratio >= 0.98 - 1e-12)
+    assert bpm[0] == 60.0 and bpm[-1] == pytest.approx(120.0)
+    assert np.sum(ratio > 1.0) >= 30  # about log(2) / log(1.02) = 35 beats of glide
+
+
+def test_periods_of_two_phrases():
+    """4-bar phrases in 8-bar periods: motif restated, period closes on the tonic over I."""
+    p = MusicParams(tempo_bpm=120, mode=1, density=0.6)
+    notes = run(Composer(seed=11), const(p), 160)  # 320 beats = 10 periods
+    mel = [n for n in notes if n.voice == "melody"]
+    pad = [n for n in notes if n.voice == "pad"]
+    tonic_pc = 2
+    period = 2 * BEATS_PER_PHRASE
+    n_periods = int(max(n.beat for n in notes)) // period
+    assert n_periods >= 9
+    for k in range(n_periods):
+        b0 = k * period
+        last_bar = b0 + period - 4
+        final = [n for n in mel if last_bar <= n.beat < b0 + period]
+        assert len(final) == 1 and final[0].pitch % 12 == tonic_pc and final[0].beat == last_bar
+        chord = {n.pitch % 12 for n in pad if n.beat == last_bar}
+        assert tonic_pc in chord and 6 in chord  # D major triad: I
+        # the antecedent breathes: no melody on its last beat
+        assert not [n for n in mel if n.beat == b0 + BEATS_PER_PHRASE - 1]
+        # the consequent restates the first two bars' rhythm (onsets and lengths)
+        ante = [(n.beat - b0, n.dur_beats) for n in mel if b0 <= n.beat < b0 + 8]
+        cons = [
+            (n.beat - b0 - BEATS_PER_PHRASE, n.dur_beats)
+            for n in mel
+            if b0 + BEATS_PER_PHRASE <= n.beat < b0 + BEATS_PER_PHRASE + 8
+        ]
+        assert ante == cons
+
+
+def test_articulation_follows_density():
+    legato = run(Composer(seed=2), const(MusicParams(density=0.0)), 40)
+    detached = run(Composer(seed=2), const(MusicParams(density=1.0)), 40)
+    arp_l = np.array([n.dur_beats for n in legato if n.voice == "arp"])
+    arp_d = np.array([n.dur_beats for n in detached if n.voice == "arp"])
+    assert arp_l.size and arp_d.size
+    np.testing.assert_allclose(arp_l, 1.1)
+    np.testing.assert_allclose(arp_d, 0.5)
+
+
+def test_breathing_swells_velocities():
+    p = MusicParams(tempo_bpm=120, density=1.0)
+    flat = run(Composer(seed=6), const(p), 60)
+    breath = run(Composer(seed=6, breathing_hz=0.1), const(p), 60)
+    assert [(n.t_s, n.pitch) for n in flat] == [(n.t_s, n.pitch) for n in breath]
+    ratio = np.array([b.velocity / f.velocity for f, b in zip(flat, breath, strict=True)])
+    t = np.array([n.t_s for n in flat])
+    expected = 0.8 + 0.2 * (0.5 - 0.5 * np.cos(2 * np.pi * 0.1 * t))
+    assert np.corrcoef(ratio, expected)[0, 1] > 0.95

@@ -66,3 +66,159 @@ def test_constant_tempo_has_one_tempo_event(tmp_path):
     back = read_midi_notes(path)
     assert len(back) == len(notes)
     assert all(1 <= v <= 127 for _, _, v in back)
+
+
+# ---------------------------------------------------------------- issue 7 additions
+import pytest  # noqa: E402
+
+from synthesis.analysis import chord_roughness  # noqa: E402
+from synthesis.midi import (  # noqa: E402
+    MidiError,
+    MidiPortOutput,
+    MidiRecorder,
+    control_values,
+    list_midi_outputs,
+    open_midi_output,
+    read_midi_controls,
+    read_midi_note_spans,
+)
+from synthesis.params import MODE_STEPS, MODES, params_for  # noqa: E402
+
+
+def record(params_at, duration_s: float, seed: int) -> tuple[Composer, MidiRecorder]:
+    comp = Composer(seed=seed)
+    rec = MidiRecorder()
+    for k in range(1, int(round(duration_s / TICK_S)) + 1):
+        t = k * TICK_S
+        p = params_at(t - TICK_S)
+        rec.send(t, p, comp.advance(p, t))
+    return comp, rec
+
+
+@pytest.mark.parametrize(
+    ("arousal", "valence"),
+    [(-0.6, 0.9), (0.6, 0.9), (-0.6, 0.4), (0.6, 0.4), (-0.6, -0.4), (0.6, -0.4),
+     (-0.6, -0.9), (0.6, -0.9)],
+)  # fmt: skip
+def test_midi_pitch_classes_fit_the_mode(tmp_path, arousal, valence):
+    """Must-show 4: >= 90% of written notes in the scale; valence picks major or minor."""
+    p = params_for(arousal, valence)
+    comp, rec = record(lambda t: p, 120.0, seed=int(10 * (arousal + valence) + 20))
+    path = tmp_path / "m.mid"
+    rec.write(path, comp.beats)
+    pcs = np.array([pitch % 12 for _, pitch, _ in read_midi_notes(path)])
+    assert pcs.size > 200
+    key = comp.key_pc
+    scale = {(key + s) % 12 for s in MODE_STEPS[MODES[p.mode]]}
+    assert np.mean([pc in scale for pc in pcs]) >= 0.9
+    major3, minor3 = np.mean(pcs == (key + 4) % 12), np.mean(pcs == (key + 3) % 12)
+    if valence > 0:
+        assert p.mode <= 2 and major3 > 0.05 and minor3 < 0.02  # Lydian/Ionian/Mixolydian
+    else:
+        assert p.mode >= 3 and minor3 > 0.05 and major3 < 0.02  # Dorian ... Locrian
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_chord_dissonance_rises_with_tension(tmp_path, seed):
+    """Must-show 5: Sethares roughness of the sounding chords (from the MIDI file)."""
+    rough = []
+    for tension in (0.0, 0.25, 0.5, 0.75, 1.0):
+        comp, rec = record(lambda t, x=tension: MusicParams(tension=x), 90.0, seed)
+        path = tmp_path / f"t{tension}.mid"
+        rec.write(path, comp.beats)
+        rough.append(float(np.mean(chord_roughness(read_midi_note_spans(path), t_max=88.0))))
+    assert all(b > a for a, b in zip(rough, rough[1:], strict=False)), rough
+    assert rough[-1] > 1.5 * rough[0], rough
+
+
+def test_control_changes_written_where_they_change(tmp_path):
+    def params_at(t: float) -> MusicParams:
+        return MusicParams(
+            tempo_bpm=80.0,
+            brightness=0.2 if t < 10.0 else 0.8,
+            loudness_db=-30.0 if t < 20.0 else -20.0,
+            fade=min(1.0, t / 4.0),
+        )
+
+    comp, rec = record(params_at, 30.0, seed=0)
+    path = tmp_path / "cc.mid"
+    rec.write(path, comp.beats)
+    ccs = read_midi_controls(path)
+    mid = mido.MidiFile(path)
+    assert {m.program for tr in mid.tracks for m in tr if m.type == "program_change"} == {
+        89,
+        46,
+        11,
+        32,
+    }
+    for cc in (74, 7, 11):
+        rows = [(t, v) for t, ch, c, v in ccs if c == cc and ch == 0]
+        assert rows, cc
+        # every written value equals control_values() of the params at that time
+        for t, v in rows:
+            assert v == control_values(params_at(round(t / TICK_S) * TICK_S))[cc], (cc, t)
+    b = [(t, v) for t, ch, c, v in ccs if c == 74 and ch == 0]
+    assert [v for _, v in b] == [25, 102] and abs(b[1][0] - 10.0) < 2e-3
+    vol = [v for t, ch, c, v in ccs if c == 7 and ch == 0]
+    assert vol[0] < vol[1]  # 10 dB louder: higher CC7 (40 log10 curve: x 1.78)
+    assert vol[1] / vol[0] == pytest.approx(10 ** (10 / 40), rel=0.03)
+    assert len([1 for _, ch, c, _ in ccs if c == 11 and ch == 0]) == 17  # fade: every tick
+
+
+def test_notes_in_midi_are_the_notes_pyo_played(tmp_path):
+    from synthesis.synth import OfflineRenderer, note_payload, notes_digest
+
+    comp = Composer(seed=9)
+    rec = MidiRecorder()
+    synth = OfflineRenderer(tmp_path / "a.wav")
+    synth.start()
+    for k in range(1, 81):
+        t = k * TICK_S
+        p = MusicParams(tempo_bpm=100.0, density=0.8)
+        notes = comp.advance(p, t)
+        for backend in (synth, rec):  # as the Engine does
+            backend.send(t, p, notes)
+    stats = synth.close()
+    rec.write(tmp_path / "a.mid", comp.beats)
+    assert stats.n_notes == len(rec.notes) == len(read_midi_notes(tmp_path / "a.mid")) > 50
+    assert stats.notes_digest == notes_digest(note_payload(rec.notes))
+
+
+class FakePort:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, msg):
+        self.sent.append(msg)
+
+
+def test_port_output_schedules_on_its_clock():
+    now = [100.0]
+    port = FakePort()
+    out = MidiPortOutput(port, lookahead_s=0.25, clock=lambda: now[0], thread=False)
+    out.start()
+    assert [m.type for m in port.sent] == ["program_change"] * 4
+    comp = Composer(seed=0)
+    p = MusicParams(tempo_bpm=120.0, density=1.0)
+    notes = comp.advance(p, 0.25)
+    out.send(0.25, p, notes)
+    out.pump(100.0)
+    first = [m for m in port.sent if m.type == "note_on"]
+    assert len(first) == sum(n.t_s <= 0.0 for n in notes)  # onset 0 maps to "now"
+    assert {m.control for m in port.sent if m.type == "control_change"} == {7, 11, 74}
+    out.pump(100.0 + 0.25)
+    assert len([m for m in port.sent if m.type == "note_on"]) == len(notes)
+    out.close()
+    ons = sum(m.type == "note_on" for m in port.sent)
+    offs = sum(m.type == "note_off" for m in port.sent)
+    assert ons == offs == len(notes)
+    assert port.sent[-1].type == "control_change" and port.sent[-1].control == 123
+
+
+def test_ports_fail_soft_without_backend():
+    names, problem = list_midi_outputs()
+    if problem is not None:  # no python-rtmidi or no ALSA sequencer here
+        assert names == [] and "\n" not in problem
+        with pytest.raises(MidiError) as exc:
+            open_midi_output("anything")
+        assert "\n" not in str(exc.value)

@@ -1,0 +1,596 @@
+"""Lab Streaming Layer: discover streams, read them as sources, publish Attune's own.
+
+Inlets use clock synchronisation, dejitter (regular streams) and monotonic timestamps,
+and start from the newest data: on opening, everything the inlet had buffered is
+dropped, and the inlet buffers at most ``max_buflen_s`` seconds, so the engine never
+feeds on minutes-old samples (LSL's default buffer is 6 minutes). Samples are pulled
+without blocking into a preallocated ring buffer; timestamps are converted to session
+seconds (LSL time minus the session's start time).
+
+A stream with no samples for ``stale_after_s`` is marked stale; liblsl recovers a
+stream whose publisher comes back with the same ``source_id``, and the source reports
+both transitions as events.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from sensors.ring import Reader, RingBuffer
+from sensors.types import Chunk, SensorError, StreamInfo, empty_chunk
+
+os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
+import pylsl  # noqa: E402  (after LSLAPICFG: liblsl reads it when loaded)
+from pylsl.util import LostError  # noqa: E402
+
+#: LSL stream types (lower case) and the kind Attune reads them as.
+KIND_OF_TYPE: dict[str, str] = {
+    "eeg": "eeg",
+    "ecg": "ecg",
+    "ekg": "ecg",
+    "ppg": "ppg",
+    "pleth": "ppg",
+    "rr": "rr",
+    "ibi": "rr",
+    "hrv": "rr",
+    "markers": "markers",
+    "marker": "markers",
+    "events": "markers",
+}
+#: Units Attune uses per kind, and the scale from other spellings seen in the field.
+KIND_UNITS = {"eeg": "uV", "ecg": "mV", "ppg": "au", "rr": "ms", "markers": ""}
+_UNIT_SCALE = {
+    ("eeg", "v"): 1e6,
+    ("eeg", "volts"): 1e6,
+    ("eeg", "mv"): 1e3,
+    ("eeg", "millivolts"): 1e3,
+    ("ecg", "v"): 1e3,
+    ("ecg", "volts"): 1e3,
+    ("ecg", "uv"): 1e-3,
+    ("ecg", "microvolts"): 1e-3,
+    ("rr", "s"): 1e3,
+}
+_FORMATS = {
+    pylsl.cf_float32: "float32",
+    pylsl.cf_double64: "float64",
+    pylsl.cf_int8: "int8",
+    pylsl.cf_int16: "int16",
+    pylsl.cf_int32: "int32",
+    pylsl.cf_int64: "int64",
+    pylsl.cf_string: "string",
+}
+_CHANNEL_FORMAT = {v: k for k, v in _FORMATS.items()}
+
+
+@dataclass(frozen=True)
+class StreamListing:
+    """One stream visible on the network (what ``attune streams`` prints)."""
+
+    name: str
+    type: str
+    n_channels: int
+    fs: float
+    format: str
+    source_id: str
+    hostname: str
+
+    @property
+    def kind(self) -> str | None:
+        """Attune's kind for this stream, or None if Attune does not read it."""
+        return KIND_OF_TYPE.get(self.type.lower())
+
+
+def _listing(info: pylsl.StreamInfo) -> StreamListing:
+    return StreamListing(
+        name=info.name(),
+        type=info.type(),
+        n_channels=info.channel_count(),
+        fs=float(info.nominal_srate()),
+        format=_FORMATS.get(info.channel_format(), "?"),
+        source_id=info.source_id(),
+        hostname=info.hostname(),
+    )
+
+
+def _matches(info: pylsl.StreamInfo, kind: str | None, name: str | None, source_id: str | None):
+    if name is not None and info.name() != name:
+        return False
+    if source_id is not None and info.source_id() != source_id:
+        return False
+    return kind is None or KIND_OF_TYPE.get(info.type().lower()) == kind
+
+
+def find_streams(
+    *,
+    kind: str | None = None,
+    name: str | None = None,
+    source_id: str | None = None,
+    wait_s: float = 1.0,
+) -> list[StreamListing]:
+    """List the LSL streams on the network, optionally filtered.
+
+    Parameters
+    ----------
+    kind : str, optional
+        Attune kind (``eeg``, ``ecg``, ``ppg``, ``rr``, ``markers``); matched against
+        the LSL type through :data:`KIND_OF_TYPE`.
+    name, source_id : str, optional
+        Exact stream name or source id.
+    wait_s : float
+        How long to listen for stream announcements, seconds.
+    """
+    found = pylsl.resolve_streams(wait_time=wait_s)
+    rows = [_listing(i) for i in found if _matches(i, kind, name, source_id)]
+    return sorted(rows, key=lambda r: (r.type.lower(), r.name, r.source_id))
+
+
+def format_streams_table(rows: Sequence[StreamListing]) -> str:
+    """Render stream listings as a fixed-width table."""
+    if not rows:
+        return "no LSL streams found"
+    head = ("name", "type", "kind", "channels", "rate (Hz)", "format", "source id", "host")
+    body = [
+        (
+            r.name,
+            r.type,
+            r.kind or "-",
+            str(r.n_channels),
+            "irregular" if r.fs == 0 else f"{r.fs:g}",
+            r.format,
+            r.source_id or "-",
+            r.hostname,
+        )
+        for r in rows
+    ]
+    widths = [max(len(h), *(len(row[i]) for row in body)) for i, h in enumerate(head)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in body]
+    return "\n".join(lines)
+
+
+def _channel_meta(info: pylsl.StreamInfo) -> tuple[list[str], str]:
+    """Channel labels (from ``desc/channels``, else ``ch1..chN``) and the first unit."""
+    n = info.channel_count()
+    labels = info.get_channel_labels() or []
+    units = info.get_channel_units() or []
+    names = [lab if lab else f"ch{i + 1}" for i, lab in enumerate(labels)]
+    names += [f"ch{i + 1}" for i in range(len(names), n)]
+    unit = next((u for u in units if u), "")
+    return names[:n], unit
+
+
+class LslSource:
+    """A live LSL stream as an Attune :class:`~sensors.types.Source`.
+
+    Parameters
+    ----------
+    kind, name, source_id : str, optional
+        Which stream to open (at least one); the first match is used.
+    session_t0 : float
+        LSL time (``pylsl.local_clock()``) of session time 0; timestamps handed over
+        are ``lsl_time - session_t0`` seconds. Sources are usually opened first and
+        the session runner sets this when its clock begins.
+    stale_after_s : float
+        No samples for this long (session time) marks the stream stale (an event).
+    resolve_timeout_s : float
+        How long to look for the stream when opening, seconds.
+    max_buflen_s : float
+        Most data the inlet buffers, seconds: older data is dropped, never steered on.
+    ring_s : float
+        Seconds of newest samples kept in the ring buffer.
+
+    Raises
+    ------
+    SensorError
+        No matching stream, or a stream whose format does not fit its kind (e.g.
+        string-typed EEG).
+
+    Notes
+    -----
+    Call :meth:`pull` from the engine thread only; it never blocks. Opening blocks
+    (resolution, first clock offset). Reconnection: when the stream is lost or stale,
+    a background thread looks for a new instance with the same ``source_id`` (a new
+    publisher has a new uid) and opens it with fresh clock-sync and dejitter state, so
+    timestamps after an outage are right from the first sample; the tick swaps it in.
+    Errors of that thread are reported as events, never swallowed.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str | None = None,
+        name: str | None = None,
+        source_id: str | None = None,
+        session_t0: float = 0.0,
+        stale_after_s: float = 2.0,
+        resolve_timeout_s: float = 5.0,
+        max_buflen_s: float = 5.0,
+        ring_s: float = 60.0,
+    ) -> None:
+        if kind is None and name is None and source_id is None:
+            raise SensorError("LSL source: give a stream kind, name or source_id")
+        what = ", ".join(
+            f"{k}={v!r}"
+            for k, v in (("kind", kind), ("name", name), ("source_id", source_id))
+            if v is not None
+        )
+        found = [
+            i
+            for i in pylsl.resolve_streams(wait_time=min(1.0, resolve_timeout_s))
+            if _matches(i, kind, name, source_id)
+        ]
+        if not found and source_id is not None:
+            found = pylsl.resolve_byprop("source_id", source_id, timeout=resolve_timeout_s)
+        if not found:
+            raise SensorError(f"LSL: no stream with {what} found within {resolve_timeout_s} s")
+        lsl_info = found[0]
+        listing = _listing(lsl_info)
+        attune_kind = kind or listing.kind
+        if attune_kind is None:
+            raise SensorError(
+                f"LSL stream {listing.name!r}: type {listing.type!r} is not one Attune reads "
+                f"({sorted(set(KIND_OF_TYPE))})"
+            )
+        is_string = listing.format == "string"
+        if is_string != (attune_kind == "markers"):
+            raise SensorError(
+                f"LSL stream {listing.name!r}: {listing.format} samples for kind "
+                f"{attune_kind!r}; expected "
+                + ("string markers" if attune_kind == "markers" else "numeric samples")
+            )
+        self._flags = pylsl.proc_clocksync | pylsl.proc_monotonize
+        if listing.fs > 0:
+            self._flags |= pylsl.proc_dejitter
+        # max_buflen is in seconds for regular streams, in hundreds of samples otherwise
+        self._buflen = max(1, int(np.ceil(max_buflen_s)))
+        self._timeout = resolve_timeout_s
+        self._inlet: pylsl.StreamInlet | None = self._open(lsl_info)
+        self._uid = lsl_info.uid()
+        # the full description (channel labels, units) comes with the opened inlet
+        labels, unit = _channel_meta(self._inlet.info(timeout=resolve_timeout_s))
+        self.scale = _UNIT_SCALE.get((attune_kind, unit.lower()), 1.0)
+        self.info = StreamInfo(
+            name=listing.name,
+            kind=attune_kind,  # type: ignore[arg-type]
+            fs=listing.fs,
+            channels=tuple(labels),
+            units=KIND_UNITS[attune_kind],
+            source_id=listing.source_id,
+        )
+        self.session_t0 = session_t0
+        self.stale_after_s = stale_after_s
+        fs_guess = listing.fs if listing.fs > 0 else 10.0
+        self._max = max(64, int(fs_guess))
+        self._dest = (
+            None if is_string else np.zeros((self._max, listing.n_channels), listing.format)
+        )
+        self.ring = RingBuffer(listing.n_channels, max(self._max, int(fs_guess * ring_s)))
+        self._reader = Reader(self.ring)
+        self.last_sample_t: float | None = None  # session time of the last tick with data
+        self.stale = False
+        self.n_received = 0
+        self.events: list[str] = []
+        self.error: str | None = None  # what the reconnect thread ran into, if anything
+        self._fresh: pylsl.StreamInlet | None = None  # handed over by the reconnect thread
+        self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
+
+    def _open(self, lsl_info: pylsl.StreamInfo, *, flush: bool = True) -> pylsl.StreamInlet:
+        """Open an inlet (blocks: never call in a tick).
+
+        ``flush`` drops what the publisher had buffered, so a first connection starts
+        from the newest data. A reconnection keeps it: it is at most ``max_buflen_s``
+        of data from the new publisher instance, produced during this session.
+        """
+        inlet = pylsl.StreamInlet(
+            lsl_info, max_buflen=self._buflen, recover=False, processing_flags=self._flags
+        )
+        inlet.open_stream(timeout=self._timeout)
+        # clock sync's first offset estimate blocks; take it here, never inside a tick
+        inlet.time_correction(timeout=self._timeout)
+        if flush:
+            inlet.flush()
+        return inlet
+
+    def _reconnect(self) -> None:
+        """Background: wait for a new instance of the stream (same source_id), open it."""
+        try:
+            while not self._closing.is_set():
+                for info in pylsl.resolve_byprop("source_id", self.info.source_id, timeout=0.3):
+                    if info.uid() != self._uid:
+                        self._fresh = self._open(info, flush=False)
+                        self._uid = info.uid()
+                        return
+        except Exception as e:  # reported by the next pull
+            self.error = f"stream {self.info.name!r}: reconnecting failed: {e!r}"
+
+    def _start_reconnect(self) -> None:
+        if not self.info.source_id or (self._thread is not None and self._thread.is_alive()):
+            return
+        self._thread = threading.Thread(
+            target=self._reconnect, name=f"lsl-reconnect-{self.info.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _pull_once(self, labels: list[str]) -> int:
+        """Move one chunk from the inlet into the ring buffer; return its length."""
+        if self._dest is None:
+            samples, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max)
+            labels += [x[0] for x in samples]
+            block = np.zeros((1, len(ts)))
+        else:
+            _, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max, dest_obj=self._dest)
+            block = self._dest[: len(ts)].T.astype(np.float64)
+            if self.scale != 1.0:
+                block *= self.scale
+        n = len(ts)
+        if n:
+            self.ring.write(block, np.asarray(ts, dtype=np.float64) - self.session_t0)
+            self.n_received += n
+        return n
+
+    def pull(self, t: float) -> Chunk:
+        """Return every sample received since the last call (non-blocking).
+
+        Parameters
+        ----------
+        t : float
+            Session time of the tick, seconds (live data is never ahead of it); the
+            stale timer runs on it.
+        """
+        if self._fresh is not None:  # the reconnect thread found the stream again
+            if self._inlet is not None:
+                self._inlet.close_stream()
+            self._inlet, self._fresh = self._fresh, None
+        if self.error is not None:
+            self.events.append(self.error)
+            self.error = None
+        labels: list[str] = []
+        while self._inlet is not None:
+            try:
+                if self._pull_once(labels) < self._max:
+                    break
+            except LostError:
+                self._inlet = None
+                self._start_reconnect()
+        if self.last_sample_t is None:
+            self.last_sample_t = t  # the stale timer starts with the first tick
+        if self.ring.count > self._reader.cursor:
+            if self.stale:
+                self.events.append(
+                    f"stream {self.info.name!r} reconnected after "
+                    f"{t - self.last_sample_t:.1f} s without samples"
+                )
+                self.stale = False
+            self.last_sample_t = t
+        elif not self.stale and t - self.last_sample_t > self.stale_after_s:
+            self.stale = True
+            self.events.append(
+                f"stream {self.info.name!r} stale: no samples for {self.stale_after_s:g} s"
+            )
+            self._start_reconnect()
+        data, times = self._reader.read_new()
+        if times.size == 0:
+            return empty_chunk(self.info)
+        return Chunk(self.info, data, times, labels=tuple(labels))
+
+    def drain_events(self) -> list[str]:
+        """Return and forget the events since the last call."""
+        out, self.events = self.events, []
+        return out
+
+    def close(self) -> None:
+        """Stop reconnecting and close the inlet."""
+        self._closing.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+        for inlet in (self._inlet, self._fresh):
+            if inlet is not None:
+                inlet.close_stream()
+
+
+class StateOutlets:
+    """Attune's own LSL streams, so LabRecorder records them beside the raw signals.
+
+    Three outlets, each with channel labels and units in its description:
+
+    - ``<prefix>-state`` (type ``AttuneState``, 4 Hz at the default tick): arousal,
+      valence, confidence, valence_confidence, target_arousal, target_valence;
+    - ``<prefix>-music`` (type ``AttuneMusic``): every music parameter;
+    - ``<prefix>-markers`` (type ``Markers``, strings): phase changes, holds,
+      overrides, warnings.
+
+    Parameters
+    ----------
+    prefix : str
+        Stream name prefix, e.g. the session name.
+    tick_s : float
+        Control tick, seconds (the nominal rate of the state and music streams).
+    source_id : str
+        Base source id (each outlet appends its role).
+    """
+
+    STATE = (
+        ("arousal", "au"),
+        ("valence", "au"),
+        ("confidence", "au"),
+        ("valence_confidence", "au"),
+        ("target_arousal", "au"),
+        ("target_valence", "au"),
+    )
+
+    def __init__(self, *, prefix: str, tick_s: float, source_id: str) -> None:
+        from synthesis.params import PARAM_NAMES
+
+        self.param_names = PARAM_NAMES
+        music_units = {"tempo_bpm": "BPM", "loudness_db": "dBFS", "register_st": "semitones"}
+        self.state = self._outlet(
+            f"{prefix}-state", "AttuneState", self.STATE, 1.0 / tick_s, f"{source_id}-state"
+        )
+        self.music = self._outlet(
+            f"{prefix}-music",
+            "AttuneMusic",
+            [(n, music_units.get(n, "au")) for n in PARAM_NAMES],
+            1.0 / tick_s,
+            f"{source_id}-music",
+        )
+        info = pylsl.StreamInfo(
+            f"{prefix}-markers", "Markers", 1, 0.0, "string", f"{source_id}-markers"
+        )
+        self.markers = pylsl.StreamOutlet(info)
+
+    @staticmethod
+    def _outlet(name, type_, channels, fs, source_id) -> pylsl.StreamOutlet:
+        info = pylsl.StreamInfo(name, type_, len(channels), fs, "double64", source_id)
+        info.set_channel_labels([c for c, _ in channels])
+        info.set_channel_units([u for _, u in channels])
+        return pylsl.StreamOutlet(info)
+
+    def publish(self, result, *, lsl_time: float) -> None:
+        """Push one tick (a :class:`engine.loop.TickResult`) stamped ``lsl_time``."""
+        e, d = result.estimate, result.decision
+        nan = float("nan")
+        self.state.push_sample(
+            [
+                e.arousal,
+                e.valence,
+                e.confidence,
+                e.valence_confidence,
+                nan if d.target_arousal is None else d.target_arousal,
+                nan if d.target_valence is None else d.target_valence,
+            ],
+            lsl_time,
+        )
+        self.music.push_sample([float(getattr(d.params, n)) for n in self.param_names], lsl_time)
+        for text in d.events:
+            self.markers.push_sample([text], lsl_time)
+
+    def marker(self, text: str, *, lsl_time: float) -> None:
+        """Push one marker string."""
+        self.markers.push_sample([text], lsl_time)
+
+
+def _outlet_for(stream, *, speed: float) -> pylsl.StreamOutlet:
+    """Create an outlet matching a recorded stream's name, kind, channels and format."""
+    info = stream.info
+    fmt = "string" if info.kind == "markers" else stream.dtype
+    if fmt not in _CHANNEL_FORMAT:
+        fmt = "float64"
+    lsl_info = pylsl.StreamInfo(
+        info.name,
+        "Markers" if info.kind == "markers" else info.kind.upper(),
+        info.n_channels,
+        info.fs * speed,
+        _CHANNEL_FORMAT[fmt],
+        info.source_id or info.name,
+    )
+    if info.kind != "markers":
+        lsl_info.set_channel_labels(list(info.channels))
+        lsl_info.set_channel_units([info.units] * info.n_channels)
+    return pylsl.StreamOutlet(lsl_info, chunk_size=0, max_buffered=60)
+
+
+def publish_streams(
+    streams: Sequence,
+    *,
+    speed: float = 1.0,
+    loop: bool = False,
+    stop=None,
+    poll_s: float = 0.005,
+    ready=None,
+    wait_for_consumers_s: float = 0.0,
+    linger_s: float = 1.0,
+) -> int:
+    """Publish recorded streams as LSL outlets in real time (or ``speed`` x faster).
+
+    Each stream keeps its name, kind (as the LSL type), channel labels, units and
+    original sample format, so float32 data arrive bit-exact. Timestamps are the
+    recording's, re-based to the moment publishing starts and divided by ``speed``;
+    the nominal rate is ``fs * speed``.
+
+    Parameters
+    ----------
+    streams : sequence of sensors.files.RecordedStream
+        What to publish.
+    speed : float
+        Replay speed factor (> 0).
+    loop : bool
+        Start over at the end (each pass continues the timeline).
+    stop : callable, optional
+        Polled between pushes; publishing ends when it returns True.
+    poll_s : float
+        Pause between pushes, seconds (sets the chunk size: ``fs * speed * poll_s``).
+    ready : callable, optional
+        Called once the outlets exist, before the first sample.
+    wait_for_consumers_s : float
+        Wait up to this long for every outlet to have a consumer before the first
+        sample (LSL delivers only what is pushed after an inlet connects); 0: start at
+        once.
+    linger_s : float
+        Keep the outlets open this long after the last sample, so liblsl delivers
+        what is still in its send buffers before the outlets are destroyed.
+
+    Returns
+    -------
+    int
+        Number of samples pushed, over all streams.
+    """
+    import time
+
+    if speed <= 0:
+        raise SensorError(f"replay speed must be > 0, got {speed!r}")
+    outlets = [_outlet_for(s, speed=speed) for s in streams]
+    starts = [float(s.timestamps[0]) for s in streams if s.timestamps.size]
+    if not starts:
+        raise SensorError("nothing to publish: every selected stream is empty")
+    rec_t0 = min(starts)
+    rec_end = max(float(s.timestamps[-1]) for s in streams if s.timestamps.size)
+    last_step = max((1.0 / s.info.fs for s in streams if s.info.fs > 0), default=0.0)
+    period = rec_end - rec_t0 + last_step
+    native = [
+        None if s.info.kind == "markers" else np.ascontiguousarray(s.data.T.astype(s.dtype))
+        for s in streams
+    ]
+    if ready is not None:
+        ready()
+    for out in outlets:
+        if wait_for_consumers_s > 0 and not out.wait_for_consumers(wait_for_consumers_s):
+            raise SensorError(f"no consumer connected within {wait_for_consumers_s} s")
+    wall0 = pylsl.local_clock()
+    cursors = [0] * len(streams)
+    offset = 0.0  # recording seconds added by earlier loop passes
+    pushed = 0
+    while stop is None or not stop():
+        pos = rec_t0 + (pylsl.local_clock() - wall0) * speed - offset
+        for i, (s, out) in enumerate(zip(streams, outlets, strict=True)):
+            hi = int(np.searchsorted(s.timestamps, pos, side="right"))
+            lo = cursors[i]
+            if hi <= lo:
+                continue
+            stamps = wall0 + (s.timestamps[lo:hi] - rec_t0 + offset) / speed
+            out.push_chunk(
+                list(s.labels[lo:hi]) if native[i] is None else native[i][lo:hi], stamps.tolist()
+            )
+            pushed += hi - lo
+            cursors[i] = hi
+        if all(c >= s.timestamps.size for c, s in zip(cursors, streams, strict=True)):
+            if not loop:
+                break
+            cursors = [0] * len(streams)
+            offset += period
+        time.sleep(poll_s)
+    if stop is None or not stop():
+        time.sleep(linger_s)
+    return pushed
+
+
+def local_clock() -> float:
+    """LSL's clock, seconds (monotonic; the time base of every LSL timestamp)."""
+    return pylsl.local_clock()

@@ -1,0 +1,221 @@
+"""Run one session: the loop shared by simulation, replay and live sessions.
+
+Creates the private session folder, keeps the config used, builds the engine around
+the given sources, ticks it on the given clock, records every tick, beat and event
+(marker streams and source transitions included), renders or plays the music, and
+closes everything even when interrupted, so nothing recorded is lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.eeg import EEG_FEATURES
+from engine.hrv import HRV_FEATURES
+from engine.loop import STAGE_OF_KIND, TickResult
+from sensors.types import Source
+from sessions.build import build_engine
+from sessions.config import SessionConfig, dump_config
+from sessions.record import SessionRecord, new_session_dir, private_file, private_open
+from synthesis.composer import NoteEvent
+from synthesis.midi import write_midi
+from synthesis.params import MusicParams
+from synthesis.synth import OfflineRenderer, SilentBackend
+
+#: Feature columns of the tick record, in order.
+FEATURES = [*HRV_FEATURES, *EEG_FEATURES]
+
+
+class _NoteLog:
+    """A synth backend that keeps every note event (for the MIDI file)."""
+
+    def __init__(self) -> None:
+        self.notes: list[NoteEvent] = []
+
+    def send(self, t_end_s: float, params: MusicParams, notes: list[NoteEvent]) -> None:
+        self.notes.extend(notes)
+
+
+@dataclass
+class RunOutcome:
+    """What a finished (or interrupted) session run produced.
+
+    Attributes
+    ----------
+    folder : Path
+        The session folder.
+    n_ticks : int
+        Ticks recorded.
+    t, arousal, target_arousal : ndarray, shape (n_ticks,)
+        Tick times (s), arousal estimates and targets (NaN while none).
+    extras : dict of str to ndarray
+        Per-tick values of the caller's extra columns.
+    wall_s : float
+        Wall time of the run, seconds.
+    render_speed_x : float or None
+        Audio seconds rendered per wall second, None without audio.
+    n_notes : int
+        Notes composed.
+    files : dict of str to str
+        What was written.
+    interrupted : bool
+        True if the run ended early (Ctrl-C or ``stop``).
+    """
+
+    folder: Path
+    n_ticks: int
+    t: np.ndarray
+    arousal: np.ndarray
+    target_arousal: np.ndarray
+    extras: dict[str, np.ndarray]
+    wall_s: float
+    render_speed_x: float | None
+    n_notes: int
+    files: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def run_session(
+    cfg: SessionConfig,
+    *,
+    mode: str,
+    sources: Sequence[Source],
+    clock,
+    n_ticks: int,
+    listeners: Sequence[Callable[[float, MusicParams], None]] = (),
+    extra: Callable[[TickResult], dict[str, float]] | None = None,
+    extra_columns: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    outlets=None,
+    progress: Callable[[float], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+) -> RunOutcome:
+    """Run ``n_ticks`` ticks of the closed loop and write the session folder.
+
+    Parameters
+    ----------
+    cfg : SessionConfig
+        The session.
+    mode : str
+        ``"simulate"``, ``"replay"`` or ``"live"`` (recorded in the first event).
+    sources : sequence of Source
+        Signal sources; ``kind == "markers"`` sources are recorded as events, the
+        others feed the engine.
+    clock : object with ``begin() -> float`` and ``next_tick() -> float``
+        :class:`engine.clocks.VirtualClock` or :class:`engine.clocks.LiveClock`. The
+        clock is begun after all set-up; sources with a ``session_t0`` attribute (live
+        LSL inlets) get its start so their timestamps are session seconds.
+    n_ticks : int
+        Ticks to run (fewer if interrupted).
+    listeners : sequence of callable
+        ``f(t, params)`` after each tick (the simulated listener hears the music).
+    extra : callable, optional
+        Returns the values of ``extra_columns`` for a tick.
+    extra_columns : sequence of str
+        Additional per-tick columns.
+    notes : sequence of str
+        Events recorded at t = 0 (e.g. reader warnings).
+    outlets : sensors.lsl.StateOutlets, optional
+        Publishes every tick over LSL (needs ``lsl_time`` from the clock's ``start``).
+    progress : callable, optional
+        Called with the fraction done about once per session second.
+    stop : callable, optional
+        Polled each tick; True ends the session gracefully.
+    """
+    wall0 = time.perf_counter()
+    folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
+    with private_open(folder / "config.toml") as f:
+        f.write(dump_config(cfg))
+    marker_sources = [s for s in sources if s.info.kind == "markers"]
+    signal_sources = [s for s in sources if s.info.kind != "markers"]
+    for s in signal_sources:
+        if s.info.kind not in STAGE_OF_KIND:
+            raise ValueError(f"stream {s.info.name!r}: kind {s.info.kind!r} has no stage")
+    note_log = _NoteLog()
+    renderer = (
+        OfflineRenderer(private_file(folder / "session.wav"), sr=cfg.sample_rate_hz)
+        if cfg.render_audio
+        else SilentBackend()
+    )
+    record = SessionRecord(folder, feature_names=FEATURES, extra_columns=list(extra_columns))
+    record.event(0.0, f"session start: {mode} seed={cfg.seed}")
+    for text in notes:
+        record.event(0.0, text)
+    renderer.start()
+    engine = build_engine(
+        cfg, sources=signal_sources, synths=[renderer, note_log], listeners=listeners
+    )
+    t_arr = np.full(n_ticks, np.nan)
+    est_a = np.full(n_ticks, np.nan)
+    tgt_a = np.full(n_ticks, np.nan)
+    extras = {c: np.full(n_ticks, np.nan) for c in extra_columns}
+    every = max(1, int(round(1.0 / cfg.tick_s)))
+    done = 0
+    interrupted = False
+    stats = None
+    start = clock.begin()
+    for src in sources:
+        if hasattr(src, "session_t0"):
+            src.session_t0 = start
+    try:
+        for i in range(n_ticks):
+            if stop is not None and stop():
+                interrupted = True
+                break
+            t = clock.next_tick()
+            r = engine.step(t)
+            values = extra(r) if extra is not None else {}
+            record.tick(r, values)
+            for src in marker_sources:
+                chunk = src.pull(t)
+                for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
+                    record.event(float(ts), f"marker: {label}")
+            for src in sources:
+                for text in getattr(src, "drain_events", list)():
+                    record.event(t, text)
+            if outlets is not None:
+                outlets.publish(r, lsl_time=start + t)
+            t_arr[i], est_a[i] = r.t, r.estimate.arousal
+            tgt_a[i] = np.nan if r.decision.target_arousal is None else r.decision.target_arousal
+            for c in extra_columns:
+                extras[c][i] = values.get(c, np.nan)
+            done = i + 1
+            if progress is not None and i % every == 0:
+                progress(i / n_ticks)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        end_t = float(t_arr[done - 1]) + cfg.tick_s if done else 0.0
+        record.event(end_t, "session interrupted" if interrupted else "session end")
+        record.close()
+        stats = renderer.close()
+    write_midi(private_file(folder / "session.mid"), note_log.notes, engine.composer.beats)
+    if progress is not None and not interrupted:
+        progress(1.0)
+    files = {
+        "ticks": str(folder / "ticks.csv"),
+        "beats": str(folder / "beats.csv"),
+        "events": str(folder / "events.csv"),
+        "config": str(folder / "config.toml"),
+        "midi": str(folder / "session.mid"),
+    }
+    if cfg.render_audio:
+        files["audio"] = str(folder / "session.wav")
+    return RunOutcome(
+        folder=folder,
+        n_ticks=done,
+        t=t_arr[:done],
+        arousal=est_a[:done],
+        target_arousal=tgt_a[:done],
+        extras={c: v[:done] for c, v in extras.items()},
+        wall_s=time.perf_counter() - wall0,
+        render_speed_x=(stats.duration_s / stats.wall_s) if cfg.render_audio else None,
+        n_notes=len(note_log.notes),
+        files=files,
+        interrupted=interrupted,
+    )

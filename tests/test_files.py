@@ -1,0 +1,366 @@
+"""Recording readers: every shared recording, expected values, and each kind of bad input."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import numpy as np
+import pytest
+from xdf_writer import write_xdf
+
+from sensors.readers import read_recording, select_streams
+from sensors.types import SensorError
+
+DATA = Path(__file__).parent / "data"
+
+# file, read_recording kwargs, expected {kind: fs}
+SHARED = [
+    ("biosppy/ecg.txt", {}, {"ecg": 1000.0}),
+    ("biosppy/ppg.txt", {}, {"ppg": 1000.0}),
+    ("biosppy/eeg_ec.txt", {}, {"eeg": 125.0}),
+    ("biosppy/eeg_eo.txt", {"fs": 125.0, "kind": "eeg"}, {"eeg": 125.0}),
+    ("neurokit2/bio_resting_5min_100hz.csv", {"fs": 100.0}, {"ecg": 100.0, "ppg": 100.0}),
+    ("neurokit2/bio_resting_8min_100hz.csv", {"fs": 100.0}, {"ecg": 100.0}),
+    ("neurokit2/bio_eventrelated_100hz.csv", {"fs": 100.0}, {"ecg": 100.0}),
+    ("neurokit2/ecg_1000hz.csv", {"fs": 1000.0}, {"ecg": 1000.0}),
+    ("polar/polar_h10_converted.csv", {}, {"ecg": 130.0, "rr": 0.0}),
+    ("eeg_mne/sample-ant-aux-raw.fif", {"columns": ["AUX2"], "kind": "ecg"}, {"ecg": 1024.0}),
+    ("eeg_mne/sample-eeg-ant-raw.fif", {}, {"eeg": 1024.0, "ecg": 1024.0}),
+    ("eeg_mne/test_edf_stim_channel.edf", {}, {"eeg": 128.0, "ecg": 128.0, "markers": 0.0}),
+    ("eeg_mne/test_bdf_stim_channel.bdf", {}, {"eeg": 500.0, "markers": 0.0}),
+    ("eeg_mne/test.bdf", {}, {"eeg": 2048.0, "markers": 0.0}),
+    ("xdf/clock_resets.xdf", {}, {"eeg": 100.0, "markers": 0.0}),
+    ("xdf/minimal.xdf", {}, {"eeg": 10.0, "markers": 0.0}),
+]
+UNITS = {"eeg": "uV", "ecg": "mV", "ppg": "au", "rr": "ms", "markers": ""}
+
+
+@pytest.mark.parametrize(("name", "kwargs", "expected"), SHARED, ids=[s[0] for s in SHARED])
+def test_every_shared_recording_reads(name, kwargs, expected):
+    rec = read_recording(DATA / name, **kwargs)
+    got = {s.info.kind: s.info.fs for s in rec.streams}
+    assert got == expected
+    for s in rec.streams:
+        assert s.info.units == UNITS[s.info.kind]
+        assert s.data.dtype == np.float64 and np.isfinite(s.data).all()
+        assert np.all(np.diff(s.timestamps) >= 0)
+        assert s.n_samples > 0
+        if s.dtype == "float32":  # republishing as float32 is bit-exact
+            assert np.array_equal(s.data.astype(np.float32).astype(np.float64), s.data)
+
+
+def test_minimal_xdf_expected_values(capfd):
+    rec = read_recording(DATA / "xdf/minimal.xdf")
+    eeg, mk = select_streams(rec, kinds=["eeg"])[0], select_streams(rec, kinds=["markers"])[0]
+    assert eeg.dtype == "int16" and eeg.info.fs == 10.0 and eeg.n_samples == 9
+    np.testing.assert_array_equal(eeg.data[:, :3].T, [[192, 255, 238], [12, 22, 32], [13, 23, 33]])
+    np.testing.assert_allclose(np.diff(eeg.timestamps), 0.1, rtol=1e-9)
+    assert mk.labels[1:3] == ("Hello", "World") and mk.n_samples == 9
+    assert any("Segments and clock-segments differ" in w for w in rec.warnings)
+    out = capfd.readouterr()
+    assert "Segments" not in out.out + out.err  # pyxdf's log is captured, not printed
+
+
+def test_xdf_clock_reset_and_gap_handled():
+    rec = read_recording(DATA / "xdf/clock_resets.xdf")
+    eeg = select_streams(rec, names=["BioSemi"])[0]
+    assert eeg.dtype == "float32" and eeg.info.n_channels == 8
+    assert any("clock reset" in w for w in rec.warnings)
+    assert any("time gap" in w and "stale" in w for w in rec.warnings)
+    assert any("effective rate" in w for w in rec.warnings)
+
+
+def test_xdf_empty_streams_skipped_with_warning():
+    with pytest.raises(SensorError, match="no EEG, ECG, PPG or RR signal"):
+        read_recording(DATA / "xdf/empty_streams.xdf")
+    rec = read_recording(DATA / "xdf/empty_streams.xdf", kind="markers")
+    assert [s.info.name for s in rec.streams] == ["ctrl"]
+    assert sum("no samples; skipped" in w for w in rec.warnings) == 2
+
+
+def test_xdfz_and_labrecorder_eeg_with_ecg_channel_and_markers(tmp_path):
+    fs, n = 250.0, 2500
+    t = 100 + np.arange(n) / fs
+    x = np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
+    p = write_xdf(
+        tmp_path / "lr.xdf",
+        [
+            dict(name="BrainAmp", type="EEG", fmt="float32", srate=fs, times=t, values=x,
+                 channels=[("Fp1", "EEG", "microvolts"), ("AF7", "EEG", "microvolts"),
+                           ("vEOG", "EOG", "microvolts"), ("ECG", "ECG", "microvolts")]),
+            dict(name="Markers", type="Markers", fmt="string", srate=0, times=[101.0, 102.5],
+                 values=["start", "stop"]),
+        ],
+    )  # fmt: skip
+    gz = tmp_path / "lr.xdfz"
+    gz.write_bytes(gzip.compress(p.read_bytes()))
+    for path in (p, gz):
+        rec = read_recording(path)
+        eeg, ecg, mk = (select_streams(rec, kinds=[k])[0] for k in ("eeg", "ecg", "markers"))
+        assert eeg.info.channels == ("Fp1", "AF7") and eeg.dtype == "float32"
+        np.testing.assert_array_equal(eeg.data, x[:, :2].T)  # bit-exact
+        assert ecg.info.name == "BrainAmp/ecg" and ecg.info.units == "mV"
+        np.testing.assert_allclose(ecg.data[0], x[:, 3] * 1e-3, rtol=1e-6)
+        assert mk.labels == ("start", "stop")
+        np.testing.assert_allclose(np.diff(eeg.timestamps), 1 / fs, rtol=1e-6)
+        assert any("vEOG (eog)" in w for w in rec.warnings)
+
+
+def test_mne_units_and_markers():
+    import mne
+
+    raw = mne.io.read_raw(DATA / "eeg_mne/sample-eeg-ant-raw.fif", preload=True, verbose="error")
+    rec = read_recording(DATA / "eeg_mne/sample-eeg-ant-raw.fif")
+    eeg, ecg = select_streams(rec, kinds=["eeg"])[0], select_streams(rec, kinds=["ecg"])[0]
+    assert "vEOG" not in eeg.info.channels and "M1" not in eeg.info.channels
+    np.testing.assert_allclose(eeg.data[0], raw.get_data(picks=["Fp1"])[0] * 1e6, rtol=1e-6)
+    np.testing.assert_allclose(ecg.data[0], raw.get_data(picks=["ECG"])[0] * 1e3, rtol=1e-6)
+    np.testing.assert_allclose(eeg.timestamps[:3], [0, 1 / 1024, 2 / 1024])
+    bdf = read_recording(DATA / "eeg_mne/test_bdf_stim_channel.bdf")
+    mk = select_streams(bdf, kinds=["markers"])[0]
+    assert mk.n_samples == 9 and set(mk.labels) <= {"1", "2", "3", "4"}
+
+
+def test_ant_aux_channel_as_ecg():
+    with pytest.raises(SensorError, match=r"AUX2 \(misc\).*--column NAME --kind KIND"):
+        read_recording(DATA / "eeg_mne/sample-ant-aux-raw.fif")
+    rec = read_recording(DATA / "eeg_mne/sample-ant-aux-raw.fif", columns=["aux2"], kind="ecg")
+    (s,) = rec.streams
+    assert s.info.channels == ("AUX2",) and s.info.units == "mV" and s.n_samples == 153603
+
+
+def test_brainvision(tmp_path):
+    fs, n = 500.0, 1000
+    x = np.random.default_rng(1).normal(scale=10.0, size=(2, n)).astype(np.float32)  # uV
+    (tmp_path / "rec.eeg").write_bytes(x.T.astype("<f4").tobytes())
+    (tmp_path / "rec.vhdr").write_text(
+        "Brain Vision Data Exchange Header File Version 1.0\n[Common Infos]\nCodepage=UTF-8\n"
+        "DataFile=rec.eeg\nMarkerFile=rec.vmrk\nDataFormat=BINARY\nDataOrientation=MULTIPLEXED\n"
+        f"NumberOfChannels=2\nSamplingInterval={1e6 / fs:g}\n[Binary Infos]\n"
+        "BinaryFormat=IEEE_FLOAT_32\n[Channel Infos]\nCh1=Cz,,1,µV\nCh2=EKG,,1,µV\n"
+    )
+    (tmp_path / "rec.vmrk").write_text(
+        "Brain Vision Data Exchange Marker File, Version 1.0\n[Common Infos]\nCodepage=UTF-8\n"
+        "DataFile=rec.eeg\n[Marker Infos]\nMk1=Stimulus,S  1,200,1,0\n"
+    )
+    rec = read_recording(tmp_path / "rec.vhdr")
+    eeg, ecg, mk = (select_streams(rec, kinds=[k])[0] for k in ("eeg", "ecg", "markers"))
+    np.testing.assert_allclose(eeg.data[0], x[0], rtol=1e-5)
+    np.testing.assert_allclose(ecg.data[0], x[1] * 1e-3, rtol=1e-5)
+    assert mk.labels == ("Stimulus/S  1",)
+    np.testing.assert_allclose(mk.timestamps, [199 / fs])
+
+
+def test_polar_h10_rr_and_ecg():
+    rec = read_recording(DATA / "polar/polar_h10_converted.csv")
+    ecg, rr = select_streams(rec, kinds=["ecg"])[0], select_streams(rec, kinds=["rr"])[0]
+    raw = np.genfromtxt(DATA / "polar/polar_h10_converted.csv", delimiter=",", names=True)
+    have = ~np.isnan(raw["rr_ms"])
+    np.testing.assert_array_equal(rr.data[0], raw["rr_ms"][have])
+    assert rr.info.fs == 0.0 and 375 <= rr.data.min() and rr.data.max() <= 1417
+    np.testing.assert_allclose(rr.timestamps, raw["time_ns"][have] * 1e-9, rtol=1e-12)
+    np.testing.assert_array_equal(ecg.data[0], raw["ecg_mV"])
+    assert ecg.info.fs == 130.0 and any("130 Hz estimated" in w for w in rec.warnings)
+
+
+def test_muse_lsl_csv(tmp_path):
+    fs, n = 256.0, 2560
+    t = 1.6e9 + np.arange(n) / fs + np.random.default_rng(2).uniform(0, 1e-4, n)
+    x = np.random.default_rng(3).normal(size=(n, 5))
+    p = tmp_path / "muse.csv"
+    np.savetxt(p, np.column_stack([t, x]), delimiter=",", fmt="%.6f",
+               header="timestamps,TP9,AF7,AF8,TP10,Right AUX", comments="")  # fmt: skip
+    rec = read_recording(p)
+    (s,) = rec.streams
+    assert s.info.kind == "eeg" and s.info.channels == ("TP9", "AF7", "AF8", "TP10")
+    assert s.info.fs == 256.0
+    assert any("Right AUX" in w for w in rec.warnings)
+
+
+def test_mind_monitor_csv(tmp_path):
+    lines = ["TimeStamp,Delta_TP9,RAW_TP9,RAW_AF7,RAW_AF8,RAW_TP10,AUX_RIGHT,HSI_TP9,Elements"]
+    for k in range(600):
+        ms = k * 1000 // 256  # ms resolution, as written by Mind Monitor
+        ts = f"2023-01-02 10:00:{ms // 1000:02d}.{ms % 1000:03d}"
+        lines.append(f"{ts},0.5,{800 + k % 7},{801},{802},{803 + k % 3},0,1,")
+        if k == 300:
+            lines.append(f"{ts},,,,,,,,/muse/elements/blink")
+    p = tmp_path / "mindmonitor.csv"
+    p.write_text("\n".join(lines) + "\n")
+    rec = read_recording(p)
+    eeg, mk = select_streams(rec, kinds=["eeg"])[0], select_streams(rec, kinds=["markers"])[0]
+    assert eeg.info.channels == ("RAW_TP9", "RAW_AF7", "RAW_AF8", "RAW_TP10")
+    assert eeg.n_samples == 600 and eeg.info.fs == 256.0
+    assert mk.labels == ("/muse/elements/blink",)
+
+
+def test_single_column_ecg_csv_with_fs_kind_column(tmp_path):
+    p = tmp_path / "mitdb.csv"
+    x = np.sin(np.arange(3600) / 50.0)
+    p.write_text("MLII,V5\n" + "\n".join(f"{v:.5f},{-v:.5f}" for v in x) + "\n")
+    rec = read_recording(p, fs=360.0, kind="ecg", columns=["MLII"])
+    (s,) = rec.streams
+    assert s.info.kind == "ecg" and s.info.fs == 360.0 and s.info.channels == ("MLII",)
+    np.testing.assert_allclose(s.data[0], np.round(x, 5))
+    np.testing.assert_allclose(s.timestamps[:2], [0, 1 / 360])
+
+
+def test_select_streams():
+    rec = read_recording(DATA / "eeg_mne/test_edf_stim_channel.edf")
+    (e,) = select_streams(rec, kinds=["eeg"], channels=["eeg fp2", "EEG Fp1"])
+    assert e.info.channels == ("EEG Fp2", "EEG Fp1") and e.data.shape == (2, 1228)
+    assert len(select_streams(rec, names=["test_edf_stim_channel"])) == 3
+    with pytest.raises(
+        SensorError, match="no stream matches.*'test_edf_stim_channel/eeg' \\(eeg\\)"
+    ):
+        select_streams(rec, kinds=["rr"])
+    with pytest.raises(SensorError, match="no channel 'Oz'"):
+        select_streams(rec, kinds=["eeg"], channels=["Oz"])
+
+
+# ---------------------------------------------------------------- bad input (README table)
+def test_bad_missing_file(tmp_path):
+    with pytest.raises(SensorError, match=r"nope\.xdf: no such file"):
+        read_recording(tmp_path / "nope.xdf")
+
+
+def test_bad_unknown_format(tmp_path):
+    p = tmp_path / "rec.mat"
+    p.write_bytes(b"x")
+    with pytest.raises(SensorError, match=r"rec\.mat: unknown format '\.mat'; Attune reads"):
+        read_recording(p)
+
+
+def test_bad_truncated_xdf(tmp_path):
+    src = (DATA / "xdf/clock_resets.xdf").read_bytes()
+    half = tmp_path / "half.xdf"
+    half.write_bytes(src[: len(src) // 2])
+    rec = read_recording(half)  # what was recorded is kept
+    eeg = select_streams(rec, kinds=["eeg"])[0]
+    assert 1000 < eeg.n_samples < 27815
+    assert any("truncated or corrupt" in w for w in rec.warnings)
+    stub = tmp_path / "stub.xdf"
+    stub.write_bytes(src[:100])
+    with pytest.raises(SensorError, match=r"stub\.xdf: not a readable XDF file"):
+        read_recording(stub)
+
+
+def test_bad_corrupt_bytes(tmp_path):
+    p = tmp_path / "garbage.xdf"
+    p.write_bytes(np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes())
+    with pytest.raises(SensorError, match=r"garbage\.xdf: not a readable XDF file"):
+        read_recording(p)
+    f = tmp_path / "garbage.edf"
+    f.write_bytes(b"0       " + bytes(300))
+    with pytest.raises(SensorError, match=r"garbage\.edf: cannot read as EDF"):
+        read_recording(f)
+    c = tmp_path / "garbage.csv"
+    c.write_bytes(b"\x00\x01\x02" * 100)
+    with pytest.raises(SensorError, match=r"garbage\.csv: binary content"):
+        read_recording(c)
+
+
+def test_bad_string_typed_eeg(tmp_path):
+    p = write_xdf(tmp_path / "s.xdf", [dict(name="BadEEG", type="EEG", fmt="string", srate=250,
+                                            times=[1.0, 1.004], values=["1", "2"])])  # fmt: skip
+    with pytest.raises(SensorError, match="'BadEEG' .*strings; expected numeric samples"):
+        read_recording(p)
+    c = tmp_path / "s.csv"
+    c.write_text("time,ECG\n0,1.0\n0.01,abc\n")
+    with pytest.raises(SensorError, match=r"column 'ECG' row 3 holds 'abc'; expected numbers"):
+        read_recording(c)
+
+
+def test_bad_channel_count(tmp_path):
+    with pytest.raises(SensorError, match=r"no channel 'PPG' \(asked for 2 channels: ECG, PPG"):
+        read_recording(DATA / "neurokit2/ecg_1000hz.csv", fs=1000.0, columns=["ECG", "PPG"])
+
+
+def test_bad_no_sampling_rate():
+    with pytest.raises(SensorError, match=r"no time column .* --fs HZ"):
+        read_recording(DATA / "neurokit2/bio_resting_5min_100hz.csv")
+    with pytest.raises(SensorError, match="stores fs=1024 Hz but fs=100 Hz"):
+        read_recording(DATA / "eeg_mne/sample-eeg-ant-raw.fif", fs=100.0)
+
+
+def _csv(tmp_path, x, name="n.csv"):
+    p = tmp_path / name
+    p.write_text("ECG\n" + "\n".join("" if np.isnan(v) else f"{v:.6f}" for v in x) + "\n")
+    return p
+
+
+def test_nan_short_run_interpolated(tmp_path):
+    x = np.linspace(0, 1, 1000)
+    y = x.copy()
+    y[100:120] = np.nan  # 0.2 s at 100 Hz
+    rec = read_recording(_csv(tmp_path, y), fs=100.0)
+    (s,) = rec.streams
+    assert s.n_samples == 1000
+    np.testing.assert_allclose(s.data[0], x, atol=1e-6)
+    assert any("1 NaN run(s) shorter than 0.5 s (20 samples) linearly interpolated" in w
+               for w in rec.warnings)  # fmt: skip
+
+
+def test_nan_long_run_cut_leaving_gap(tmp_path):
+    y = np.linspace(0, 1, 1000)
+    y[100:300] = np.nan  # 2 s
+    y[:5] = np.nan  # edge run
+    rec = read_recording(_csv(tmp_path, y), fs=100.0)
+    (s,) = rec.streams
+    assert s.n_samples == 795 and np.isfinite(s.data).all()
+    assert np.isclose(np.diff(s.timestamps).max(), 2.01) and np.isclose(s.timestamps[0], 0.05)
+    assert any("2 longer or edge NaN run(s) (205 samples) cut out" in w for w in rec.warnings)
+    assert any("time gap" in w for w in rec.warnings)
+    allnan = tmp_path / "all.csv"
+    allnan.write_text("ECG\n" + "nan\n" * 50)
+    with pytest.raises(SensorError, match="no EEG, ECG, PPG or RR signal"):
+        read_recording(allnan, fs=100.0)
+
+
+def test_timestamps_backwards(tmp_path):
+    p = tmp_path / "b.csv"
+    p.write_text("time,ECG\n0.00,1\n0.01,2\n0.02,3\n0.015,4\n0.03,5\n")
+    with pytest.raises(
+        SensorError, match=r"b\.csv: time column 'time' goes backwards at data row 4"
+    ):
+        read_recording(p)
+    t = 10 + np.arange(100) / 100.0
+    t[50:] -= 1.0
+    x = write_xdf(tmp_path / "b.xdf", [dict(name="E", type="EEG", fmt="float32", srate=100,
+                                            times=t, values=np.ones((100, 2)))])  # fmt: skip
+    with pytest.raises(
+        SensorError, match=r"b\.xdf: stream 'E': timestamps go backwards at sample \d+"
+    ):
+        read_recording(x)
+
+
+def test_timestamps_jump_kept_with_warning(tmp_path):
+    t = np.arange(200) / 100.0
+    t[100:] += 5.0
+    p = tmp_path / "j.csv"
+    p.write_text("time_s,ECG\n" + "\n".join(f"{a:.3f},{a:.3f}" for a in t) + "\n")
+    rec = read_recording(p, fs=100.0)
+    (s,) = rec.streams
+    np.testing.assert_allclose(s.timestamps, t)
+    assert any("1 time gap(s)" in w and "5.010 s" in w for w in rec.warnings)
+
+
+def test_copies_are_unchanged():
+    shared = Path("/work/shared/data")
+    if not shared.exists():
+        pytest.skip("shared data not present")
+    for name, _, _ in SHARED[:3]:
+        assert (DATA / name).read_bytes() == (shared / name).read_bytes()
+
+
+def test_module_import_is_light():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sensors.readers, sensors.replay; "
+        "print('mne' in sys.modules, 'pyxdf' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"

@@ -1,0 +1,161 @@
+"""Real LSL streams on loopback: a publisher in a separate process, the engine reading it.
+
+These run in real time (the publisher paces itself); the engine's clock is LiveClock.
+"""
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.clocks import LiveClock
+from sensors.lsl import LslSource, StateOutlets, find_streams, format_streams_table, local_clock
+from sensors.types import SensorError
+from sessions.config import SessionConfig
+from sessions.runner import run_session
+
+PUBLISHER = Path(__file__).with_name("publish_counter.py")
+
+
+def start_publisher(source_id, *, n_ch, fs, dur_s, first=0):
+    p = subprocess.Popen(
+        [sys.executable, str(PUBLISHER), source_id, str(n_ch), str(fs), str(dur_s), str(first)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = p.stdout.readline().split()
+    assert line and line[0] == "started", line
+    return p, float(line[1])
+
+
+class Spy:
+    """Pass-through source that keeps the counter channel of what the engine received."""
+
+    def __init__(self, src):
+        self.src, self.info, self.counts, self.events = src, src.info, [], []
+
+    @property
+    def session_t0(self):
+        return self.src.session_t0
+
+    @session_t0.setter
+    def session_t0(self, value):
+        self.src.session_t0 = value
+
+    def pull(self, t):
+        chunk = self.src.pull(t)
+        self.counts.append(chunk.data[0].copy())
+        return chunk
+
+    def drain_events(self):
+        out = self.src.drain_events()
+        self.events += out
+        return out
+
+
+def live_cfg(tmp_path, seconds):
+    cfg = SessionConfig(output_dir=tmp_path, render_audio=False, name="live")
+    phases = cfg.phases.model_copy(
+        update={"baseline_s": 5.0, "match_s": seconds, "transition_s": 0.0, "maintain_s": 0.0}
+    )
+    return cfg.model_copy(update={"phases": phases})
+
+
+def test_every_sample_exactly_once_64ch_1000hz(tmp_path):
+    sid = f"attune-test-{uuid.uuid4().hex[:8]}"
+    pub, _ = start_publisher(sid, n_ch=64, fs=1000.0, dur_s=32.0)
+    try:
+        src = Spy(LslSource(source_id=sid, stale_after_s=2.0))
+        clock = LiveClock(tick_s=0.25, now=local_clock)
+        assert src.info.n_channels == 64 and src.info.channels[0] == "counter"
+        out = run_session(
+            live_cfg(tmp_path, 30.0),
+            mode="live",
+            sources=[src],
+            clock=clock,
+            n_ticks=int(30.0 / 0.25),
+        )
+    finally:
+        pub.wait(timeout=20)
+    counts = np.concatenate(src.counts)
+    assert counts.size >= 29_500  # 30 s at 1000 Hz
+    d = np.diff(counts)
+    assert np.all(d == 1), f"gaps or duplicates at {np.flatnonzero(d != 1)[:5]}"
+    assert out.n_ticks == 120
+    # live pacing: one tick per period, no drift beyond one tick over 30 s
+    assert np.all(np.abs(np.diff(out.t) - 0.25) < 0.2)
+    assert abs(out.t[-1] - 29.75) < 0.25
+
+
+def test_stale_then_reconnected_with_same_source_id(tmp_path):
+    sid = f"attune-test-{uuid.uuid4().hex[:8]}"
+    stale_after = 1.0
+    pub, _ = start_publisher(sid, n_ch=4, fs=250.0, dur_s=6.0)
+    lsl = LslSource(source_id=sid, stale_after_s=stale_after)
+    clock = LiveClock(tick_s=0.25, now=local_clock)
+    src = Spy(lsl)
+    restart = {}
+
+    def listener(t, params):
+        # the outage is driven from the session's own timeline
+        if "stop" not in restart and pub.poll() is not None:
+            restart["stop"] = float(pub.stdout.readline().split()[1]) - clock.start
+        if "stop" in restart and "p2" not in restart and t >= restart["stop"] + 5.0:
+            p2, t_start = start_publisher(sid, n_ch=4, fs=250.0, dur_s=30.0, first=10**6)
+            restart["p2"], restart["start"] = p2, t_start - clock.start
+
+    out = run_session(
+        live_cfg(tmp_path, 18.0),
+        mode="live",
+        sources=[src],
+        clock=clock,
+        n_ticks=int(20.0 / 0.25),
+        listeners=[listener],
+    )
+    restart["p2"].terminate()
+    restart["p2"].wait(timeout=20)
+    events = (out.folder / "events.csv").read_text().splitlines()
+    stale = [e for e in events if "stale" in e]
+    back = [e for e in events if "reconnected" in e]
+    assert len(stale) == 1 and len(back) == 1, events
+    t_stale = float(stale[0].split(",")[0])
+    t_back = float(back[0].split(",")[0])
+    assert restart["stop"] + stale_after <= t_stale + 0.3  # not before the timeout
+    assert t_stale <= restart["stop"] + stale_after + 1.0  # within 1 s after it
+    assert t_back <= restart["start"] + 2.0  # reconnected within 2 s of the restart
+    counts = np.concatenate(src.counts)
+    assert counts.max() >= 10**6  # data from the restarted publisher arrived
+    # a tick for every period, outage included
+    assert out.n_ticks == 80 and np.all(np.diff(out.t) < 0.45)
+
+
+def test_outlets_publish_state_music_and_markers(tmp_path):
+    import pylsl
+
+    sid = f"attune-out-{uuid.uuid4().hex[:8]}"
+    outlets = StateOutlets(prefix="t", tick_s=0.25, source_id=sid)
+    rows = find_streams(source_id=f"{sid}-music", wait_s=1.0)
+    assert rows and rows[0].n_channels == 8
+    info = pylsl.resolve_byprop("source_id", f"{sid}-state", timeout=2)[0]
+    inlet = pylsl.StreamInlet(info)
+    assert inlet.info().get_channel_labels()[:2] == ["arousal", "valence"]
+    assert "AttuneState" in format_streams_table(find_streams(source_id=f"{sid}-state"))
+    del outlets
+
+
+def test_string_typed_eeg_is_rejected_with_the_stream_name():
+    import pylsl
+
+    sid = f"attune-bad-{uuid.uuid4().hex[:8]}"
+    outlet = pylsl.StreamOutlet(pylsl.StreamInfo("textEEG", "EEG", 1, 10, "string", sid))
+    with pytest.raises(SensorError, match="textEEG.*string"):
+        LslSource(source_id=sid, session_t0=0.0, resolve_timeout_s=2.0)
+    del outlet
+
+
+def test_missing_stream_is_a_clear_error():
+    with pytest.raises(SensorError, match="no stream with source_id='nope"):
+        LslSource(source_id="nope-" + uuid.uuid4().hex, session_t0=0.0, resolve_timeout_s=0.5)
