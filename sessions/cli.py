@@ -138,6 +138,28 @@ def cmd_streams(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a live session on the LSL streams named in the session file."""
+    from sensors.types import SensorError
+    from sessions.config import load_config
+
+    cfg = load_config(args.config)
+    if args.out is not None:
+        cfg = cfg.model_copy(update={"output_dir": args.out})
+    if args.no_audio:
+        cfg = cfg.model_copy(update={"render_audio": False})
+    from sessions.live import run_live
+
+    try:
+        out = run_live(cfg, duration_s=args.duration_s, progress=_progress_bar("live"))
+    except (SensorError, ValueError) as e:
+        raise CliError(str(e)) from None
+    state = "interrupted (Ctrl-C): record closed" if out.interrupted else "ended"
+    print(f"Live session {state} after {out.n_ticks * cfg.tick_s:.1f} s, {out.n_ticks} ticks")
+    print(f"Session folder: {out.folder}")
+    return 0
+
+
 def _fmt_replay(s) -> str:
     hr = "-" if s.mean_hr_bpm is None else f"{s.mean_hr_bpm:.1f} bpm"
     lines = [f"Replayed {s.path}"]
@@ -284,6 +306,18 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--name", help="only streams with this exact name")
     st.add_argument("--wait", type=float, default=1.0, help="seconds to listen (1.0)")
     st.set_defaults(func=cmd_streams)
+    rn = sub.add_parser(
+        "run",
+        help="run a live session on LSL streams (wearables, amplifiers)",
+        description="Run a live session: read the LSL streams named in the session file, "
+        "pace the loop in real time, publish Attune's state, music and markers over LSL. "
+        "Ctrl-C ends it gracefully.",
+    )
+    rn.add_argument("config", metavar="CONFIG", type=Path, help="session file (TOML)")
+    rn.add_argument("--duration-s", type=float, help="stop after this many seconds")
+    rn.add_argument("--out", type=Path, help="output directory for session folders")
+    rn.add_argument("--no-audio", action="store_true", help="do not render the music to WAV")
+    rn.set_defaults(func=cmd_run)
     rp = sub.add_parser(
         "replay",
         help="replay a recording (XDF, EDF, BDF, FIF, BrainVision, CSV, Polar) through the engine",

@@ -140,6 +140,15 @@ class Simulation(_Model):
     eeg_channels: tuple[str, ...] = ("AF7", "AF8", "TP9", "TP10")
 
 
+class LiveStream(_Model):
+    """One LSL stream a live session reads (``attune run``): by kind, name or source id."""
+
+    kind: Literal["eeg", "ecg", "ppg", "rr", "markers"]
+    name: str | None = None
+    source_id: str | None = None
+    stale_after_s: float = Field(2.0, gt=0.0, description="no samples this long: stale")
+
+
 class SessionConfig(_Model):
     """A whole session. The defaults are the 10-minute demo on the simulated listener."""
 
@@ -153,6 +162,10 @@ class SessionConfig(_Model):
     estimator: Estimator = Estimator()
     control: Control = Control()
     simulation: Simulation = Simulation()
+    streams: tuple[LiveStream, ...] = Field(
+        (), description="LSL streams of a live session; the first of each kind is used"
+    )
+    lsl_outlets: bool = Field(True, description="publish state, music and markers over LSL")
     output_dir: Path = Path("attune-sessions")
     render_audio: bool = True
     sample_rate_hz: int = Field(48000, ge=22050, le=96000)
@@ -197,4 +210,4 @@ def dump_config(cfg: SessionConfig) -> str:
     """Return the config as TOML text (what a session folder keeps as ``config.toml``)."""
     import tomli_w
 
-    return tomli_w.dumps(cfg.model_dump(mode="json"))
+    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))

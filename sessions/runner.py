@@ -22,23 +22,13 @@ from sensors.types import Source
 from sessions.build import build_engine
 from sessions.config import SessionConfig, dump_config
 from sessions.record import SessionRecord, new_session_dir, private_file, private_open
-from synthesis.composer import NoteEvent
-from synthesis.midi import write_midi
+from synthesis.midi import MidiRecorder
 from synthesis.params import MusicParams
-from synthesis.synth import OfflineRenderer, SilentBackend
+from synthesis.supervisor import SupervisedSynth
+from synthesis.synth import SilentBackend
 
 #: Feature columns of the tick record, in order.
 FEATURES = [*HRV_FEATURES, *EEG_FEATURES]
-
-
-class _NoteLog:
-    """A synth backend that keeps every note event (for the MIDI file)."""
-
-    def __init__(self) -> None:
-        self.notes: list[NoteEvent] = []
-
-    def send(self, t_end_s: float, params: MusicParams, notes: list[NoteEvent]) -> None:
-        self.notes.extend(notes)
 
 
 @dataclass
@@ -136,16 +126,20 @@ def run_session(
     for s in signal_sources:
         if s.info.kind not in STAGE_OF_KIND:
             raise ValueError(f"stream {s.info.name!r}: kind {s.info.kind!r} has no stage")
-    note_log = _NoteLog()
-    renderer = (
-        OfflineRenderer(private_file(folder / "session.wav"), sr=cfg.sample_rate_hz)
-        if cfg.render_audio
-        else SilentBackend()
-    )
     record = SessionRecord(folder, feature_names=FEATURES, extra_columns=list(extra_columns))
     record.event(0.0, f"session start: {mode} seed={cfg.seed}")
     for text in notes:
         record.event(0.0, text)
+    note_log = MidiRecorder()
+    # The synth runs in its own process; the supervisor restarts it (with a fade-in)
+    # if it dies, and reports that into the record.
+    renderer = (
+        SupervisedSynth(
+            private_file(folder / "session.wav"), sr=cfg.sample_rate_hz, on_event=record.event
+        )
+        if cfg.render_audio
+        else SilentBackend()
+    )
     renderer.start()
     engine = build_engine(
         cfg, sources=signal_sources, synths=[renderer, note_log], listeners=listeners
@@ -192,9 +186,11 @@ def run_session(
     finally:
         end_t = float(t_arr[done - 1]) + cfg.tick_s if done else 0.0
         record.event(end_t, "session interrupted" if interrupted else "session end")
-        record.close()
-        stats = renderer.close()
-    write_midi(private_file(folder / "session.mid"), note_log.notes, engine.composer.beats)
+        try:
+            stats = renderer.close()  # a death reported at close still reaches the record
+        finally:
+            record.close()
+    note_log.write(private_file(folder / "session.mid"), engine.composer.beats)
     if progress is not None and not interrupted:
         progress(1.0)
     files = {

@@ -8,7 +8,6 @@ synth (in its own process) and writing the session folder.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,18 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from engine.clocks import VirtualClock
-from engine.eeg import EEG_FEATURES
-from engine.hrv import HRV_FEATURES
 from sensors.simulate import ListenerTraits, SimulatedListener
-from sessions.build import build_engine
-from sessions.config import SessionConfig, dump_config
-from sessions.record import SessionRecord, new_session_dir, private_file, private_open
-from synthesis.midi import MidiRecorder
-from synthesis.supervisor import SupervisedSynth
-from synthesis.synth import SilentBackend
+from sessions.config import SessionConfig
+from sessions.record import private_open
+from sessions.runner import run_session
 
-#: Feature columns of the tick record, in order.
-FEATURES = [*HRV_FEATURES, *EEG_FEATURES]
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
 #: |arousal - goal| below this, held for TARGET_HOLD_S, counts as reaching the target band.
 TARGET_BAND = 0.2
@@ -124,10 +116,6 @@ def run_simulation(
     -------
     SessionSummary
     """
-    wall0 = time.perf_counter()
-    folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
-    with private_open(folder / "config.toml") as f:
-        f.write(dump_config(cfg))
     sim = cfg.simulation
     listener = SimulatedListener(
         seed=cfg.seed,
@@ -138,71 +126,37 @@ def run_simulation(
         eeg_fs=sim.eeg_fs,
         eeg_channels=sim.eeg_channels,
     )
-    notes = MidiRecorder()
-    record = SessionRecord(folder, feature_names=FEATURES, extra_columns=SIM_COLUMNS)
-    renderer = (
-        SupervisedSynth(
-            private_file(folder / "session.wav"), sr=cfg.sample_rate_hz, on_event=record.event
-        )
-        if cfg.render_audio
-        else SilentBackend()
-    )
-    renderer.start()
-    engine = build_engine(
+
+    def true_state(r) -> dict[str, float]:
+        a, v = listener.state_at(r.t)
+        return {"sim_arousal": a, "sim_valence": v}
+
+    out = run_session(
         cfg,
+        mode="simulate",
         sources=listener.sources(),
-        synths=[renderer, notes],
+        clock=VirtualClock(tick_s=cfg.tick_s),
+        n_ticks=int(round(cfg.phases.total_s / cfg.tick_s)),
         listeners=[lambda t, p: listener.hear(p, t)],
+        extra=true_state,
+        extra_columns=SIM_COLUMNS,
+        progress=progress,
     )
-    record.event(0.0, f"session start: simulate seed={cfg.seed}")
-    n_ticks = int(round(cfg.phases.total_s / cfg.tick_s))
-    t_arr = np.empty(n_ticks)
-    true_a = np.empty(n_ticks)
-    est_a = np.empty(n_ticks)
-    clock = VirtualClock(tick_s=cfg.tick_s)
-    every = max(1, int(round(1.0 / cfg.tick_s)))
-    try:
-        for i in range(n_ticks):
-            r = engine.step(clock.next_tick())
-            a, v = listener.state_at(r.t)
-            record.tick(r, {"sim_arousal": a, "sim_valence": v})
-            t_arr[i], true_a[i], est_a[i] = r.t, a, r.estimate.arousal
-            if progress is not None and i % every == 0:
-                progress(i / n_ticks)
-        record.event(n_ticks * cfg.tick_s, "session end")
-    finally:
-        try:
-            stats = renderer.close()
-        finally:
-            record.close()
-    composer = engine.composer
-    notes.write(private_file(folder / "session.mid"), composer.beats)
-    if progress is not None:
-        progress(1.0)
-    files = {
-        "folder": str(folder),
-        "ticks": str(folder / "ticks.csv"),
-        "beats": str(folder / "beats.csv"),
-        "events": str(folder / "events.csv"),
-        "config": str(folder / "config.toml"),
-        "midi": str(folder / "session.mid"),
-    }
-    if cfg.render_audio:
-        files["audio"] = str(folder / "session.wav")
+    true_a = out.extras["sim_arousal"]
     summary = SessionSummary(
-        folder=folder,
-        duration_s=n_ticks * cfg.tick_s,
+        folder=out.folder,
+        duration_s=out.n_ticks * cfg.tick_s,
         goal_arousal=cfg.goal.arousal,
         start_arousal=float(true_a[0]),
         end_arousal=float(true_a[-1]),
-        end_arousal_estimate=float(est_a[-1]),
-        time_to_target_s=time_to_band(t_arr, true_a, cfg.goal.arousal),
-        engine_wall_s=time.perf_counter() - wall0,
-        render_speed_x=(stats.duration_s / stats.wall_s) if cfg.render_audio else None,
-        n_notes=len(notes.notes),
-        files=files,
+        end_arousal_estimate=float(out.arousal[-1]),
+        time_to_target_s=time_to_band(out.t, true_a, cfg.goal.arousal),
+        engine_wall_s=out.wall_s,
+        render_speed_x=out.render_speed_x,
+        n_notes=out.n_notes,
+        files=out.files,
     )
-    with private_open(folder / "summary.json") as f:
+    with private_open(out.folder / "summary.json") as f:
         json.dump(
             {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(summary).items()},
             f,

@@ -35,7 +35,7 @@ from typing import Literal
 
 import numpy as np
 
-from synthesis.params import MODE_STEPS, MODES, MusicParams
+from synthesis.params import MODE_STEPS, MODES, MusicParams, clip
 
 Voice = Literal["bass", "pad", "melody", "arp"]
 
@@ -345,8 +345,8 @@ class Composer:
                     beat=beat.index + offset_beats,
                     dur_s=dur_beats * spb,
                     dur_beats=dur_beats,
-                    pitch=int(np.clip(pitch, 0, 127)),
-                    velocity=int(np.clip(round(vel), 1, 127)),
+                    pitch=int(clip(pitch, 0, 127)),
+                    velocity=int(clip(round(vel), 1, 127)),
                     voice=voice,
                 )
             )
@@ -413,11 +413,11 @@ class Composer:
             if not consequent and motif_slot is not None:
                 self._motif[motif_slot] = (play, step, dur)
         if play:
-            d = int(np.clip(self._melody_degree + step, 4, 13))
+            d = int(clip(self._melody_degree + step, 4, 13))
             if pos in (0, 2):  # land on a chord tone on strong beats
                 tones_d = [c + 7 * k for c in chord[:3] for k in (-1, 0, 1, 2)]
                 d = min(tones_d, key=lambda c: (abs(c - d), c))
-                d = int(np.clip(d, 2, 15))
+                d = int(clip(d, 2, 15))
             self._melody_degree = d
             pitch = _scale_pitch(ph.scale_pcs, d, mel_base)
             vel = (80 if pos == 0 else 74) + 6 * self._rng.random()

@@ -48,6 +48,8 @@ class Spy:
     def pull(self, t):
         chunk = self.src.pull(t)
         self.counts.append(chunk.data[0].copy())
+        if chunk.n_samples and not hasattr(self, "first"):
+            self.first = (t, float(chunk.timestamps[0]))
         return chunk
 
     def drain_events(self):
@@ -82,6 +84,10 @@ def test_every_sample_exactly_once_64ch_1000hz(tmp_path):
         pub.wait(timeout=20)
     counts = np.concatenate(src.counts)
     assert counts.size >= 29_500  # 30 s at 1000 Hz
+    # the publisher ran ~1 s before the inlet opened: that backlog is not handed over
+    t_first_tick, t_first_sample = src.first
+    assert t_first_tick - t_first_sample < 0.5
+    assert counts[0] > 100
     d = np.diff(counts)
     assert np.all(d == 1), f"gaps or duplicates at {np.flatnonzero(d != 1)[:5]}"
     assert out.n_ticks == 120
@@ -159,3 +165,78 @@ def test_string_typed_eeg_is_rejected_with_the_stream_name():
 def test_missing_stream_is_a_clear_error():
     with pytest.raises(SensorError, match="no stream with source_id='nope"):
         LslSource(source_id="nope-" + uuid.uuid4().hex, session_t0=0.0, resolve_timeout_s=0.5)
+
+
+def test_live_session_publishes_its_state_tick_by_tick(tmp_path):
+    import csv
+    import threading
+
+    import pylsl
+
+    from sessions.config import validate_config
+    from sessions.live import run_live
+
+    sid = f"attune-test-{uuid.uuid4().hex[:8]}"
+    name = f"live-{uuid.uuid4().hex[:6]}"
+    pub, _ = start_publisher(sid, n_ch=4, fs=256.0, dur_s=20.0)
+    cfg = validate_config(
+        {
+            "name": name,
+            "output_dir": str(tmp_path),
+            "render_audio": False,
+            "phases": {"baseline_s": 2.0, "match_s": 8.0, "transition_s": 0, "maintain_s": 0},
+            "streams": [{"kind": "eeg", "source_id": sid}],
+        }
+    )
+    result = {}
+    th = threading.Thread(target=lambda: result.update(out=run_live(cfg)), daemon=True)
+    th.start()
+    info = pylsl.resolve_byprop("source_id", f"attune-{name}-state", timeout=10)[0]
+    inlet = pylsl.StreamInlet(info)
+    inlet.open_stream(timeout=5)
+    rows, stamps = [], []
+    while th.is_alive() or inlet.samples_available():
+        x, ts = inlet.pull_chunk(timeout=0.2)
+        rows += x
+        stamps += ts
+    pub.terminate()
+    out = result["out"]
+    assert out.n_ticks == 40 and not out.interrupted
+    with open(out.folder / "ticks.csv", newline="") as f:
+        ticks = list(csv.DictReader(f))
+    assert len(rows) >= 30  # every tick once the inlet was connected
+    np.testing.assert_allclose(np.diff(stamps), 0.25, atol=0.05)
+    tail = ticks[-len(rows) :]
+    np.testing.assert_allclose([r[0] for r in rows], [float(t["arousal"]) for t in tail], atol=1e-6)
+    np.testing.assert_allclose(
+        [r[2] for r in rows], [float(t["confidence"]) for t in tail], atol=1e-6
+    )
+
+
+def test_rr_and_marker_streams_arrive_with_units_and_labels():
+    import pylsl
+
+    sid = uuid.uuid4().hex[:8]
+    rr_info = pylsl.StreamInfo("H10", "RR", 1, 0.0, "float32", f"rr-{sid}")
+    rr_info.set_channel_labels(["RR"])
+    rr_info.set_channel_units(["s"])  # seconds on the wire: Attune reads ms
+    rr_out = pylsl.StreamOutlet(rr_info)
+    mk_out = pylsl.StreamOutlet(pylsl.StreamInfo("Cues", "Markers", 1, 0.0, "string", f"mk-{sid}"))
+    rr = LslSource(source_id=f"rr-{sid}", resolve_timeout_s=3.0)
+    mk = LslSource(source_id=f"mk-{sid}", resolve_timeout_s=3.0)
+    assert (rr.info.kind, rr.info.fs, rr.info.units) == ("rr", 0.0, "ms")
+    assert mk.info.kind == "markers"
+    now = local_clock()
+    for k, v in enumerate((0.80, 0.82, 0.79)):
+        rr_out.push_sample([v], now + k * 0.8)
+    mk_out.push_sample(["eyes closed"], now)
+    mk_out.push_sample(["eyes open"], now + 1.0)
+    got_rr, got_mk = [], []
+    deadline = local_clock() + 5
+    while (len(got_rr) < 3 or len(got_mk) < 2) and local_clock() < deadline:
+        got_rr += list(rr.pull(0.0).data[0])
+        got_mk += list(mk.pull(0.0).labels)
+    np.testing.assert_allclose(got_rr, [800.0, 820.0, 790.0], rtol=1e-6)
+    assert got_mk == ["eyes closed", "eyes open"]
+    rr.close()
+    mk.close()
