@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sensors.channels import UNITS, kind_from_type, normalise_unit, unit_scale
 from sensors.ring import Reader, RingBuffer
 from sensors.types import Chunk, SensorError, StreamInfo, empty_chunk
 
@@ -29,33 +30,6 @@ os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
 import pylsl  # noqa: E402  (after LSLAPICFG: liblsl reads it when loaded)
 from pylsl.util import LostError  # noqa: E402
 
-#: LSL stream types (lower case) and the kind Attune reads them as.
-KIND_OF_TYPE: dict[str, str] = {
-    "eeg": "eeg",
-    "ecg": "ecg",
-    "ekg": "ecg",
-    "ppg": "ppg",
-    "pleth": "ppg",
-    "rr": "rr",
-    "ibi": "rr",
-    "hrv": "rr",
-    "markers": "markers",
-    "marker": "markers",
-    "events": "markers",
-}
-#: Units Attune uses per kind, and the scale from other spellings seen in the field.
-KIND_UNITS = {"eeg": "uV", "ecg": "mV", "ppg": "au", "rr": "ms", "markers": ""}
-_UNIT_SCALE = {
-    ("eeg", "v"): 1e6,
-    ("eeg", "volts"): 1e6,
-    ("eeg", "mv"): 1e3,
-    ("eeg", "millivolts"): 1e3,
-    ("ecg", "v"): 1e3,
-    ("ecg", "volts"): 1e3,
-    ("ecg", "uv"): 1e-3,
-    ("ecg", "microvolts"): 1e-3,
-    ("rr", "s"): 1e3,
-}
 _FORMATS = {
     pylsl.cf_float32: "float32",
     pylsl.cf_double64: "float64",
@@ -83,7 +57,17 @@ class StreamListing:
     @property
     def kind(self) -> str | None:
         """Attune's kind for this stream, or None if Attune does not read it."""
-        return KIND_OF_TYPE.get(self.type.lower())
+        return _stream_kind(self.type)
+
+
+#: Stream kinds Attune reads from LSL.
+STREAM_KINDS = ("eeg", "ecg", "ppg", "rr", "markers")
+
+
+def _stream_kind(lsl_type: str) -> str | None:
+    """Attune's stream kind for an LSL type (``EEG``, ``ECG``, ``RR``, ``Markers`` ...)."""
+    kind = kind_from_type(lsl_type)
+    return kind if kind in STREAM_KINDS else None
 
 
 def _listing(info: pylsl.StreamInfo) -> StreamListing:
@@ -103,7 +87,7 @@ def _matches(info: pylsl.StreamInfo, kind: str | None, name: str | None, source_
         return False
     if source_id is not None and info.source_id() != source_id:
         return False
-    return kind is None or KIND_OF_TYPE.get(info.type().lower()) == kind
+    return kind is None or _stream_kind(info.type()) == kind
 
 
 def find_streams(
@@ -119,7 +103,7 @@ def find_streams(
     ----------
     kind : str, optional
         Attune kind (``eeg``, ``ecg``, ``ppg``, ``rr``, ``markers``); matched against
-        the LSL type through :data:`KIND_OF_TYPE`.
+        the LSL type through :func:`sensors.channels.kind_from_type`.
     name, source_id : str, optional
         Exact stream name or source id.
     wait_s : float
@@ -236,7 +220,7 @@ class LslSource:
         if attune_kind is None:
             raise SensorError(
                 f"LSL stream {listing.name!r}: type {listing.type!r} is not one Attune reads "
-                f"({sorted(set(KIND_OF_TYPE))})"
+                f"(types for {', '.join(STREAM_KINDS)})"
             )
         is_string = listing.format == "string"
         if is_string != (attune_kind == "markers"):
@@ -255,13 +239,13 @@ class LslSource:
         self._uid = lsl_info.uid()
         # the full description (channel labels, units) comes with the opened inlet
         labels, unit = _channel_meta(self._inlet.info(timeout=resolve_timeout_s))
-        self.scale = _UNIT_SCALE.get((attune_kind, unit.lower()), 1.0)
+        self.scale = unit_scale(attune_kind, normalise_unit(unit)) or 1.0
         self.info = StreamInfo(
             name=listing.name,
             kind=attune_kind,  # type: ignore[arg-type]
             fs=listing.fs,
             channels=tuple(labels),
-            units=KIND_UNITS[attune_kind],
+            units=UNITS[attune_kind],
             source_id=listing.source_id,
         )
         self.session_t0 = session_t0
