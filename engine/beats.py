@@ -40,6 +40,19 @@ def _group_delay_s(sos: np.ndarray, f_hz: float, fs: float) -> float:
     return float(gd[0]) / fs
 
 
+def _sos_lfilter(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
+    """Filter ``x`` through second-order sections, one ``lfilter`` call per section.
+
+    Same cascade as ``scipy.signal.sosfilt`` (direct form II transposed per section),
+    with far less per-call overhead for short chunks. ``zi`` (shape ``(n_sections,
+    2)``) is updated in place.
+    """
+    y = x
+    for k in range(sos.shape[0]):
+        y, zi[k] = scipy.signal.lfilter(sos[k, :3], sos[k, 3:], y, zi=zi[k])
+    return y
+
+
 # (idx, mwi value, R index if upright, R index if inverted, slope, + amplitude,
 #  - amplitude, R time if upright, R time if inverted)
 _Cand = tuple[int, float, int, int, float, float, float, float, float]
@@ -66,6 +79,13 @@ class EcgBeatDetector:
        92-116 % of it, reset to AVERAGE1 after 8 regular intervals); a candidate
        closer than 0.45 mean RR to the previous beat counts as noise, and after 3 s
        without a beat SPKI halves at each candidate (recovers from amplitude drops);
+       a candidate that passes is held *pending* for a short look-ahead: a later
+       candidate whose R lies within ``twave_s`` (0.36 s) of the pending R and whose
+       maximal slope and MWI peak both exceed the pending one's by ``rival_margin``
+       (25 %) replaces it (the pending one was a T wave, P wave or noise deflection
+       ahead of the true QRS, the error a causal decision makes in noisy stretches);
+       otherwise the pending beat is accepted and the later candidate is judged
+       against it by the rules above;
     6. R placement: the extremum of a causally *cleaned* ECG (0.5 Hz Butterworth
        high-pass, order 2, then NeuroKit2's powerline filter: a moving average of
        ``fs / 50`` samples applied twice, i.e. a triangular FIR with an exact integer
@@ -79,8 +99,8 @@ class EcgBeatDetector:
        is subtracted from that sample's timestamp.
 
     Thresholds are learnt from the first 2 s of MWI (SPKI = 0.25 max, NPKI = 0.5 mean)
-    and then track the signal, so the ECG may be in any unit. Beats come out about
-    :attr:`delay_s` (~0.3 s) after the R peak.
+    and then track the signal, so the ECG may be in any unit. Beats come out
+    :attr:`delay_s` (~0.73 s) after the R peak.
 
     Parameters
     ----------
@@ -105,6 +125,13 @@ class EcgBeatDetector:
     searchback_factor = 1.66  #: search back after this multiple of the mean RR
     early_factor = 0.45  #: candidates closer than this multiple of the mean RR are noise
     lost_s = 3.0  #: without a beat for this long (s) the signal level decays
+    #: a candidate within ``twave_s`` after a pending beat replaces it when both its
+    #: slope and its MWI peak exceed the pending one's by this factor
+    rival_margin = 1.25
+    #: a complex of the opposite sign whose dominance differs from the lead's running
+    #: polarity by more than this (e.g. a PVC of the other polarity) is placed at its
+    #: own dominant extremum and leaves the running polarity alone
+    discordant = 0.6
     polarity_weight = 0.1  #: weight of each new beat in the running polarity
     #: hysteresis: R goes to the minimum below the first, back to the maximum above the second
     polarity_switch = (-0.3, 0.0)
@@ -122,26 +149,28 @@ class EcgBeatDetector:
         self._hp_zi_unit = scipy.signal.sosfilt_zi(self._hp)
         self._hp_zi: np.ndarray | None = None
         m = max(1, int(self.fs / 50.0))
-        self._pl_b = np.convolve(np.full(m, 1.0 / m), np.full(m, 1.0 / m))
-        self._pl_zi = np.zeros(self._pl_b.size - 1)
+        self._pl_b = np.convolve(np.full(m, 1.0 / m), np.full(m, 1.0 / m))  # symmetric
+        self._pl_tail = np.zeros(self._pl_b.size - 1)  # last inputs of the FIR
         self.clean_delay_s = (m - 1) / self.fs + _group_delay_s(self._hp, 10.0, self.fs)
         self._w = max(1, round(self.mwi_s * self.fs))
         self._mwi_b = np.full(self._w, 1.0 / self._w)
-        self._mwi_zi = np.zeros(self._w - 1)
+        self._mwi_tail = np.zeros(self._w - 1)
         self._prev_bp = 0.0  # for the derivative across chunks
         self._nb = max(1, round(self.neighbourhood_s * self.fs))
         # QRS search region: [cand - back, cand]
         self._back = self._w + max(1, round(0.05 * self.fs))
+        self._ar = np.arange(self._back + 1)  # offsets in the QRS search region
+        self._bp_shift = round((self.group_delay_s - self.clean_delay_s) * self.fs)
         self._learn_n = round(self.learn_s * self.fs)
         self._refr = round(self.refractory_s * self.fs)
         self._twave = round(self.twave_s * self.fs)
+        self._horizon = self._twave + self._back  # last MWI peak of a rival, after R
         self._lost = round(self.lost_s * self.fs)
         self._near = max(1, round(0.05 * self.fs))
-        # sample buffers (absolute index of buf[0] is _buf0)
-        self._bp = np.empty(0)
-        self._cl = np.empty(0)
-        self._mwi = np.empty(0)
-        self._ts = np.empty(0)
+        # preallocated sample buffer, rows band-pass, cleaned ECG, MWI, timestamps;
+        # column 0 holds absolute sample _buf0, columns [0, _len) are filled
+        self._buf = np.empty((4, self._learn_n + 8 * (self._nb + self._back) + round(self.fs)))
+        self._len = 0
         self._buf0 = 0
         self._n = 0  # samples received
         self._done = 0  # candidate detection finished for samples < _done
@@ -151,6 +180,7 @@ class EcgBeatDetector:
         self._npki = 0.0
         self._pending: list[_Cand] = []
         self._noise: list[_Cand] = []
+        self._tent: _Cand | None = None  # accepted candidate awaiting its look-ahead
         self._last_r = -(10**12)  # absolute sample of the last R peak
         self._last_slope = 0.0
         self._have_beat = False
@@ -161,8 +191,13 @@ class EcgBeatDetector:
 
     @property
     def delay_s(self) -> float:
-        """Worst-case output latency after the R peak, in seconds (about 0.3 s)."""
-        return (self._nb + self._w) / self.fs + self.group_delay_s
+        """Output latency after the R peak, in seconds (~0.75 s).
+
+        A beat is decided once ``twave_s`` of look-ahead for a rival complex, the QRS
+        search region and the candidate neighbourhood have passed. Beats found by
+        search-back come out later (at the next candidate).
+        """
+        return (self._horizon + self._nb + 1) / self.fs + self.clean_delay_s
 
     def update(self, data: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
         """Feed samples; return the times of newly detected beats.
@@ -188,19 +223,23 @@ class EcgBeatDetector:
         if self._zi is None:
             self._zi = self._zi_unit * x[0]
             self._hp_zi = self._hp_zi_unit * x[0]
-        bp, self._zi = scipy.signal.sosfilt(self._sos, x, zi=self._zi)
-        hp, self._hp_zi = scipy.signal.sosfilt(self._hp, x, zi=self._hp_zi)
-        cl, self._pl_zi = scipy.signal.lfilter(self._pl_b, 1.0, hp, zi=self._pl_zi)
-        d = np.empty_like(bp)
-        d[0] = bp[0] - self._prev_bp
-        d[1:] = bp[1:] - bp[:-1]
+        bp = _sos_lfilter(self._sos, x, self._zi)
+        hp = _sos_lfilter(self._hp, x, self._hp_zi)
+        # FIRs as 'valid' convolutions over the carried tail: every output is the same
+        # dot product however the signal is chunked (the kernels are symmetric)
+        hp = np.concatenate((self._pl_tail, hp))
+        cl = np.convolve(hp, self._pl_b, mode="valid")
+        self._pl_tail = hp[hp.size - self._pl_tail.size :]
+        d = np.empty(bp.size + self._mwi_tail.size)
+        d[: self._mwi_tail.size] = self._mwi_tail
+        sq = d[self._mwi_tail.size :]
+        sq[0] = bp[0] - self._prev_bp
+        np.subtract(bp[1:], bp[:-1], out=sq[1:])
         self._prev_bp = float(bp[-1])
-        sq = d * d
-        mwi, self._mwi_zi = scipy.signal.lfilter(self._mwi_b, 1.0, sq, zi=self._mwi_zi)
-        self._bp = np.concatenate((self._bp, bp))
-        self._cl = np.concatenate((self._cl, cl))
-        self._mwi = np.concatenate((self._mwi, mwi))
-        self._ts = np.concatenate((self._ts, ts))
+        np.multiply(sq, sq, out=sq)
+        mwi = np.convolve(d, self._mwi_b, mode="valid")
+        self._mwi_tail = d[d.size - self._mwi_tail.size :]
+        self._append(bp, cl, mwi, ts)
         self._n += x.size
 
         # candidates among samples with +-nb context: [max(_done, nb), _n - nb)
@@ -211,7 +250,7 @@ class EcgBeatDetector:
             self._done = hi
         beats: list[float] = []
         if not self._learnt and self._done >= self._learn_n:
-            m = self._mwi[: self._learn_n]  # buffer not trimmed before learning
+            m = self._buf[2, : self._learn_n]  # buffer not trimmed before learning
             self._spki = 0.25 * float(m.max())
             self._npki = 0.5 * float(m.mean())
             self._learnt = True
@@ -219,13 +258,15 @@ class EcgBeatDetector:
             for cand in self._pending:
                 self._decide(cand, beats)
             self._pending.clear()
-            self._trim()
+            if self._tent is not None and self._done - 1 - self._r_of(self._tent) > self._horizon:
+                self._finalize(beats)  # every rival within the horizon has been seen
         return np.asarray(beats, dtype=float)
 
     def _find_candidates(self, lo: int, hi: int) -> None:
         """Append local MWI maxima with absolute index in [lo, hi) to the pending list."""
         o = self._buf0
-        seg = self._mwi[lo - self._nb - o : hi + self._nb - o]
+        bp_buf, cl_buf, mwi_buf, ts_buf = self._buf[:, : self._len]
+        seg = mwi_buf[lo - self._nb - o : hi + self._nb - o]
         mx = scipy.ndimage.maximum_filter1d(seg, size=2 * self._nb + 1, mode="nearest")
         core = seg[self._nb : self._nb + hi - lo]
         prev = seg[self._nb - 1 : self._nb - 1 + hi - lo]
@@ -235,35 +276,35 @@ class EcgBeatDetector:
             return
         # QRS region [idx - back, idx]: slope = max |diff bp|; R = extremum of cleaned ECG
         start = np.maximum(idx - self._back, 1)
-        width = self._back + 1
-        rows = start[:, None] + np.arange(width)[None, :]
-        rows = np.minimum(rows, idx[:, None])  # short windows at the very start repeat idx
-        bpw = self._bp[rows - o]
-        slope = np.max(np.abs(bpw - self._bp[rows - 1 - o]), axis=1)
-        clw = self._cl[rows - o]
-        ref = np.median(clw, axis=1)  # local isoelectric level
-        pos = np.max(clw, axis=1) - ref
-        neg = ref - np.min(clw, axis=1)
+        rows = np.minimum(start[:, None] + self._ar[None, :], idx[:, None]) - o
+        # (short windows at the very start repeat idx)
+        bpw = bp_buf[rows]
+        slope = np.abs(bpw - bp_buf[rows - 1]).max(axis=1)
+        clw = cl_buf[rows]
+        h = clw.shape[1] // 2
+        if clw.shape[1] % 2:  # local isoelectric level: the region's median
+            ref = np.partition(clw, h, axis=1)[:, h]
+        else:
+            ref = np.median(clw, axis=1)
+        pos = clw.max(axis=1) - ref
+        neg = ref - clw.min(axis=1)
         # R: the largest interior local maximum (minimum when inverted), as a turning
-        # point, not a window edge sitting on a slope
-        inner = np.zeros(clw.shape, dtype=bool)
-        inner[:, 1:-1] = True
-        up = inner.copy()
-        up[:, 1:-1] = (clw[:, 1:-1] >= clw[:, :-2]) & (clw[:, 1:-1] > clw[:, 2:])
-        dn = inner.copy()
-        dn[:, 1:-1] = (clw[:, 1:-1] <= clw[:, :-2]) & (clw[:, 1:-1] < clw[:, 2:])
-        # ... within +-50 ms of the steepest band-passed deflection (delays aligned)
-        r_bp = np.argmax(np.abs(bpw), axis=1) - round(
-            (self.group_delay_s - self.clean_delay_s) * self.fs
+        # point, not a window edge sitting on a slope, within +-50 ms of the steepest
+        # band-passed deflection (delays aligned); the region's extremum if there is none
+        c, left, right = clw[:, 1:-1], clw[:, :-2], clw[:, 2:]
+        r_bp = np.abs(bpw).argmax(axis=1) - self._bp_shift
+        near = np.abs(self._ar[None, 1:-1] - r_bp[:, None]) <= self._near
+        up = (c >= left) & (c > right) & near
+        dn = (c <= left) & (c < right) & near
+        k_pos = np.where(
+            up.any(axis=1), np.where(up, c, -np.inf).argmax(axis=1) + 1, clw.argmax(axis=1)
         )
-        near = np.abs(np.arange(width)[None, :] - r_bp[:, None]) <= self._near
-        up &= near
-        dn &= near
-        up[~up.any(axis=1)] = True
-        dn[~dn.any(axis=1)] = True
-        r_pos = np.minimum(start + np.argmax(np.where(up, clw, -np.inf), axis=1), idx)
-        r_neg = np.minimum(start + np.argmin(np.where(dn, clw, np.inf), axis=1), idx)
-        vals = self._mwi[idx - o]
+        k_neg = np.where(
+            dn.any(axis=1), np.where(dn, c, np.inf).argmin(axis=1) + 1, clw.argmin(axis=1)
+        )
+        r_pos = np.minimum(start + k_pos, idx)
+        r_neg = np.minimum(start + k_neg, idx)
+        vals = mwi_buf[idx - o]
         self._pending.extend(
             zip(
                 idx.tolist(),
@@ -273,17 +314,27 @@ class EcgBeatDetector:
                 slope.tolist(),
                 pos.tolist(),
                 neg.tolist(),
-                (self._ts[r_pos - o] - self.clean_delay_s).tolist(),
-                (self._ts[r_neg - o] - self.clean_delay_s).tolist(),
+                (ts_buf[r_pos - o] - self.clean_delay_s).tolist(),
+                (ts_buf[r_neg - o] - self.clean_delay_s).tolist(),
                 strict=True,
             )
         )
 
     def _upright(self, cand: _Cand) -> bool:
         """Whether to place R at the maximum (upright QRS) rather than the minimum."""
+        pos, neg = cand[5], cand[6]
         if not self._have_beat:
-            return cand[5] >= cand[6]
-        return not self._inverted
+            return pos >= neg
+        dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
+        if self._inverted:
+            return self._discordant(dom)  # a clearly upright complex in an inverted lead
+        return not self._discordant(dom)  # a clearly inverted one (e.g. a PVC)
+
+    def _discordant(self, dom: float) -> bool:
+        """Whether a complex's dominance opposes the lead's running polarity."""
+        if self._inverted:
+            return dom > 0 and dom > self._polarity + self.discordant
+        return dom < 0 and dom < self._polarity - self.discordant
 
     def _r_of(self, cand: _Cand) -> int:
         """R sample of a candidate under the current polarity."""
@@ -302,11 +353,13 @@ class EcgBeatDetector:
             self._spki = 0.125 * val + 0.875 * self._spki
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._have_beat:
-            self._polarity += self.polarity_weight * (dom - self._polarity)
-            if self._inverted and self._polarity > self.polarity_switch[1]:
-                self._inverted = False
-            elif not self._inverted and self._polarity < self.polarity_switch[0]:
-                self._inverted = True
+            # an ectopic complex of the other polarity leaves the lead's polarity alone
+            if not self._discordant(dom):
+                self._polarity += self.polarity_weight * (dom - self._polarity)
+                if self._inverted and self._polarity > self.polarity_switch[1]:
+                    self._inverted = False
+                elif not self._inverted and self._polarity < self.polarity_switch[0]:
+                    self._inverted = True
             rr = r - self._last_r
             self._rr.append(rr)
             if len(self._rr) > 8:
@@ -330,9 +383,12 @@ class EcgBeatDetector:
 
     def _decide(self, cand: _Cand, beats: list[float]) -> None:
         idx, val, _, _, slope = cand[:5]
+        if self._tent is not None and idx - self._r_of(self._tent) > self._horizon:
+            self._finalize(beats)  # no rival can come any more (R >= idx - back)
+        pending = self._tent is not None
         r = self._r_of(cand)
-        # search-back when no beat for 1.66 mean RR
-        if self._rr:
+        # search-back when no beat for 1.66 mean RR (a pending beat is a beat)
+        if self._rr and not pending:
             avg = sum(self._rr) / len(self._rr)
             if self._rr2:
                 avg = min(avg, sum(self._rr2) / len(self._rr2))
@@ -354,7 +410,7 @@ class EcgBeatDetector:
                     r = self._r_of(cand)
         if r - self._last_r <= self._refr:
             return  # inside the refractory period: ignored
-        if idx - self._last_r > self._lost:
+        if idx - self._last_r > self._lost and not pending:
             # no beat for lost_s (e.g. the amplitude dropped after an electrode change):
             # lower the signal level towards the noise level, one step per candidate
             self._spki = max(0.5 * self._spki, self._npki)
@@ -366,26 +422,60 @@ class EcgBeatDetector:
                 self._npki = 0.125 * val + 0.875 * self._npki  # T wave
                 self._add_noise(cand)
                 return
-            self._accept(cand, beats, searchback=False)
+            if self._tent is None:
+                self._tent = cand  # decided once its look-ahead horizon has passed
+                return
+            tent = self._tent
+            if (
+                r - self._r_of(tent) <= self._twave
+                and slope > self.rival_margin * tent[4]
+                and val > self.rival_margin * tent[1]
+            ):
+                # a clearly steeper and larger complex right after the pending one: the
+                # pending one was a T wave or noise preceding the QRS
+                self._npki = 0.125 * tent[1] + 0.875 * self._npki
+                self._add_noise(tent)
+                self._tent = cand
+                return
+            # the pending beat stands; judge this candidate against it
+            self._finalize(beats)
+            self._decide(cand, beats)
         else:
             self._npki = 0.125 * val + 0.875 * self._npki
             self._add_noise(cand)
+
+    def _finalize(self, beats: list[float]) -> None:
+        """Accept the pending beat; keep the noise candidates that came after it."""
+        tent = self._tent
+        self._tent = None
+        later = [nc for nc in self._noise if nc[0] > tent[0]]
+        self._accept(tent, beats, searchback=False)
+        self._noise.extend(later)
 
     def _add_noise(self, cand: _Cand) -> None:
         self._noise.append(cand)
         if len(self._noise) > 64:
             del self._noise[0]
 
-    def _trim(self) -> None:
-        """Drop buffered samples no longer needed (keeps ~0.5 s)."""
-        keep_from = self._done - self._nb - self._back - 2
-        drop = keep_from - self._buf0
-        if drop > 4 * (self._nb + self._back):  # amortise the copies
-            self._bp = self._bp[drop:].copy()
-            self._cl = self._cl[drop:].copy()
-            self._mwi = self._mwi[drop:].copy()
-            self._ts = self._ts[drop:].copy()
+    def _append(self, *rows: np.ndarray) -> None:
+        """Write new samples of each buffer row, compacting or growing when full."""
+        n = rows[0].size
+        if self._len + n > self._buf.shape[1]:
+            drop = 0
+            if self._learnt:  # keep the QRS region of the oldest undecided sample
+                drop = max(0, self._done - self._nb - self._back - 2 - self._buf0)
+            keep = self._len - drop
+            if keep + n > self._buf.shape[1]:  # a chunk larger than the buffer
+                buf = np.empty((4, 2 * (keep + n)))
+                buf[:, :keep] = self._buf[:, drop : self._len]
+                self._buf = buf
+            else:
+                self._buf[:, :keep] = self._buf[:, drop : self._len]
+            self._len = keep
             self._buf0 += drop
+        for k, r in enumerate(rows):
+            self._buf[k, self._len : self._len + n] = r
+        self._len += n
 
 
 class PpgPulseDetector:

@@ -138,8 +138,14 @@ def hrv_pnn50(rr_ms: np.ndarray) -> float:
 
 
 def _qd(x: np.ndarray) -> float:
-    """Quartile deviation ``(Q3 - Q1) / 2``."""
-    q1, q3 = np.percentile(x, [25.0, 75.0])
+    """Quartile deviation ``(Q3 - Q1) / 2`` (linear interpolation, as ``np.percentile``)."""
+    n = x.size
+    p1, p3 = 0.25 * (n - 1), 0.75 * (n - 1)
+    i1, i3 = int(p1), int(p3)
+    j1, j3 = min(i1 + 1, n - 1), min(i3 + 1, n - 1)
+    v = np.partition(x, sorted({i1, j1, i3, j3}))
+    q1 = v[i1] + (v[j1] - v[i1]) * (p1 - i1)
+    q3 = v[i3] + (v[j3] - v[i3]) * (p3 - i3)
     return float(q3 - q1) / 2.0
 
 
@@ -230,8 +236,130 @@ def rr_artifacts(
     return out
 
 
+def _rr_artifact_at(
+    rr: np.ndarray,
+    k: int,
+    *,
+    alpha: float = 5.2,
+    c1: float = 0.13,
+    c2: float = 0.17,
+    medfilt_beats: int = 11,
+    min_threshold: float = 0.05,
+) -> bool:
+    """Return ``rr_artifacts(rr, ...)["any"][k]``, computing the rules at ``k`` only.
+
+    The thresholds and the running median still use the whole of ``rr`` (vectorized);
+    the decision rules are evaluated for interval ``k`` alone, which is what the
+    streaming stage needs once per beat.
+
+    Parameters
+    ----------
+    rr : ndarray, shape (n,)
+        RR intervals in ms, finite, ``n >= 5``.
+    k : int
+        Index of the interval to classify.
+    alpha, c1, c2, medfilt_beats, min_threshold
+        As in :func:`rr_artifacts`.
+
+    Returns
+    -------
+    bool
+        Whether interval ``k`` is ectopic, missed, extra or long/short.
+    """
+    n = rr.size
+    floor = min_threshold * float(np.median(rr))
+    drrs = np.empty(n)
+    np.subtract(rr[1:], rr[:-1], out=drrs[1:])
+    drrs[0] = drrs[1:].mean()
+    th1 = max(alpha * _qd(np.abs(drrs)), floor)
+    medrr = scipy.ndimage.median_filter(rr, size=medfilt_beats, mode="nearest")
+    mrrs = rr - medrr
+    mrrs[mrrs < 0] *= 2.0
+    th2 = max(alpha * _qd(np.abs(mrrs)), floor)
+    lo = max(k - 2, 0)
+    dl = (drrs[lo : k + 3] / th1).tolist()
+
+    def d(j: int) -> float:  # d[j] with the zero padding of rr_artifacts
+        return dl[j - lo] if 0 <= j < n else 0.0
+
+    def cand(j: int) -> tuple[bool, bool]:
+        """(|d| > 1, ectopic) at j."""
+        dj, pj, nj = d(j), d(j - 1), d(j + 1)
+        s12 = max(pj, nj) if dj > 0 else min(pj, nj)
+        ect = (dj > 1 and s12 < -c1 * dj - c2) or (dj < -1 and s12 > -c1 * dj + c2)
+        return abs(dj) > 1, ect
+
+    big, ect = cand(k)
+    if ect:
+        return True
+    is_cand = big and abs(mrrs[k] / th2) > 3
+    if k >= 1 and not is_cand:
+        b1, e1 = cand(k - 1)
+        is_cand = b1 and not e1 and abs(mrrs[k - 1] / th2) > 3 and abs(d(k)) < abs(d(k + 1))
+    if not is_cand:
+        return False
+    dk, n1, n2 = d(k), d(k + 1), d(k + 2)
+    s22 = min(n1, n2) if dk >= 0 else max(n1, n2)
+    return bool((dk > 1 and s22 < -1) or (dk < -1 and s22 > 1))
+
+
 #: Frequency bands in Hz (Task Force 1996).
 HRV_BANDS: dict[str, tuple[float, float]] = {"lf": (0.04, 0.15), "hf": (0.15, 0.40)}
+
+
+def _freq_grid(df_hz: float) -> np.ndarray:
+    """Frequencies in Hz from the bottom of LF to the top of HF, spacing ``df_hz``."""
+    return np.arange(HRV_BANDS["lf"][0], HRV_BANDS["hf"][1] + df_hz / 2, df_hz)
+
+
+def _lomb_scargle(cos_wt: np.ndarray, sin_wt: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Lomb-Scargle periodogram from precomputed ``cos(w t)`` and ``sin(w t)``.
+
+    Parameters
+    ----------
+    cos_wt, sin_wt : ndarray, shape (n, n_freq)
+        ``cos`` and ``sin`` of angular frequency times sample time (any time origin:
+        the periodogram is invariant to a shift of the time axis).
+    y : ndarray, shape (n,)
+        Mean-removed samples.
+
+    Returns
+    -------
+    ndarray, shape (n_freq,)
+        ``0.5 * [(sum y cos w(t - tau))^2 / sum cos^2 w(t - tau) + (sum y sin w(t -
+        tau))^2 / sum sin^2 w(t - tau)]`` with ``tan 2 w tau = sum sin 2wt / sum cos
+        2wt`` (Lomb 1976), the unnormalised form of ``scipy.signal.lombscargle``.
+    """
+    yc = y @ cos_wt
+    ys = y @ sin_wt
+    cc = np.einsum("ij,ij->j", cos_wt, cos_wt)
+    cs = np.einsum("ij,ij->j", cos_wt, sin_wt)
+    return _lomb_scargle_sums(yc, ys, cc, cs, y.size)
+
+
+def _lomb_scargle_sums(
+    yc: np.ndarray, ys: np.ndarray, cc: np.ndarray, cs: np.ndarray, n: int
+) -> np.ndarray:
+    """Lomb-Scargle periodogram from the sums ``y cos``, ``y sin``, ``cos^2``, ``cos sin``."""
+    ss = n - cc
+    wtau = 0.5 * np.arctan2(2.0 * cs, cc - ss)
+    ct, st = np.cos(wtau), np.sin(wtau)
+    c2, s2, cst = ct * ct, st * st, 2.0 * ct * st
+    num_c = ct * yc + st * ys
+    num_s = ct * ys - st * yc
+    den_c = c2 * cc + cst * cs + s2 * ss
+    den_s = c2 * ss - cst * cs + s2 * cc
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 0.5 * (num_c * num_c / den_c + num_s * num_s / den_s)
+    return np.nan_to_num(p, nan=0.0, posinf=0.0)
+
+
+def _band_powers_from_psd(f: np.ndarray, psd: np.ndarray) -> dict[str, float]:
+    out = {}
+    for name, (lo, hi) in HRV_BANDS.items():
+        sel = (f >= lo - 1e-12) & (f <= hi + 1e-12)
+        out[name] = float(np.trapezoid(psd[sel], f[sel]))
+    return out
 
 
 def hrv_band_powers(
@@ -252,15 +380,16 @@ def hrv_band_powers(
     -------
     dict
         ``{"lf": power, "hf": power}`` in ms^2: the Lomb-Scargle periodogram of the
-        mean-removed series, scaled to a one-sided power spectral density in ms^2/Hz
+        mean-removed series (equal to ``scipy.signal.lombscargle``, computed with NumPy
+        on the fixed grid), scaled to a one-sided power spectral density in ms^2/Hz
         (``2 P T / n``, T = duration, so that a sinusoid of amplitude A gives ``A^2 / 2``)
         and integrated (trapezoid) over LF 0.04-0.15 Hz and HF 0.15-0.40 Hz. NaN when
         fewer than 8 intervals.
 
     References
     ----------
-    Task Force (1996), Circulation 93(5):1043-1065; Laguna, Moody & Mark (1998), IEEE
-    TBME 45(6):698-715.
+    Task Force (1996), Circulation 93(5):1043-1065; Lomb (1976), Astrophys. Space Sci.
+    39:447-462; Laguna, Moody & Mark (1998), IEEE TBME 45(6):698-715.
     """
     t = np.asarray(times_s, dtype=float)
     y = _as_rr(nn_ms)
@@ -268,16 +397,11 @@ def hrv_band_powers(
         raise ValueError(f"hrv_band_powers: times_s has {t.size} values, nn_ms {y.size}")
     if y.size < 8:
         return {"lf": float("nan"), "hf": float("nan")}
-    y = y - y.mean()
-    duration = float(t[-1] - t[0])
-    f = np.arange(HRV_BANDS["lf"][0], HRV_BANDS["hf"][1] + df_hz / 2, df_hz)
-    p = scipy.signal.lombscargle(t - t[0], y, 2 * np.pi * f)
-    psd = 2.0 * p * duration / y.size
-    out = {}
-    for name, (lo, hi) in HRV_BANDS.items():
-        sel = (f >= lo - 1e-12) & (f <= hi + 1e-12)
-        out[name] = float(np.trapezoid(psd[sel], f[sel]))
-    return out
+    f = _freq_grid(df_hz)
+    wt = (t - t[0])[:, None] * (2 * np.pi * f)[None, :]
+    p = _lomb_scargle(np.cos(wt), np.sin(wt), y - y.mean())
+    psd = 2.0 * p * float(t[-1] - t[0]) / y.size
+    return _band_powers_from_psd(f, psd)
 
 
 # --------------------------------------------------------------------------- HRV stage
@@ -331,7 +455,8 @@ class HRVFeatures:
     coverage_s : float
         Newest minus oldest beat time in the time-domain window, in s.
     spectral_coverage_s : float
-        The same for the spectral window, in s.
+        The same for the spectral window, in s, as of the last spectral update (at most
+        ``HRVStage.spectral_every_s`` old, so that it always matches ``hf_*``/``lf_*``).
     quality : float
         ``1 - flagged / intervals`` in the time-domain window, in [0, 1]; 0 when the
         window holds no interval or the rhythm is not suitable for HRV.
@@ -409,9 +534,14 @@ class HRVStage:
       consecutive flagged intervals the median history restarts from the current
       interval, so a genuine sustained change of rate is not rejected forever. This
       flag is what the session record keeps per beat (``corrected``);
-    * per window, once it holds >= 20 intervals: the Lipponen & Tarvainen (2019)
-      classification (:func:`rr_artifacts`) over the window adds ectopic, missed,
-      extra and long/short beats the running median missed.
+    * per beat, once its neighbourhood is complete (the 5 following intervals, which
+      the 11-beat median and the successive-difference rules need) and at least 20
+      intervals have been seen: the Lipponen & Tarvainen (2019) classification
+      (:func:`rr_artifacts`) of the interval, with thresholds from its causal
+      neighbourhood (up to 90 intervals before it and the 5 after; the paper uses a
+      91-beat window) adds ectopic, missed, extra and long/short beats the running
+      median missed. Each interval is classified once and the flag is kept, so the
+      newest ~5 intervals rely on the running-median rule alone.
 
     Flagged intervals are left out of RMSSD, pNN50 (only differences of two normal
     intervals) and SDNN; for HR and the spectrum they are replaced by linear
@@ -423,8 +553,15 @@ class HRVStage:
 
     Time-domain features use the beats newer than ``t - window_s``, spectral ones the
     beats newer than ``t - spectral_window_s`` (t: newest sample time), both kept in a
-    preallocated ring; per-update cost is the new samples plus vectorized passes over
-    the windows' beats.
+    preallocated ring. Features are recomputed only when a window's beats or flags
+    change (a beat enters or leaves, or is classified) and are cached otherwise;
+    spectral powers at most once per ``spectral_every_s`` of signal time (their
+    coverage is reported for the beats they were computed on). The Lomb-Scargle
+    periodogram uses ``cos``/``sin`` of each beat time on the fixed frequency grid,
+    computed once when the beat arrives and kept in the ring, so a spectral update is a
+    few matrix-vector products. Per-update cost: the new samples, plus at most a few
+    vectorized passes over the windows' beats when the windows change (about once per
+    beat).
 
     Parameters
     ----------
@@ -435,6 +572,8 @@ class HRVStage:
         Length of the time-domain window in s.
     spectral_window_s : float, default 150.0
         Length of the spectral window in s (must reach 120 s for LF).
+    spectral_every_s : float, default 1.0
+        Minimum signal time between two spectral updates, in s [E].
 
     Notes
     -----
@@ -456,13 +595,21 @@ class HRVStage:
     median_len = 9  #: accepted intervals in the running median
     rr_range_ms = (250.0, 2500.0)  #: physiologically plausible RR range in ms
     max_consecutive = 5  #: restart the median after this many flagged intervals
-    lt_min_intervals = 20  #: Lipponen-Tarvainen runs on windows with this many intervals
+    lt_min_intervals = 20  #: Lipponen-Tarvainen needs this many intervals in the neighbourhood
+    spectral_stale_s = 5.0  #: recompute spectra this long after the last change at most [E]
+    lt_before = 90  #: intervals before the classified one in its L-T neighbourhood
+    lt_after = 5  #: intervals after it (the 11-beat median's half-width)
     rhythm_bad = 0.10  #: flagged fraction above which the rhythm is unsuitable
     rhythm_good = 0.05  #: ... and below which it is suitable again
     rhythm_min_intervals = 20  #: intervals needed before judging the rhythm
 
     def __init__(
-        self, *, fs: float, window_s: float = 60.0, spectral_window_s: float = 150.0
+        self,
+        *,
+        fs: float,
+        window_s: float = 60.0,
+        spectral_window_s: float = 150.0,
+        spectral_every_s: float = 1.0,
     ) -> None:
         if not np.isfinite(window_s) or window_s <= 0:
             raise ValueError(f"HRVStage: window_s must be > 0 s, got {window_s!r}")
@@ -470,24 +617,47 @@ class HRVStage:
             raise ValueError(
                 f"HRVStage: spectral_window_s must be > 0 s, got {spectral_window_s!r}"
             )
+        if not np.isfinite(spectral_every_s) or spectral_every_s < 0:
+            raise ValueError(f"HRVStage: spectral_every_s must be >= 0 s, got {spectral_every_s!r}")
         self.fs = float(fs)
         self.window_s = float(window_s)
         self.spectral_window_s = float(spectral_window_s)
+        self.spectral_every_s = float(spectral_every_s)
         self._detector: EcgBeatDetector | PpgPulseDetector | None = None
         span = max(self.window_s, self.spectral_window_s)
         cap = int(np.ceil(span / 0.2)) + 16  # 200 ms refractory bounds the beat rate
+        cap = max(cap, self.lt_before + self.lt_after + 16)
         self._cap = cap
         self._times = np.zeros(cap)
         self._rr = np.full(cap, np.nan)  # raw interval ending at the beat
-        self._corr = np.zeros(cap, dtype=bool)
+        self._corr = np.zeros(cap, dtype=bool)  # online (running-median) flag
+        self._lt = np.zeros(cap, dtype=bool)  # Lipponen-Tarvainen flag
+        self._freqs = _freq_grid(0.0025)
+        self._w = 2 * np.pi * self._freqs
+        # per beat, on the fixed grid: cos and sin of w (t - t_origin) and of twice that
+        self._cos = np.zeros((cap, self._freqs.size))
+        self._sin = np.zeros((cap, self._freqs.size))
+        self._cos2 = np.zeros((cap, self._freqs.size))
+        self._sin2 = np.zeros((cap, self._freqs.size))
+        self._t_origin = float("nan")
         self._count = 0  # beats ever stored
         self._first = 0  # counter of the oldest beat in the ring window
+        self._td_first = 0  # ... in the time-domain window
+        self._sp_first = 0  # ... in the spectral window
+        self._iv_first = -1  # counter of the first beat with a finite interval
+        self._lt_next = 0  # beats before this counter have been classified
         self._hist = np.full(self.median_len, np.nan)  # accepted intervals
         self._n_hist = 0
         self._consecutive = 0
         self._last_beat = float("nan")
         self._t = float("nan")
         self._rhythm_ok = True
+        self._version = 0  # bumped whenever beats or flags change
+        self._td_key: tuple[int, int] = (-1, -1)
+        self._td: tuple = (None, None, None, None, None, 0, 0.0, 0.0, 0)
+        self._sp_key: tuple[int, int] = (-1, -1)
+        self._sp: tuple = (None, None, 0.0)
+        self._sp_t = -np.inf
 
     def _get_detector(self, kind: str) -> EcgBeatDetector | PpgPulseDetector:
         if self._detector is None:
@@ -533,8 +703,11 @@ class HRVStage:
                 f"HRVStage: stream {chunk.info.name!r} has kind {kind!r}; "
                 "expected 'ecg', 'ppg' or 'rr'"
             )
-        corrected = self._screen(rr)
-        self._store(beats, rr, corrected)
+        if beats.size:
+            corrected = self._screen(rr)
+            self._store(beats, rr, corrected)
+        else:
+            corrected = np.zeros(0, dtype=bool)
         return self._features(beats, rr, corrected)
 
     def _screen(self, rr: np.ndarray) -> np.ndarray:
@@ -546,7 +719,11 @@ class HRVStage:
             v = float(rr[i])
             if not np.isfinite(v):
                 continue  # first beat: no interval
-            med = float(np.median(self._hist[: self._n_hist])) if self._n_hist >= 3 else None
+            med = None
+            if self._n_hist >= 3:  # median of <= 9 values, in plain Python (per beat)
+                h = sorted(self._hist[: self._n_hist].tolist())
+                m = len(h) // 2
+                med = h[m] if len(h) % 2 else (h[m - 1] + h[m]) / 2.0
             bad = not (lo <= v <= hi)
             if med is not None and abs(v - med) > self.tolerance * med:
                 bad = True
@@ -575,30 +752,56 @@ class HRVStage:
             beats, rr, corrected = (a[-self._cap :] for a in (beats, rr, corrected))
             self._count += n - self._cap
             n = self._cap
+        if not np.isfinite(self._t_origin):
+            self._t_origin = float(beats[0])
         idx = (self._count + np.arange(n)) % self._cap
         self._times[idx] = beats
         self._rr[idx] = rr
         self._corr[idx] = corrected
+        self._lt[idx] = False
+        wt = (beats - self._t_origin)[:, None] * self._w[None, :]  # per beat, not per tick
+        c, sn = np.cos(wt), np.sin(wt)
+        self._cos[idx] = c
+        self._sin[idx] = sn
+        self._cos2[idx] = c * c - sn * sn
+        self._sin2[idx] = 2.0 * c * sn
+        if self._iv_first < 0:
+            fin = np.flatnonzero(np.isfinite(rr))
+            if fin.size:
+                self._iv_first = self._count + int(fin[0])
         self._count += n
         self._last_beat = float(beats[-1])
+        self._version += 1
+        self._classify()
 
-    def _window(self, span_s: float) -> np.ndarray:
-        """Ring indices of the beats newer than ``t - span_s``, oldest first."""
-        idx = np.arange(self._first, self._count) % self._cap
-        if np.isfinite(self._t) and idx.size:
-            k = np.searchsorted(self._times[idx], self._t - span_s, side="right")
-            idx = idx[k:]
-        return idx
+    def _classify(self) -> None:
+        """Lipponen-Tarvainen flags for the beats whose neighbourhood is now complete."""
+        if self._iv_first < 0:
+            return
+        oldest = self._count - self._cap
+        while self._lt_next + self.lt_after < self._count:  # per beat (~1/s)
+            i = self._lt_next
+            self._lt_next += 1
+            if i < max(self._iv_first, oldest):
+                continue
+            lo = max(self._iv_first, i - self.lt_before, oldest)
+            if i + self.lt_after + 1 - lo < self.lt_min_intervals:
+                continue
+            seg = self._rr.take(range(lo, i + self.lt_after + 1), mode="wrap")
+            if not np.isfinite(seg).all():
+                continue
+            if _rr_artifact_at(seg, i - lo):
+                self._lt[i % self._cap] = True
+                self._version += 1
 
-    def _flags(self, rr: np.ndarray, online: np.ndarray) -> np.ndarray:
-        """Online flags, plus Lipponen-Tarvainen on long enough windows."""
-        flags = online & np.isfinite(rr)
-        has = np.isfinite(rr)
-        if np.count_nonzero(has) >= self.lt_min_intervals:
-            lt = np.zeros(rr.size, dtype=bool)
-            lt[has] = rr_artifacts(rr[has])["any"]
-            flags |= lt
-        return flags
+    def _advance(self, first: int, span_s: float) -> int:
+        """Move a window's first-beat counter past the beats older than ``t - span_s``."""
+        first = max(first, self._first)
+        if np.isfinite(self._t):
+            t0 = self._t - span_s
+            while first < self._count and self._times[first % self._cap] <= t0:
+                first += 1  # beats leave in order (few per tick)
+        return first
 
     @staticmethod
     def _interpolated(rr: np.ndarray, flags: np.ndarray) -> np.ndarray:
@@ -614,26 +817,25 @@ class HRVStage:
         out[bad] = np.interp(pos[bad], okpos, rr[okpos])
         return out
 
-    def _features(self, beats: np.ndarray, rr: np.ndarray, corrected: np.ndarray) -> HRVFeatures:
-        self._first = max(self._first, self._count - self._cap)
-        if np.isfinite(self._t):
-            t0 = self._t - max(self.window_s, self.spectral_window_s)
-            while self._first < self._count and self._times[self._first % self._cap] <= t0:
-                self._first += 1  # beats leave the ring window in order (few per tick)
-        # ---- time domain
-        idx = self._window(self.window_s)
+    def _time_domain(self) -> tuple:
+        """Time-domain features of the current window (recomputed on change only)."""
+        key = (self._td_first, self._version)
+        if key == self._td_key:
+            return self._td
+        idx = np.arange(self._td_first, self._count) % self._cap
         times = self._times[idx]
         n_beats = int(idx.size)
         coverage = float(times[-1] - times[0]) if n_beats >= 2 else 0.0
         raw = self._rr[idx]
         has = np.isfinite(raw)
         n_iv = int(np.count_nonzero(has))
-        flags = self._flags(raw, self._corr[idx])
+        flags = (self._corr[idx] | self._lt[idx]) & has
         frac = float(np.count_nonzero(flags) / n_iv) if n_iv else 0.0
         ok = has & ~flags
         hr = ln_rmssd = rmssd = sdnn = pnn50 = None
-        if coverage >= self.min_hr_s and np.count_nonzero(ok) >= 2:
-            interp = self._interpolated(raw, flags)
+        n_ok = int(np.count_nonzero(ok))
+        if coverage >= self.min_hr_s and n_ok >= 2:
+            interp = self._interpolated(raw, flags) if n_ok < n_iv else raw[has]
             hr = float(60000.0 / np.mean(interp))
             pair = ok[1:] & ok[:-1]
             if pair.any():
@@ -641,23 +843,74 @@ class HRVStage:
                 rmssd = float(np.sqrt(np.mean(d * d)))
                 ln_rmssd = float(np.log(rmssd)) if rmssd > 0 else None
                 if coverage >= self.min_sdnn_s:
-                    pnn50 = float(np.count_nonzero(np.abs(d) > 50.0) / np.count_nonzero(ok) * 100)
+                    pnn50 = float(np.count_nonzero(np.abs(d) > 50.0) / n_ok * 100)
             if coverage >= self.min_sdnn_s:
                 sdnn = hrv_sdnn(raw[ok])
-        # ---- frequency domain
-        sidx = self._window(self.spectral_window_s)
-        stimes = self._times[sidx]
-        s_cov = float(stimes[-1] - stimes[0]) if sidx.size >= 2 else 0.0
+        self._td_key = key
+        self._td = (hr, ln_rmssd, rmssd, sdnn, pnn50, n_beats, coverage, frac, n_iv)
+        return self._td
+
+    def _spectral(self, new_beats: bool) -> tuple:
+        """HF and LF power and the coverage they were computed on (throttled, cached).
+
+        Recomputed on an update that brought new beats once ``spectral_every_s`` has
+        passed since the last computation (so the work lands on the ticks that do the
+        beat work anyway); beats that only left the window are taken into account at
+        the next such update, or after ``spectral_stale_s`` without one.
+        """
+        since = self._t - self._sp_t
+        if since < self.spectral_every_s:
+            return self._sp
+        changed = self._sp_key != (self._sp_first, self._version)
+        if not changed or not (new_beats or since >= self.spectral_stale_s):
+            return self._sp
+        self._sp_key = (self._sp_first, self._version)
+        self._sp_t = self._t
+        first = max(self._sp_first, self._iv_first) if self._iv_first >= 0 else self._count
+        n = self._count - self._sp_first
+        s_cov = 0.0
+        if n >= 2:
+            s_cov = float(
+                self._times[(self._count - 1) % self._cap] - self._times[self._sp_first % self._cap]
+            )
         hf = lf = None
-        if s_cov >= self.min_hf_s:
+        if s_cov >= self.min_hf_s and self._count - first >= 8:
+            sidx = np.arange(first, self._count) % self._cap
             sraw = self._rr[sidx]
-            sflags = self._flags(sraw, self._corr[sidx])
+            sflags = self._corr[sidx] | self._lt[sidx]
             sval = self._interpolated(sraw, sflags)
             if sval.size >= 8:
-                powers = hrv_band_powers(stimes[np.isfinite(sraw)], sval)
+                y = sval - sval.mean()
+                # contiguous ring slices: no copies of the (beats x frequencies) tables
+                a, b = first % self._cap, self._count % self._cap
+                parts = [(a, b)] if a < b else [(a, self._cap), (0, b)]
+                yc = ys = c2 = s2 = 0.0
+                k = 0
+                for lo, hi in parts:
+                    yy = y[k : k + hi - lo]
+                    k += hi - lo
+                    yc = yc + yy @ self._cos[lo:hi]
+                    ys = ys + yy @ self._sin[lo:hi]
+                    c2 = c2 + self._cos2[lo:hi].sum(axis=0)
+                    s2 = s2 + self._sin2[lo:hi].sum(axis=0)
+                # sum cos^2 = (n + sum cos 2wt) / 2, sum cos sin = sum sin 2wt / 2
+                p = _lomb_scargle_sums(yc, ys, 0.5 * (y.size + c2), 0.5 * s2, y.size)
+                t_iv = self._times[sidx[[0, -1]]]
+                psd = 2.0 * p * float(t_iv[1] - t_iv[0]) / y.size
+                powers = _band_powers_from_psd(self._freqs, psd)
                 hf = powers["hf"]
                 if s_cov >= self.min_lf_s:
                     lf = powers["lf"]
+        self._sp = (hf, lf, s_cov)
+        return self._sp
+
+    def _features(self, beats: np.ndarray, rr: np.ndarray, corrected: np.ndarray) -> HRVFeatures:
+        self._first = self._advance(self._first, max(self.window_s, self.spectral_window_s))
+        self._first = max(self._first, self._count - self._cap)
+        self._td_first = self._advance(self._td_first, self.window_s)
+        self._sp_first = self._advance(self._sp_first, self.spectral_window_s)
+        hr, ln_rmssd, rmssd, sdnn, pnn50, n_beats, coverage, frac, n_iv = self._time_domain()
+        hf, lf, s_cov = self._spectral(beats.size > 0)
         # ---- rhythm
         events: tuple[str, ...] = ()
         if n_iv >= self.rhythm_min_intervals:
@@ -683,8 +936,8 @@ class HRVStage:
             n_beats=n_beats,
             coverage_s=coverage,
             quality=float(quality),
-            new_beat_times=np.asarray(beats, dtype=float).copy(),
-            new_rr_ms=np.asarray(rr, dtype=float).copy(),
+            new_beat_times=np.array(beats, dtype=float),
+            new_rr_ms=np.array(rr, dtype=float),
             new_corrected=corrected,
             pnn50=pnn50,
             hf_ms2=hf,

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine.hrv import (
+    HRV_BANDS,
     HRV_FEATURES,
     EcgBeatDetector,
     HRVFeatures,
@@ -152,11 +153,12 @@ def test_detector_matches_neurokit_peaks(which):
     x, fs = _nk_resting_ecg() if which == "neurokit2_100hz" else _biosppy_ecg()
     ref = _nk_reference_peaks(x, fs)
     det = _feed(EcgBeatDetector(fs=fs), x, _fixed(int(0.1 * fs)))
-    # the first 2 s are the learning phase; a beat in the last 0.5 s cannot be decided yet
-    se, ppv = _match(ref, det, tol=0.05, t0=2.0, t1=x.size / fs - 0.5)
+    # the first 2 s are the learning phase; a beat in the last delay_s cannot be decided yet
+    t1 = x.size / fs - EcgBeatDetector(fs=fs).delay_s
+    se, ppv = _match(ref, det, tol=0.05, t0=2.0, t1=t1)
     print(f"{which}: sensitivity {se:.4f}, PPV {ppv:.4f}, {ref.size} reference beats")
-    assert se >= 0.985
-    assert ppv >= 0.985
+    assert se >= 0.99
+    assert ppv >= 0.99
 
 
 def test_detector_is_unit_and_offset_free():
@@ -351,6 +353,53 @@ def test_band_powers_and_availability():
         assert (f.lf_ln is not None) == (f.spectral_coverage_s >= 120.0)
         assert all(v is None or np.isfinite(v) for v in f.as_features().values())
     assert feats[-1].lf_ln is not None and feats[-1].hf_ln > feats[-1].lf_ln
+
+
+def test_band_powers_equal_scipy_lombscargle():
+    scipy_signal = pytest.importorskip("scipy.signal")
+    rng = np.random.default_rng(4)
+    t = np.cumsum(0.6 + 0.4 * rng.random(180))
+    rr = 800 + 30 * np.sin(2 * np.pi * 0.25 * t) + rng.normal(0, 10, t.size)
+    f = np.arange(0.04, 0.40 + 0.00125, 0.0025)
+    p = scipy_signal.lombscargle(t - t[0], rr - rr.mean(), 2 * np.pi * f)
+    psd = 2.0 * p * (t[-1] - t[0]) / rr.size
+    got = hrv_band_powers(t, rr)
+    for name, (lo, hi) in HRV_BANDS.items():
+        sel = (f >= lo - 1e-12) & (f <= hi + 1e-12)
+        assert got[name] == pytest.approx(np.trapezoid(psd[sel], f[sel]), rel=1e-9)
+
+
+def test_stage_spectrum_equals_pure_function_on_its_window():
+    # the stage's cached per-beat trig tables give the same powers as the pure function
+    rng = np.random.default_rng(6)
+    rr = _rr_series(850.0, 40.0, 260, seed=6) + rng.normal(0, 3, 260)
+    times = 1000.0 + np.cumsum(rr) / 1000.0  # LSL-like clock offset
+    stage = HRVStage(fs=100.0)
+    f = None
+    for i in range(0, rr.size, 3):
+        f = stage.update(_rr_chunk(times[i : i + 3], rr[i : i + 3]))
+    assert f.hf_ms2 is not None and f.lf_ms2 is not None and f.quality == 1.0
+    sel = times > f.t - stage.spectral_window_s
+    sel &= times <= times[sel][0] + f.spectral_coverage_s + 1e-9
+    ref = hrv_band_powers(times[sel], rr[sel])
+    assert f.hf_ms2 == pytest.approx(ref["hf"], rel=1e-9)
+    assert f.lf_ms2 == pytest.approx(ref["lf"], rel=1e-9)
+
+
+def test_incremental_lipponen_tarvainen_equals_the_whole_series_rule():
+    from engine.hrv import _rr_artifact_at
+
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n = int(rng.integers(5, 120))
+        rr = 800 + rng.normal(0, rng.uniform(2, 60), n) + 40 * np.sin(np.arange(n) / 3)
+        for _ in range(int(rng.integers(0, 6))):
+            p = int(rng.integers(0, n - 1))
+            rr[p], rr[p + 1] = rr[p] * 0.6, rr[p + 1] * 1.4
+        if trial % 5 == 0:
+            rr[int(rng.integers(0, n))] *= 2.0
+        whole = rr_artifacts(rr)["any"]
+        assert [_rr_artifact_at(rr, k) for k in range(n)] == whole.tolist()
 
 
 def test_lipponen_tarvainen_classes():
