@@ -42,6 +42,10 @@ SPREAD_FLOOR: dict[str, float] = {
 }
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
+#: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
+#: pair and shifts by only 0.05-0.2 ln units within session noise (SCIENCE.md 2, 7);
+#: the heart-rate term is a weak valence cue on its own.
+VALENCE_EVIDENCE = {"faa": 0.6, "hr": 0.3, "both": 1.0}
 #: [E] Window a modality needs for full coverage, seconds (HRV 60 s, EEG Welch 4 s).
 FULL_COVERAGE_S = {"hrv": 60.0, "eeg": 4.0}
 Z_CLIP = 3.0
@@ -107,7 +111,8 @@ class AffectEstimator:
         The listener's state during the baseline, in [-1, 1].
     weights : mapping of str to float
         Fusion weights for ``hr_bpm``, ``ln_rmssd``, ``eeg_engagement_ln``,
-        ``eeg_alpha_ln``, ``hf_ln`` (arousal) and ``faa`` (valence).
+        ``eeg_alpha_ln``, ``hf_ln`` (arousal), ``faa`` and optionally ``valence_hr``
+        (valence: ``v = prior + gain (w_faa z(FAA) + w_vhr z(HR)) / (w_faa + w_vhr)``).
     arousal_gain, valence_gain : float
         Estimate units per fused z.
     arousal_tau_s, valence_tau_s : float
@@ -172,7 +177,12 @@ class AffectEstimator:
         return float(np.clip((value - self.median[name]) / self.spread[name], -Z_CLIP, Z_CLIP))
 
     def update(
-        self, t: float, features: Mapping[str, float | None], status: Mapping[str, ModalityStatus]
+        self,
+        t: float,
+        features: Mapping[str, float | None],
+        status: Mapping[str, ModalityStatus],
+        *,
+        baseline: bool | None = None,
     ) -> AffectEstimate:
         """Fold one tick's features into the estimate.
 
@@ -183,15 +193,28 @@ class AffectEstimator:
         features : mapping of str to float or None
             This tick's feature values; None where not available.
         status : mapping of str to ModalityStatus
-            Per modality (``"hrv"``, ``"eeg"``) signal state.
+            Per modality (``"hrv"``, ``"eeg"``) signal state. Only the modalities
+            present are used: HRV-only and EEG-only sessions work (arousal from the
+            modality at hand, its confidence without the cross-modal check; valence
+            confidence low or 0 when it rests on little or nothing).
+        baseline : bool, optional
+            Whether the protocol is still in its baseline (the controller's protocol
+            clock, which a therapist may pause or skip); default ``t <
+            baseline_end_s``.
+
+        Notes
+        -----
+        A modality is left out of the fusion when stale (no sample for ``stale_s``)
+        or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
+        fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
         """
-        fresh = {m: s.age_s <= self.stale_s for m, s in status.items()}
+        fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {
             name: v
             for name, v in features.items()
             if name in MODALITY and v is not None and fresh.get(MODALITY[name], False)
         }
-        if t < self.baseline_end_s:
+        if (t < self.baseline_end_s) if baseline is None else baseline:
             if self._n_base < len(self._base_values["hr_bpm"]):
                 for name, v in usable.items():
                     self._base_values[name][self._n_base] = v
@@ -219,14 +242,24 @@ class AffectEstimator:
             raw_a = float(np.clip(self.prior[0] + self.gains[0] * num / den, -1.0, 1.0))
             self._state[0] += self.alphas[0] * (raw_a - self._state[0])
             raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status)
-        # Valence: frontal alpha asymmetry.
+        # Valence: frontal alpha asymmetry plus an optional small heart-rate term.
+        terms = []  # (weight, z, modality)
+        w_faa, w_vhr = self.weights.get("faa", 0.0), self.weights.get("valence_hr", 0.0)
         z_faa = self.z("faa", usable.get("faa"))
+        if z_faa is not None and w_faa > 0.0:
+            terms.append((w_faa, z_faa, "eeg"))
+        z_hr = self.z("hr_bpm", usable.get("hr_bpm"))
+        if z_hr is not None and w_vhr > 0.0:
+            terms.append((w_vhr, z_hr, "hrv"))
         raw_conf_v = 0.0
-        if z_faa is not None and self.weights.get("faa", 0.0) > 0.0:
-            raw_v = float(np.clip(self.prior[1] + self.gains[1] * z_faa, -1.0, 1.0))
+        if terms:
+            w_sum = sum(w for w, _, _ in terms)
+            z_v = sum(w * z for w, z, _ in terms) / w_sum
+            raw_v = float(np.clip(self.prior[1] + self.gains[1] * z_v, -1.0, 1.0))
             self._state[1] += self.alphas[1] * (raw_v - self._state[1])
-            eeg = status["eeg"]
-            raw_conf_v = PRIOR_RELIABILITY["valence"] * eeg.quality * _coverage(eeg, "eeg")
+            qc = sum(w * status[m].quality * _coverage(status[m], m) for w, _, m in terms) / w_sum
+            kind = "both" if len(terms) == 2 else ("faa" if terms[0][2] == "eeg" else "hr")
+            raw_conf_v = PRIOR_RELIABILITY["valence"] * qc * VALENCE_EVIDENCE[kind]
         if first:  # start from the evidence at hand, not from zero
             self._conf = [raw_conf_a, raw_conf_v]
         self._conf[0] += self.conf_alpha * (raw_conf_a - self._conf[0])

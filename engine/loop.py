@@ -151,7 +151,9 @@ class Engine:
             else:
                 status[name] = ModalityStatus(res.clean_fraction, res.coverage_s, age)
             events += tuple(getattr(res, "events", ()))
-        estimate = self.estimator.update(t, features, status)
+        # Commands queued for this tick (skip, pause) decide whether the baseline runs.
+        phase = self.controller.begin_tick(t)
+        estimate = self.estimator.update(t, features, status, baseline=phase == "baseline")
         decision = self.controller.update(estimate)
         notes = self.composer.advance(decision.params, t + self.tick_s)
         for synth in self.synths:

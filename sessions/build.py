@@ -65,6 +65,7 @@ def make_estimator(cfg: SessionConfig) -> AffectEstimator:
             "eeg_engagement_ln": es.w_engagement,
             "eeg_alpha_ln": es.w_alpha,
             "faa": es.w_faa,
+            "valence_hr": es.w_valence_hr,
             # paced breathing moves RSA out of HF without any arousal change
             "hf_ln": 0.0 if es.paced_breathing else es.w_hf,
         },
@@ -78,7 +79,9 @@ def make_estimator(cfg: SessionConfig) -> AffectEstimator:
 
 def starting_params(cfg: SessionConfig) -> MusicParams:
     """Music matching the intake state (iso principle), silent until the fade-in."""
-    es = cfg.estimator
+    es, ct = cfg.estimator, cfg.control
+    if not ct.enabled and ct.open_loop_music == "neutral":
+        return params_for(ct.neutral_arousal, ct.neutral_valence).with_(fade=0.0)
     return params_for(es.prior_arousal, es.prior_valence).with_(fade=0.0)
 
 
@@ -95,10 +98,17 @@ def make_controller(cfg: SessionConfig) -> Controller:
         enabled=ct.enabled,
         lead_gain=ct.lead_gain,
         integral_per_s=ct.integral_per_s,
+        integral_max=ct.integral_max,
+        max_lead=ct.max_lead,
+        feedforward=ct.feedforward,
         min_confidence=cfg.estimator.min_confidence,
         hold_timeout_s=ct.hold_timeout_s,
         neutral=(ct.neutral_arousal, ct.neutral_valence),
         transition_shape=cfg.phases.transition_shape,
+        goal_ramp_s=ct.goal_ramp_s,
+        recovery_silence_s=cfg.phases.recovery_silence_s,
+        estop_fade_s=cfg.safety.estop_fade_s,
+        override_loudness_rise_db_per_s=cfg.safety.override_loudness_rise_db_per_s,
     )
 
 

@@ -243,6 +243,38 @@ def _publish(rec, args: argparse.Namespace, channels: list[str]) -> int:
     return 0
 
 
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Run the population evaluation: closed loop against open-loop calm music."""
+    from sessions.evaluate import EvalProtocol, evaluate
+
+    if args.listeners < 1:
+        raise CliError(f"--listeners must be >= 1, got {args.listeners}")
+    protocol = EvalProtocol(goal_delta=args.goal_delta)
+    report = evaluate(args.listeners, seed=args.seed, protocol=protocol, jobs=args.jobs)
+    print(report.format())
+    if args.json is not None:
+        args.json.write_text(report.to_json(), encoding="utf-8")
+        print(f"report: {args.json}")
+    bad = report.summary["closed"]["violations"] + report.summary["open"]["violations"]
+    return 1 if bad else 0
+
+
+def cmd_control(args: argparse.Namespace) -> int:
+    """Send a therapist command to a running session."""
+    from engine.controller import CommandError, parse_command
+    from sessions.therapist import TherapistError, send_command
+
+    line = " ".join(args.words)
+    try:
+        parse_command(line)
+        accepted = send_command(args.session, line, timeout_s=args.timeout)
+    except (CommandError, TherapistError) as e:
+        print(f"attune control: {e}", file=sys.stderr)
+        return 2
+    print(f"ok: {accepted}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``attune``."""
     p = argparse.ArgumentParser(
@@ -343,6 +375,34 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--out", type=Path, help="output directory for session folders")
     rp.add_argument("--audio", action="store_true", help="also render the music to WAV")
     rp.set_defaults(func=cmd_replay, no_audio=False, no_control=False)
+    ev = sub.add_parser(
+        "evaluate",
+        help="closed loop vs open-loop calm music on a population of simulated listeners",
+        description="Run simulated listeners (random gains, set points, time constants, noise "
+        "and artifact rates) closed loop and with fixed calm music; report the fraction "
+        "reaching the target band (|arousal - goal| < 0.2 held 60 s), the median time to it, "
+        "overshoot and safety-envelope violations. Exit status 1 if any tick broke the "
+        "envelope.",
+    )
+    ev.add_argument("--listeners", type=int, default=50, help="population size (50)")
+    ev.add_argument("--seed", type=int, default=0, help="population seed (0)")
+    ev.add_argument("--jobs", type=int, default=None, help="worker processes (default: up to 2)")
+    ev.add_argument(
+        "--goal-delta", type=float, default=-0.5, help="goal relative to the start (-0.5)"
+    )
+    ev.add_argument("--json", type=Path, help="also write the full report as JSON")
+    ev.set_defaults(func=cmd_evaluate)
+    ct = sub.add_parser(
+        "control",
+        help="send a therapist command to a running session",
+        description="Send a command to the session running in SESSION_FOLDER: pin NAME VALUE | "
+        "unpin NAME|all | goal AROUSAL [VALENCE] | pause | resume | skip | estop "
+        "(emergency stop: fade to silence within 2 s).",
+    )
+    ct.add_argument("session", metavar="SESSION_FOLDER", type=Path, help="the session folder")
+    ct.add_argument("words", metavar="COMMAND", nargs="+", help="the command and its arguments")
+    ct.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply (5)")
+    ct.set_defaults(func=cmd_control)
     return p
 
 

@@ -41,6 +41,12 @@ class Phases(_Model):
     transition_s: float = Field(360.0, ge=0.0)
     maintain_s: float = Field(150.0, ge=0.0)
     recovery_s: float = Field(0.0, ge=0.0)
+    recovery_silence_s: float = Field(
+        60.0,
+        ge=0.0,
+        description="silence at the end of recovery, s (SCIENCE.md 5: >= 1-2 min); the music "
+        "tapers to the neutral preset before it, then fades out",
+    )
     transition_shape: Literal["linear", "cosine"] = "cosine"
 
     @property
@@ -69,6 +75,16 @@ class Safety(_Model):
     register_slew_st_per_s: float = Field(0.1, gt=0.0, le=12.0)
     fade_in_s: float = Field(8.0, ge=0.05)
     fade_out_s: float = Field(5.0, ge=0.05)
+    estop_fade_s: float = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="emergency stop: fade to 0 in this many seconds (the synth adds a 1 s "
+        "ramp; silence within 2 s)",
+    )
+    override_loudness_rise_db_per_s: float = Field(
+        3.0, gt=0.0, le=3.0, description="startle limit on a pinned loudness rising, dB/s"
+    )
 
     @model_validator(mode="after")
     def _ranges(self) -> Safety:
@@ -101,6 +117,9 @@ class Estimator(_Model):
     w_engagement: float = Field(0.5, ge=0.0)
     w_alpha: float = Field(0.5, ge=0.0)
     w_faa: float = Field(1.0, ge=0.0)
+    w_valence_hr: float = Field(
+        0.0, ge=0.0, description="weight of z(HR) in valence (SCIENCE.md 3: a small HR term)"
+    )
     w_hf: float = Field(
         0.0, ge=0.0, description="weight of ln HF power (sign -1; needs >= 60 s of beats)"
     )
@@ -125,9 +144,33 @@ class Control(_Model):
     enabled: bool = Field(True, description="False freezes the music at its starting parameters")
     lead_gain: float = Field(2.0, ge=0.0, le=3.0, description="proportional gain on arousal error")
     integral_per_s: float = Field(0.02, ge=0.0, le=0.2, description="integral gain, 1/s")
+    integral_max: float = Field(0.5, ge=0.0, le=1.0, description="clamp of the integral term")
+    feedforward: float = Field(
+        0.3,
+        ge=0.0,
+        le=1.0,
+        description="feedforward lead per unit of target below the state at the end of "
+        "matching (about 1 / music gain)",
+    )
+    max_lead: float = Field(
+        1.0, gt=0.0, le=2.0, description="bound of |music arousal - target arousal|"
+    )
     hold_timeout_s: float = Field(30.0, ge=0.0, description="hold this long, then drift to neutral")
     neutral_arousal: float = Field(-0.3, ge=-1.0, le=1.0, description="the calm preset")
     neutral_valence: float = Field(0.2, ge=-1.0, le=1.0)
+    goal_ramp_s: float = Field(
+        120.0, ge=0.0, description="shortest ramp of the target to a goal changed mid-session, s"
+    )
+    open_loop_music: Literal["match", "neutral"] = Field(
+        "match",
+        description="with enabled = false: freeze the music matching the intake state "
+        "(match) or play the neutral calm preset (neutral)",
+    )
+    command_channel: bool = Field(
+        True,
+        description="open the therapist command channel (127.0.0.1, token in the session "
+        "folder) for `attune control`",
+    )
 
 
 class Simulation(_Model):

@@ -22,6 +22,7 @@ from sensors.types import Source
 from sessions.build import build_engine
 from sessions.config import SessionConfig, dump_config
 from sessions.record import SessionRecord, new_session_dir, private_file, private_open
+from sessions.therapist import CommandSource, TherapistChannel
 from synthesis.midi import MidiRecorder
 from synthesis.params import MusicParams
 from synthesis.supervisor import SupervisedSynth
@@ -84,6 +85,7 @@ def run_session(
     outlets=None,
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    commands: Sequence[CommandSource] = (),
 ) -> RunOutcome:
     """Run ``n_ticks`` ticks of the closed loop and write the session folder.
 
@@ -116,6 +118,13 @@ def run_session(
         Called with the fraction done about once per session second.
     stop : callable, optional
         Polled each tick; True ends the session gracefully.
+    commands : sequence of CommandSource
+        Therapist command sources polled before every tick (e.g.
+        :class:`sessions.therapist.ScriptedCommands`); with
+        ``cfg.control.command_channel`` the local channel of ``attune control``
+        (:class:`sessions.therapist.TherapistChannel`) is added. Commands are queued on
+        the controller and take effect at that tick; the controller records them as
+        events, rejected ones are recorded too.
     """
     wall0 = time.perf_counter()
     folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
@@ -144,6 +153,11 @@ def run_session(
     engine = build_engine(
         cfg, sources=signal_sources, synths=[renderer, note_log], listeners=listeners
     )
+    command_sources = list(commands)
+    if cfg.control.command_channel:
+        channel = TherapistChannel(folder)
+        command_sources.append(channel)
+        record.event(0.0, f"therapist channel: 127.0.0.1:{channel.port} (attune control)")
     t_arr = np.full(n_ticks, np.nan)
     est_a = np.full(n_ticks, np.nan)
     tgt_a = np.full(n_ticks, np.nan)
@@ -162,6 +176,9 @@ def run_session(
                 interrupted = True
                 break
             t = clock.next_tick()
+            for cs in command_sources:
+                for text in cs.poll(t, engine.controller.command):
+                    record.event(t, text)
             r = engine.step(t)
             values = extra(r) if extra is not None else {}
             record.tick(r, values)
@@ -184,6 +201,8 @@ def run_session(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        for cs in command_sources:
+            cs.close()
         end_t = float(t_arr[done - 1]) + cfg.tick_s if done else 0.0
         record.event(end_t, "session interrupted" if interrupted else "session end")
         try:

@@ -1,0 +1,295 @@
+"""The therapist's hand: pins, goal, pause, skip, emergency stop, and the command channel."""
+
+import csv
+import json
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from engine.affect import AffectEstimate
+from engine.clocks import VirtualClock
+from engine.controller import CommandError, parse_command
+from sensors.simulate import SimulatedListener
+from sessions.build import make_controller, make_envelope
+from sessions.config import SessionConfig
+from sessions.runner import run_session
+from sessions.therapist import (
+    CHANNEL_FILE,
+    ScriptedCommands,
+    TherapistChannel,
+    TherapistError,
+    send_command,
+)
+from synthesis.analysis import read_wav, rms_dbfs_windows
+from synthesis.params import BOUNDS
+
+CFG = SessionConfig()
+DT = CFG.tick_s
+ALL_PHASES = CFG.phases.model_copy(
+    update={
+        "baseline_s": 30.0,
+        "match_s": 60.0,
+        "transition_s": 120.0,
+        "maintain_s": 60.0,
+        "recovery_s": 90.0,
+        "recovery_silence_s": 60.0,
+    }
+)
+
+
+def drive(ctrl, arousal_of_t, script=(), ticks=None, conf=0.9):
+    """Tick a controller; ``script`` is [(t, callable(ctrl))] applied before that tick."""
+    ticks = ticks or int(ALL_PHASES.total_s / DT)
+    script = sorted(script, key=lambda x: x[0])
+    out, k = [], 0
+    for i in range(ticks):
+        t = i * DT
+        while k < len(script) and script[k][0] <= t:
+            script[k][1](ctrl)
+            k += 1
+        out.append(ctrl.update(AffectEstimate(arousal_of_t(t), 0.0, conf, t, 0.3)))
+    return out
+
+
+def cfg_all_phases(**changes):
+    return CFG.model_copy(update={"phases": ALL_PHASES, **changes})
+
+
+def test_pinned_tempo_stays_pinned_through_every_phase():
+    ctrl = make_controller(cfg_all_phases())
+    decisions = drive(ctrl, lambda t: 0.6, script=[(0.0, lambda c: c.pin("tempo_bpm", 70.0))])
+    phases = {d.phase for d in decisions}
+    assert phases == {"baseline", "match", "transition", "maintain", "recovery"}
+    tempo = np.array([d.params.tempo_bpm for d in decisions])
+    assert np.all(tempo == 70.0)
+    assert all("tempo_bpm" in d.overridden for d in decisions)
+    assert decisions[0].events[0] == "override: pin tempo_bpm=70"
+    # the rest of the music still follows the law (loudness falls toward calm)
+    loud = [d.params.loudness_db for d in decisions if d.phase == "maintain"]
+    assert loud[-1] < decisions[int(90 / DT)].params.loudness_db
+
+
+def test_pin_wins_over_envelope_but_not_over_absolute_bounds_and_unpin_slews_back():
+    ctrl = make_controller(cfg_all_phases())
+    lo_env = make_envelope(CFG.safety).bounds["tempo_bpm"][0]
+    decisions = drive(
+        ctrl,
+        lambda t: 0.6,
+        script=[(100.0, lambda c: c.pin("tempo_bpm", 45.0)), (150.0, lambda c: c.unpin())],
+        ticks=int(250 / DT),
+    )
+    pinned = [d.params.tempo_bpm for d in decisions[int(100 / DT) : int(150 / DT)]]
+    assert pinned == [45.0] * len(pinned) and 45.0 < lo_env and 45.0 >= BOUNDS["tempo_bpm"][0]
+    after = np.array([d.params.tempo_bpm for d in decisions[int(150 / DT) :]])
+    assert after[0] == lo_env  # back inside the envelope at once (a move toward safety)
+    assert np.max(np.abs(np.diff(after))) <= CFG.safety.tempo_slew_bpm_per_min / 60 * DT + 1e-9
+    assert "override: unpin tempo_bpm" in decisions[int(150 / DT)].events
+
+
+def test_pinned_loudness_rises_no_faster_than_the_startle_limit():
+    ctrl = make_controller(cfg_all_phases())
+    decisions = drive(
+        ctrl, lambda t: 0.0, script=[(100.0, lambda c: c.pin("loudness_db", -10.0))], ticks=500
+    )
+    loud = np.array([d.params.loudness_db for d in decisions[int(100 / DT) :]])
+    assert np.max(np.diff(loud)) <= CFG.safety.override_loudness_rise_db_per_s * DT + 1e-9
+    assert loud[-1] == -10.0
+
+
+def test_goal_change_ramps_the_target_monotonically():
+    ctrl = make_controller(cfg_all_phases())
+    decisions = drive(
+        ctrl, lambda t: 0.6, script=[(230.0, lambda c: c.set_goal(-0.8))], ticks=int(400 / DT)
+    )
+    tgt = np.array([d.target_arousal for d in decisions[int(230 / DT) :]])
+    assert tgt[0] == pytest.approx(CFG.goal.arousal, abs=0.01)
+    assert np.all(np.diff(tgt) <= 1e-12)
+    assert tgt[-1] == pytest.approx(-0.8)
+    assert any(
+        e.startswith("override: goal arousal=-0.800") for e in decisions[int(230 / DT)].events
+    )
+
+
+def test_pause_freezes_protocol_and_music_then_resume_continues():
+    ctrl = make_controller(cfg_all_phases())
+    decisions = drive(
+        ctrl,
+        lambda t: 0.6,
+        script=[(150.0, lambda c: c.pause()), (200.0, lambda c: c.resume())],
+        ticks=int(260 / DT),
+    )
+    paused = decisions[int(150 / DT) : int(200 / DT)]
+    assert all(d.paused for d in paused)
+    assert len({d.params for d in paused}) == 1
+    assert len({d.target_arousal for d in paused}) == 1
+    # the transition ends 50 s later than planned
+    phases = [d.phase for d in decisions]
+    assert phases[int(209 / DT)] == "transition" and phases[int(258 / DT)] == "transition"
+    assert "override: resume" in decisions[int(200 / DT)].events
+
+
+def test_skip_phase_moves_on_and_skipping_baseline_starts_matching():
+    ctrl = make_controller(cfg_all_phases())
+    decisions = drive(
+        ctrl,
+        lambda t: 0.6,
+        script=[(10.0, lambda c: c.skip_phase()), (20.0, lambda c: c.skip_phase())],
+        ticks=int(30 / DT),
+    )
+    assert decisions[int(9 / DT)].phase == "baseline"
+    assert decisions[int(10 / DT)].phase == "match"
+    assert decisions[int(20 / DT)].phase == "transition"
+    assert "override: skip phase baseline" in decisions[int(10 / DT)].events
+
+
+def test_emergency_stop_silences_within_two_seconds_and_beats_pins():
+    ctrl = make_controller(cfg_all_phases())
+    decisions = drive(
+        ctrl,
+        lambda t: 0.6,
+        script=[
+            (100.0, lambda c: c.pin("fade", 1.0)),
+            (120.0, lambda c: c.emergency_stop()),
+            (150.0, lambda c: c.resume()),
+        ],
+        ticks=int(170 / DT),
+    )
+    fade = np.array([d.params.fade for d in decisions])
+    i = int(120 / DT)
+    assert fade[i - 1] == 1.0
+    assert np.all(fade[i + int(np.ceil(CFG.safety.estop_fade_s / DT)) - 1 : int(150 / DT)] == 0.0)
+    assert (
+        decisions[i].stopped and "override: EMERGENCY STOP (fade to silence)" in decisions[i].events
+    )
+    # after resume the fade comes back (pinned at 1), no faster than the fade-in rate
+    back = fade[int(150 / DT) :]
+    assert back[-1] > 0 and np.max(np.diff(back)) <= 1 / CFG.safety.fade_in_s * DT + 1e-9
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", "empty command"),
+        ("fly", "unknown command 'fly'"),
+        ("pin tempo", "expected 'pin NAME VALUE'"),
+        ("pin speed 70", "NAME must be one of"),
+        ("pin tempo_bpm fast", "tempo_bpm must be a number, got 'fast'"),
+        ("pin tempo_bpm 300", "tempo_bpm must be in [40, 160], got 300"),
+        ("pin mode 2.5", "mode must be an integer"),
+        ("goal 2", "arousal must be in [-1, 1], got 2"),
+        ("pause now", "takes no arguments"),
+        ("unpin x", "unpin: expected"),
+    ],
+)
+def test_invalid_commands_give_one_line_errors(line, message):
+    with pytest.raises(CommandError, match=None) as info:
+        parse_command(line)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_commands_parse():
+    assert parse_command("pin tempo_bpm 70") == ("pin", ("tempo_bpm", 70.0))
+    assert parse_command("GOAL -0.4 0.2") == ("goal", (-0.4, 0.2))
+    assert parse_command(" estop ") == ("estop", ())
+
+
+def test_channel_round_trip_and_rejections(tmp_path):
+    ch = TherapistChannel(tmp_path)
+    info = json.loads((tmp_path / CHANNEL_FILE).read_text())
+    assert info["port"] == ch.port and (tmp_path / CHANNEL_FILE).stat().st_mode & 0o077 == 0
+    got: list[str] = []
+    results: dict[str, object] = {}
+
+    def client():
+        try:
+            results["ok"] = send_command(tmp_path, "pin tempo_bpm 70", timeout_s=10)
+            send_command(tmp_path, "pin tempo_bpm 999", timeout_s=10)
+        except TherapistError as e:
+            results["err"] = str(e)
+
+    th = threading.Thread(target=client)
+    th.start()
+    events: list[str] = []
+    # poll like the runner does, once per (virtual) tick, until the client is done
+    for _ in range(200_000):
+        events += ch.poll(0.0, lambda line: (parse_command(line), got.append(line)))
+        if not th.is_alive():
+            break
+        th.join(timeout=0.001)
+    th.join(timeout=10)
+    assert results["ok"] == "pin tempo_bpm 70"
+    assert got == ["pin tempo_bpm 70"]
+    assert "tempo_bpm must be in [40, 160], got 999" in results["err"]
+    assert events == ["command rejected: pin: tempo_bpm must be in [40, 160], got 999"]
+    # a client without the token is refused
+    with socket.create_connection(("127.0.0.1", ch.port), timeout=10) as s:
+        s.sendall(b'{"token": "nope", "command": "estop"}\n')
+        s.settimeout(0.0)
+        buf = b""
+        for _ in range(200_000):
+            ch.poll(0.0, got.append)
+            try:
+                buf += s.recv(4096)
+            except BlockingIOError:
+                pass
+            if b"\n" in buf:
+                break
+    assert json.loads(buf) == {"ok": False, "error": "bad token"}
+    assert got == ["pin tempo_bpm 70"]
+    ch.close()
+    assert not (tmp_path / CHANNEL_FILE).exists()
+    with pytest.raises(TherapistError, match="no running session"):
+        send_command(tmp_path, "pause")
+
+
+def _short_session(tmp_path, script, *, audio, total_s):
+    phases = CFG.phases.model_copy(
+        update={"baseline_s": 5.0, "match_s": total_s - 5.0, "transition_s": 0.0, "maintain_s": 0.0}
+    )
+    cfg = CFG.model_copy(
+        update={"phases": phases, "output_dir": tmp_path, "render_audio": audio, "seed": 3}
+    )
+    listener = SimulatedListener(seed=3)
+    out = run_session(
+        cfg,
+        mode="simulate",
+        sources=listener.sources(),
+        clock=VirtualClock(tick_s=cfg.tick_s),
+        n_ticks=int(round(total_s / cfg.tick_s)),
+        listeners=[lambda t, p: listener.hear(p, t)],
+        commands=[ScriptedCommands(script)],
+    )
+    with open(out.folder / "events.csv", newline="") as f:
+        events = [(float(r["t_s"]), r["event"]) for r in csv.DictReader(f)]
+    return out, events
+
+
+def test_emergency_stop_reaches_silence_within_two_seconds_in_the_rendered_audio(tmp_path):
+    t_stop = 25.0
+    out, events = _short_session(
+        tmp_path, [(10.0, "pin tempo_bpm 72"), (t_stop, "estop")], audio=True, total_s=32.0
+    )
+    assert (t_stop, "override: EMERGENCY STOP (fade to silence)") in events
+    assert (10.0, "override: pin tempo_bpm=72") in events
+    x, sr = read_wav(out.folder / "session.wav")
+    before = rms_dbfs_windows(x[:, int((t_stop - 5) * sr) : int(t_stop * sr)], sr, window_s=1.0)
+    assert np.all(before > -45.0), before
+    # every 50 ms window from t_stop + 2 s to the end is below -60 dBFS
+    after = rms_dbfs_windows(x[:, int((t_stop + 2.0) * sr) :], sr, window_s=0.05)
+    assert after.size >= 40 and np.all(after < -60.0), after.max()
+
+
+def test_commands_are_recorded_and_rejections_too(tmp_path):
+    _, events = _short_session(
+        tmp_path,
+        [(6.0, "pin tempo_bpm 500"), (7.0, "pause"), (8.0, "resume")],
+        audio=False,
+        total_s=10.0,
+    )
+    texts = [e for _, e in events]
+    assert "command rejected: pin: tempo_bpm must be in [40, 160], got 500" in texts
+    assert "override: pause (protocol clock and control law frozen)" in texts
+    assert "override: resume" in texts
+    assert any(e.startswith("therapist channel: 127.0.0.1:") for e in texts)
