@@ -34,7 +34,7 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from engine.montage import ChannelLabel, classify_channels, is_frontal
+from sensors.montage import ChannelLabel, classify_channels, is_frontal
 from sensors.types import Chunk
 
 __all__ = ["ARTIFACT_CAUSES", "DEFAULT_BANDS", "EEG_FEATURES", "EEGFeatures", "EEGStage"]
@@ -204,7 +204,7 @@ class EEGStage:
     """Streaming EEG spectral features by incremental Welch.
 
     Pipeline per chunk, vectorized over channels: pick the EEG rows (by label, see
-    :mod:`engine.montage`), scale to uV, re-reference, optional causal high-pass and
+    :mod:`sensors.montage`), scale to uV, re-reference, optional causal high-pass and
     notch (state carried across chunks), then cut segments of ``segment_s`` every
     ``segment_hop_s``. Each completed segment is detrended (constant), Hann-windowed
     (periodic) and transformed once (``scipy.fft.rfft``, one worker); its one-sided

@@ -49,7 +49,7 @@ from sensors.channels import (
     unit_from_label,
     unit_scale,
 )
-from sensors.types import SensorError, StreamInfo
+from sensors.types import SensorError, StreamInfo, check_block
 
 #: Stream kinds that carry signals (everything but markers).
 SIGNAL_KINDS = ("eeg", "ecg", "ppg", "rr")
@@ -133,20 +133,7 @@ class RecordedStream:
 
     def __post_init__(self) -> None:
         name = self.info.name
-        if self.data.ndim != 2 or self.data.shape[0] != self.info.n_channels:
-            raise SensorError(
-                f"stream {name!r}: data must be shaped ({self.info.n_channels}, n), "
-                f"got {self.data.shape}"
-            )
-        if self.timestamps.shape != (self.data.shape[1],):
-            raise SensorError(
-                f"stream {name!r}: {self.data.shape[1]} samples but timestamps shaped "
-                f"{self.timestamps.shape}"
-            )
-        if self.info.kind == "markers" and len(self.labels) != self.data.shape[1]:
-            raise SensorError(
-                f"stream {name!r}: {self.data.shape[1]} markers but {len(self.labels)} labels"
-            )
+        check_block(self.info, self.data, self.timestamps, self.labels)
         if self.data.size and not np.isfinite(self.data).all():
             raise SensorError(f"stream {name!r}: data must be finite (found NaN or inf)")
         if self.timestamps.size > 1 and np.any(np.diff(self.timestamps) < 0):

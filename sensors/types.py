@@ -87,26 +87,37 @@ class Chunk:
     labels: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        if self.data.ndim != 2 or self.data.shape[0] != self.info.n_channels:
-            raise SensorError(
-                f"stream {self.info.name!r}: data must be shaped "
-                f"({self.info.n_channels}, n_samples), got {self.data.shape}"
-            )
-        if self.timestamps.shape != (self.data.shape[1],):
-            raise SensorError(
-                f"stream {self.info.name!r}: {self.data.shape[1]} samples but "
-                f"{self.timestamps.shape} timestamps"
-            )
-        if self.labels and len(self.labels) != self.data.shape[1]:
-            raise SensorError(
-                f"stream {self.info.name!r}: {self.data.shape[1]} samples but "
-                f"{len(self.labels)} marker labels"
-            )
+        check_block(self.info, self.data, self.timestamps, self.labels)
 
     @property
     def n_samples(self) -> int:
         """Number of samples in the chunk."""
         return int(self.data.shape[1])
+
+
+def check_block(
+    info: StreamInfo, data: np.ndarray, timestamps: np.ndarray, labels: tuple[str, ...] = ()
+) -> None:
+    """Check that samples fit their stream: data ``(n_channels, n)``, ``n`` timestamps/labels.
+
+    Raises
+    ------
+    SensorError
+        Naming the stream and the shapes found.
+    """
+    if data.ndim != 2 or data.shape[0] != info.n_channels:
+        raise SensorError(
+            f"stream {info.name!r}: data must be shaped ({info.n_channels}, n_samples), "
+            f"got {data.shape}"
+        )
+    if timestamps.shape != (data.shape[1],):
+        raise SensorError(
+            f"stream {info.name!r}: {data.shape[1]} samples but {timestamps.shape} timestamps"
+        )
+    if (labels or info.kind == "markers") and len(labels) != data.shape[1]:
+        raise SensorError(
+            f"stream {info.name!r}: {data.shape[1]} samples but {len(labels)} marker labels"
+        )
 
 
 def empty_chunk(info: StreamInfo) -> Chunk:

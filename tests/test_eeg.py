@@ -7,7 +7,7 @@ import pytest
 import scipy.signal
 
 from engine.eeg import DEFAULT_BANDS, EEG_FEATURES, EEGFeatures, EEGStage
-from engine.montage import classify_channels
+from sensors.montage import classify_channels
 from sensors.types import Chunk, StreamInfo
 
 DATA = Path(__file__).parent / "data"

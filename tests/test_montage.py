@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine.eeg import EEGStage
-from engine.montage import BIOSEMI64, classify_channels, position_name
+from sensors.montage import BIOSEMI64, classify_channels, position_name
 from sensors.types import Chunk, StreamInfo
 
 DATA = Path(__file__).parent / "data"
