@@ -608,8 +608,14 @@ class EEGStage:
                 emg = np.zeros(g.shape, bool)
                 if emg_sd is not None and ready.any():
                     hist = self._emg_hist[ready]
-                    med = np.nanmedian(hist, axis=1)
-                    sd = np.nanstd(hist, axis=1)
+                    if self._emg_count[ready].min() >= hist.shape[1]:
+                        # histories full, no NaN: the plain reductions are much faster
+                        # than the nan* ones (which take a masked-array path on 2-D input)
+                        med = np.median(hist, axis=1)
+                        sd = hist.std(axis=1)
+                    else:
+                        med = np.nanmedian(hist, axis=1)
+                        sd = np.nanstd(hist, axis=1)
                     emg[ready] = g[ready] > med + emg_sd * np.maximum(sd, 0.25)
                 if emg_rel is not None:
                     emg |= ~ready & (rel > emg_rel)

@@ -275,6 +275,17 @@ def cmd_control(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark suite; write JSON and Markdown, print the table."""
+    try:
+        from benchmarks.suite import run_and_report
+    except ImportError:  # not installed as a package: run from the repository
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from benchmarks.suite import run_and_report
+
+    return run_and_report(quick=args.quick, out=args.out)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``attune``."""
     p = argparse.ArgumentParser(
@@ -403,6 +414,20 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("words", metavar="COMMAND", nargs="+", help="the command and its arguments")
     ct.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply (5)")
     ct.set_defaults(func=cmd_control)
+    bn = sub.add_parser(
+        "bench",
+        help="run the benchmark suite (per-tick cost vs naive, LSL latency, replay, render)",
+        description="Measure, in one run on this machine: whole-engine per-tick cost for three "
+        "EEG/ECG configurations beside the naive full-window recomputation (neurokit2, "
+        "scipy.signal.welch), LSL loopback sample-to-synth latency, replay throughput, "
+        "offline render speed, `attune --help` start-up and peak memory. Writes bench.json "
+        "and bench.md and prints the table.",
+    )
+    bn.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
+    bn.add_argument(
+        "--out", type=Path, default=Path("bench-results"), help="output directory (bench-results)"
+    )
+    bn.set_defaults(func=cmd_bench)
     return p
 
 
