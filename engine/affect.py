@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from synthesis.params import clip
+
 #: Sign of each arousal feature (Koelsch & Jancke 2015; Pope et al. 1995).
 AROUSAL_SIGNS: dict[str, float] = {
     "hr_bpm": 1.0,
@@ -174,7 +176,7 @@ class AffectEstimator:
         """Robust z-score of one feature against the baseline, clipped to +-3."""
         if value is None or name not in self.spread:
             return None
-        return float(np.clip((value - self.median[name]) / self.spread[name], -Z_CLIP, Z_CLIP))
+        return clip((value - self.median[name]) / self.spread[name], -Z_CLIP, Z_CLIP)
 
     def update(
         self,
@@ -239,7 +241,7 @@ class AffectEstimator:
             acc[1] += w
         raw_conf_a = 0.0
         if den > 0.0:
-            raw_a = float(np.clip(self.prior[0] + self.gains[0] * num / den, -1.0, 1.0))
+            raw_a = clip(self.prior[0] + self.gains[0] * num / den, -1.0, 1.0)
             self._state[0] += self.alphas[0] * (raw_a - self._state[0])
             raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status)
         # Valence: frontal alpha asymmetry plus an optional small heart-rate term.
@@ -255,7 +257,7 @@ class AffectEstimator:
         if terms:
             w_sum = sum(w for w, _, _ in terms)
             z_v = sum(w * z for w, z, _ in terms) / w_sum
-            raw_v = float(np.clip(self.prior[1] + self.gains[1] * z_v, -1.0, 1.0))
+            raw_v = clip(self.prior[1] + self.gains[1] * z_v, -1.0, 1.0)
             self._state[1] += self.alphas[1] * (raw_v - self._state[1])
             qc = sum(w * status[m].quality * _coverage(status[m], m) for w, _, m in terms) / w_sum
             kind = "both" if len(terms) == 2 else ("faa" if terms[0][2] == "eeg" else "hr")

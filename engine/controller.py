@@ -78,7 +78,7 @@ import numpy as np
 
 from engine.affect import AffectEstimate
 from synthesis.composer import BEATS_PER_PHRASE
-from synthesis.params import BOUNDS, PARAM_NAMES, MusicParams, music_arousal, params_for
+from synthesis.params import BOUNDS, PARAM_NAMES, MusicParams, clip, music_arousal, params_for
 
 Phase = Literal["baseline", "match", "transition", "maintain", "recovery", "done"]
 PHASES: tuple[str, ...] = ("baseline", "match", "transition", "maintain", "recovery")
@@ -152,11 +152,11 @@ class Envelope:
         for name in PARAM_NAMES:
             p, w = float(getattr(prev, name)), float(getattr(want, name))
             if name == "mode":
-                out[name] = int(p + np.clip(w - p, -1, 1))  # stepping is paced by the caller
+                out[name] = int(p + clip(w - p, -1, 1))  # stepping is paced by the caller
                 continue
             up = self.fade_up_per_s if name == "fade" else self.slew_per_s[name]
             down = self.slew_per_s[name]
-            out[name] = p + float(np.clip(w - p, -down * dt, up * dt))
+            out[name] = p + clip(w - p, -down * dt, up * dt)
         return MusicParams(**out).clipped(self.bounds)
 
     def violations(
@@ -544,7 +544,7 @@ class Controller:
 
     # ------------------------------------------------------------ target and law
     def _shape(self, x: float) -> float:
-        x = float(np.clip(x, 0.0, 1.0))
+        x = clip(x, 0.0, 1.0)
         return x if self.shape == "linear" else 0.5 - 0.5 * float(np.cos(np.pi * x))
 
     def target(self, t: float, est: AffectEstimate) -> tuple[float | None, float | None]:
@@ -643,15 +643,15 @@ class Controller:
         """Return the law's wish: music whose arousal leads the listener toward ``ta``."""
         err = a_hat - ta
         u_p = self.lead_gain * err
-        new_i = float(np.clip(self.integral + self.ki * err * self.tick_s, *self._imax()))
+        new_i = clip(self.integral + self.ki * err * self.tick_s, *self._imax())
         m_free = ta - (u_p + new_i + self.k_ff * ((self.iso_start or (ta,))[0] - ta))
         # anti-windup: do not integrate further while the output is saturated that way
         if not ((m_free <= -1.0 and err > 0) or (m_free >= 1.0 and err < 0)):
             self.integral = new_i
         a0 = self.iso_start[0] if self.iso_start is not None else ta
         ff = self.k_ff * (a0 - ta)
-        u = float(np.clip(u_p + self.integral + ff, -self.max_lead, self.max_lead))
-        m_a = float(np.clip(ta - u, -1.0, 1.0))
+        u = clip(u_p + self.integral + ff, -self.max_lead, self.max_lead)
+        m_a = clip(ta - u, -1.0, 1.0)
         return params_for(m_a, float(tv)).clipped(self.envelope.bounds)
 
     def _imax(self) -> tuple[float, float]:
@@ -670,7 +670,7 @@ class Controller:
         changes: dict[str, float] = {}
         for name, value in self.pins.items():
             lo, hi = BOUNDS[name]
-            v = float(np.clip(value, lo, hi))
+            v = clip(value, lo, hi)
             prev = float(getattr(self.params, name))
             if name == "loudness_db":
                 v = min(v, prev + self.override_rise_db_per_s * self.tick_s)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from synthesis.composer import Beat, NoteEvent
-from synthesis.params import MusicParams
+from synthesis.params import MusicParams, clip
 
 #: Control numbers: brightness (sound controller 5, "brightness"), volume, expression.
 CC_BRIGHTNESS, CC_VOLUME, CC_EXPRESSION = 74, 7, 11
@@ -59,9 +59,9 @@ def control_values(p: MusicParams) -> dict[int, int]:
     rel_db = min(0.0, float(p.loudness_db) - CC_VOLUME_REF_DB)
     vol = int(round(127.0 * 10.0 ** (rel_db / 40.0)))
     return {
-        CC_BRIGHTNESS: int(round(127.0 * float(np.clip(p.brightness, 0.0, 1.0)))),
-        CC_VOLUME: int(np.clip(vol, 0, 127)),
-        CC_EXPRESSION: int(round(127.0 * float(np.clip(p.fade, 0.0, 1.0)))),
+        CC_BRIGHTNESS: int(round(127.0 * clip(p.brightness, 0.0, 1.0))),
+        CC_VOLUME: int(clip(vol, 0, 127)),
+        CC_EXPRESSION: int(round(127.0 * clip(p.fade, 0.0, 1.0))),
     }
 
 
