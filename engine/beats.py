@@ -54,8 +54,11 @@ def _sos_lfilter(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
 
 
 # (idx, mwi value, R index if upright, R index if inverted, slope, + amplitude,
-#  - amplitude, R time if upright, R time if inverted)
-_Cand = tuple[int, float, int, int, float, float, float, float, float]
+#  - amplitude, R time if upright, R time if inverted, steepest band-passed sample,
+#  local noise level, band-passed QRS amplitude)
+_Cand = tuple[int, float, int, int, float, float, float, float, float, int, float, float]
+# (template window, R prominence upright, inverted, slope ratio upright, inverted)
+_Feat = tuple[np.ndarray, float, float, float, float]
 
 
 class EcgBeatDetector:
@@ -96,7 +99,24 @@ class EcgBeatDetector:
        median), switching to inverted below -0.3 and back to upright above 0 (biphasic
        RS complexes stay upright), so leads with negative R waves and reversed
        electrodes are handled. The FIR delay plus the high-pass group delay at 10 Hz
-       is subtracted from that sample's timestamp.
+       is subtracted from that sample's timestamp;
+    7. noisy stretches (electrode motion, muscle noise): each candidate carries its
+       local noise level, the median |band-pass| over ``noise_win_s`` before its QRS
+       region, relative to the running band-passed QRS amplitude of clean beats. Above
+       ``noisy_level`` and ``noisy_ratio`` times the median level of the last 31 beats
+       (so a recording's usual noise does not count), and once the regular RR is known,
+       a candidate is judged by a QRS log-odds instead of energy alone: R prominence
+       (R is the extremum of the cleaned ECG within +-``rank_s``), slope ratio (|slope|
+       around R against the last ``slope_avg_s``), correlation with running QRS templates
+       (one sinus, one for ectopic shapes; mean-free cleaned ECG, +-``tpl_s``, learnt
+       from clean beats only), R amplitude relative to clean beats, and RR plausibility
+       (nearness to the regular RR or to one of the last two RR, so bigeminy stays
+       plausible). A candidate below ``score_min`` is noise; of two candidates within
+       the look-ahead the higher log-odds wins; search-back takes the noise candidate
+       of highest log-odds (at least ``score_searchback``), and outside noisy stretches
+       never a candidate that lay in one. These features are computed from the sample
+       buffer on first use (the buffer keeps the history of every candidate still
+       referenced), so the detector stays chunk-invariant and costs little on clean ECG.
 
     Thresholds are learnt from the first 2 s of MWI (SPKI = 0.25 max, NPKI = 0.5 mean)
     and then track the signal, so the ECG may be in any unit. Beats come out
@@ -132,6 +152,28 @@ class EcgBeatDetector:
     #: polarity by more than this (e.g. a PVC of the other polarity) is placed at its
     #: own dominant extremum and leaves the running polarity alone
     discordant = 0.6
+    # --- noisy stretches (e.g. electrode motion): local noise level and QRS evidence
+    noise_win_s = 0.5  #: local noise level: median |band-pass| over this window before the QRS, s
+    #: a candidate is in a noisy stretch when its local noise level, as a fraction of
+    #: the running band-passed QRS amplitude, exceeds both this floor and
+    #: ``noisy_ratio`` times the median level of the last 31 beats
+    noisy_level = 0.15
+    noisy_ratio = 3.0
+    #: only beats below both this floor and ``clean_ratio`` times the usual level
+    #: update the QRS templates and amplitudes
+    clean_level = 0.1
+    clean_ratio = 1.5
+    tpl_s = 0.06  #: half-width of the QRS template window (cleaned ECG) in s
+    tpl_lag_s = 0.02  #: templates are matched within +- this lag in s
+    tpl_weight = 0.1  #: weight of each clean beat in the sinus template and amplitudes
+    rank_s = 0.25  #: R prominence: fraction of the cleaned ECG within +- this (s) below R
+    slope_avg_s = 0.75  #: slope ratio: 0.1 s mean |slope| at R over the mean of this window, s
+    #: weights of the QRS log-odds in noisy stretches: R prominence, slope ratio,
+    #: template correlation, relative R amplitude, minus RR implausibility, minus bias
+    #: (logistic regression on synthetic ECG with motion, EMG and mixed noise)
+    score_w = (3.63, 2.34, 1.62, 1.14, 1.53, 9.5)
+    score_min = -1.0  #: in a noisy stretch a candidate below this log-odds is noise
+    score_searchback = -1.0  #: least log-odds of a beat found by search-back when noisy
     polarity_weight = 0.1  #: weight of each new beat in the running polarity
     #: hysteresis: R goes to the minimum below the first, back to the maximum above the second
     polarity_switch = (-0.3, 0.0)
@@ -167,9 +209,32 @@ class EcgBeatDetector:
         self._horizon = self._twave + self._back  # last MWI peak of a rival, after R
         self._lost = round(self.lost_s * self.fs)
         self._near = max(1, round(0.05 * self.fs))
+        # QRS template: band-passed window of +-tpl_s around the steepest deflection,
+        # matched over +-tpl_lag_s; local noise: median |band-pass| over noise_win_s
+        self._th = max(2, round(self.tpl_s * self.fs))
+        self._lag = max(1, round(self.tpl_lag_s * self.fs))
+        self._tw = np.arange(-self._th - self._lag, self._th + self._lag + 1)
+        self._qwin = round(self.noise_win_s * self.fs)
+        step = max(1, round(self.fs / 250.0))  # long windows are sampled at ~250 Hz
+        self._qar = np.arange(-self._qwin, 0, step)
+        rk = round(self.rank_s * self.fs)
+        self._rk = np.arange(-rk, rk + 1, step)  # R prominence window
+        self._gs = 2 * round(0.05 * self.fs) + 1  # 0.1 s mean of |slope|, centred on R
+        self._ga = round(self.slope_avg_s * self.fs)  # |slope| reference window before R
+        # history kept before the QRS region of the oldest undecided candidate
+        tw = self._th + self._lag + abs(self._bp_shift)
+        self._hist = max(tw, self._qwin, rk, self._ga + 1) + self._back + 2
+        self._feat: dict[int, _Feat] = {}  # features of recent candidates, by idx
+        self._win: dict[int, np.ndarray] = {}  # their template windows
+        self._tpl: np.ndarray | None = None
+        self._tpl2: np.ndarray | None = None
+        self._ramp = 0.0
+        self._qbase = 0.0  # usual local noise level: median over the last 31 beats
+        self._qhist: list[float] = []
+        self._qamp = 0.0  # running band-passed QRS amplitude of accepted beats
         # preallocated sample buffer, rows band-pass, cleaned ECG, MWI, timestamps;
         # column 0 holds absolute sample _buf0, columns [0, _len) are filled
-        self._buf = np.empty((4, self._learn_n + 8 * (self._nb + self._back) + round(self.fs)))
+        self._buf = np.empty((4, self._learn_n + 8 * (self._nb + self._hist) + round(self.fs)))
         self._len = 0
         self._buf0 = 0
         self._n = 0  # samples received
@@ -292,7 +357,9 @@ class EcgBeatDetector:
         # point, not a window edge sitting on a slope, within +-50 ms of the steepest
         # band-passed deflection (delays aligned); the region's extremum if there is none
         c, left, right = clw[:, 1:-1], clw[:, :-2], clw[:, 2:]
-        r_bp = np.abs(bpw).argmax(axis=1) - self._bp_shift
+        absbp = np.abs(bpw)
+        kmax = absbp.argmax(axis=1)  # steepest band-passed sample (template centre)
+        r_bp = kmax - self._bp_shift
         near = np.abs(self._ar[None, 1:-1] - r_bp[:, None]) <= self._near
         up = (c >= left) & (c > right) & near
         dn = (c <= left) & (c < right) & near
@@ -305,6 +372,11 @@ class EcgBeatDetector:
         r_pos = np.minimum(start + k_pos, idx)
         r_neg = np.minimum(start + k_neg, idx)
         vals = mwi_buf[idx - o]
+        # band-passed QRS amplitude; local noise level: median |band-pass| before the QRS
+        amp = np.take_along_axis(absbp, kmax[:, None], axis=1)[:, 0]
+        qrows = np.maximum(start[:, None] + self._qar[None, :], 0) - o
+        hq = self._qar.size // 2
+        qnoise = np.partition(np.abs(bp_buf[qrows]), hq, axis=1)[:, hq]
         self._pending.extend(
             zip(
                 idx.tolist(),
@@ -316,9 +388,56 @@ class EcgBeatDetector:
                 neg.tolist(),
                 (ts_buf[r_pos - o] - self.clean_delay_s).tolist(),
                 (ts_buf[r_neg - o] - self.clean_delay_s).tolist(),
+                (start + kmax).tolist(),
+                qnoise.tolist(),
+                amp.tolist(),
                 strict=True,
             )
         )
+
+    def _window(self, cand: _Cand) -> np.ndarray:
+        """Mean-free cleaned-ECG window around the steepest band-passed sample."""
+        w = self._win.get(cand[0])
+        if w is None:
+            last = cand[0] + self._nb - 1 - self._buf0
+            w = self._buf[1, np.clip(cand[9] - self._bp_shift + self._tw - self._buf0, 0, last)]
+            w = w - w.mean()
+            self._win[cand[0]] = w
+            if len(self._win) > 256:
+                del self._win[next(iter(self._win))]
+        return w
+
+    def _features(self, cand: _Cand) -> _Feat:
+        """QRS evidence of a candidate, computed from the buffer on first use.
+
+        A pure function of the signal around the candidate (the buffer keeps the
+        history of every candidate still referenced), hence chunk-invariant: the
+        mean-free cleaned-ECG template window around the steepest band-passed sample,
+        and for R placed upright and inverted the R prominence (fraction of the cleaned
+        ECG within +-``rank_s`` on R's far side) and the slope ratio (mean |slope| over
+        0.1 s around R over its mean from ``slope_avg_s`` before R).
+        """
+        f = self._feat.get(cand[0])
+        if f is not None:
+            return f
+        o = self._buf0
+        cl = self._buf[1, : self._len]
+        last = cand[0] + self._nb - 1 - o  # last sample the candidate may look at
+        out: list = [self._window(cand)]
+        for r, sign in ((cand[2], 1.0), (cand[3], -1.0)):
+            ref = sign * cl[r - o]
+            out.append(float(np.mean(sign * cl[np.clip(r + self._rk - o, 0, last)] <= ref)))
+        for r in (cand[2], cand[3]):
+            b = min(r + self._gs // 2 - o, last) + 1
+            a = max(r - self._ga - o, 1)
+            g = np.abs(np.diff(cl[a - 1 : b]))
+            near = float(g[-self._gs :].mean())
+            out.append(near / max(float(g.mean()), 1e-300))
+        f = (out[0], out[1], out[2], out[3], out[4])
+        self._feat[cand[0]] = f
+        if len(self._feat) > 256:
+            del self._feat[next(iter(self._feat))]
+        return f
 
     def _upright(self, cand: _Cand) -> bool:
         """Whether to place R at the maximum (upright QRS) rather than the minimum."""
@@ -340,11 +459,55 @@ class EcgBeatDetector:
         """R sample of a candidate under the current polarity."""
         return cand[2] if self._upright(cand) else cand[3]
 
+    def _match(self, cand: _Cand, tpl: np.ndarray | None = None) -> tuple[float, int]:
+        """Best normalized correlation of a candidate's QRS with a template, and lag."""
+        tpl = self._tpl if tpl is None else tpl
+        if tpl is None:
+            return 1.0, self._lag
+        w = self._window(cand)
+        num = np.correlate(w, tpl, mode="valid")
+        c = np.concatenate(([0.0], np.cumsum(w * w)))
+        m = tpl.size
+        den = np.sqrt(np.maximum(c[m:] - c[:-m], 1e-300))
+        k = int(np.argmax(num / den))
+        return float(num[k] / den[k]), k
+
+    def _noisy(self, cand: _Cand) -> float:
+        """Local noise level relative to the running band-passed QRS amplitude."""
+        return cand[10] / self._qamp if self._qamp > 0 else 0.0
+
+    def _is_noisy(self, cand: _Cand) -> bool:
+        """Whether a candidate lies in a noisy stretch (relative to the usual level)."""
+        return self._noisy(cand) > max(self.noisy_level, self.noisy_ratio * self._qbase)
+
+    def _is_clean(self, cand: _Cand) -> bool:
+        """Whether a candidate lies in a stretch clean enough to learn its QRS shape."""
+        return self._noisy(cand) < max(self.clean_level, self.clean_ratio * self._qbase)
+
+    def _gated(self, cand: _Cand) -> bool:
+        """Whether a candidate is judged by its QRS log-odds (noisy, rhythm known)."""
+        return bool(self._rr2) and self._ramp > 0 and self._is_noisy(cand)
+
+    def _score(self, cand: _Cand) -> float:
+        """Log-odds that a candidate in a noisy stretch is a QRS complex."""
+        up = self._upright(cand)
+        f = self._features(cand)
+        rank, ratio = (f[1], f[3]) if up else (f[2], f[4])
+        amp = (cand[6] if self._inverted else cand[5]) / self._ramp
+        avg2 = sum(self._rr2) / len(self._rr2)
+        d = self._r_of(cand) - self._last_r
+        rr = min(abs(d / v - 1.0) for v in [avg2, *self._rr[-2:]])
+        corr = self._match(cand)[0]
+        if self._tpl2 is not None:
+            corr = max(corr, self._match(cand, self._tpl2)[0])
+        w = self.score_w
+        return w[0] * rank + w[1] * ratio + w[2] * corr + w[3] * amp - w[4] * rr - w[5]
+
     def _threshold(self) -> float:
         return self._npki + 0.25 * (self._spki - self._npki)
 
     def _accept(self, cand: _Cand, beats: list[float], searchback: bool) -> None:
-        _, val, _, _, slope, pos, neg, t_pos, t_neg = cand
+        _, val, _, _, slope, pos, neg, t_pos, t_neg = cand[:9]
         upright = self._upright(cand)
         r, t = (cand[2], t_pos) if upright else (cand[3], t_neg)
         if searchback:
@@ -375,6 +538,34 @@ class EcgBeatDetector:
         else:
             self._polarity = dom
             self._inverted = dom < 0
+        if self._tpl is not None and self._is_clean(cand):
+            corr, k = self._match(cand)
+            if corr < 0.7 or self._discordant(dom):  # ectopic morphology: second template
+                c2, k2 = self._match(cand, self._tpl2)
+                w = self._window(cand)[k2 : k2 + 2 * self._th + 1]
+                w = w / max(float(np.sqrt(w @ w)), 1e-300)
+                if self._tpl2 is None or c2 < 0.5:
+                    self._tpl2 = w
+                else:
+                    self._tpl2 = self._tpl2 + 0.3 * (w - self._tpl2)
+                    self._tpl2 /= max(float(np.sqrt(self._tpl2 @ self._tpl2)), 1e-300)
+        if not self._discordant(dom) and self._is_clean(cand):
+            a = neg if self._inverted else pos
+            self._ramp = a if self._ramp == 0 else self._ramp + 0.1 * (a - self._ramp)
+            corr, k = self._match(cand)
+            w = self._window(cand)[k : k + 2 * self._th + 1]
+            w = w / max(float(np.sqrt(w @ w)), 1e-300)
+            if self._tpl is None:
+                self._tpl = w
+                self._qamp = cand[11]
+            elif corr > 0.5:
+                self._tpl = self._tpl + self.tpl_weight * (w - self._tpl)
+                self._tpl /= max(float(np.sqrt(self._tpl @ self._tpl)), 1e-300)
+                self._qamp += self.tpl_weight * (cand[11] - self._qamp)
+        self._qhist.append(self._noisy(cand))
+        if len(self._qhist) > 31:
+            del self._qhist[0]
+        self._qbase = sorted(self._qhist)[len(self._qhist) // 2]
         self._last_r = r
         self._last_slope = slope
         self._have_beat = True
@@ -395,16 +586,22 @@ class EcgBeatDetector:
             limit = self.searchback_factor * avg
             if idx - self._last_r > limit and self._noise:
                 thr2 = 0.5 * self._threshold()
-                best = None
+                best, bkey = None, 0.0
+                noisy = self._gated(cand)
                 for nc in self._noise:
                     nr = self._r_of(nc)
-                    if (
-                        nr - self._last_r > self._refr
-                        and r - nr > self._refr
-                        and nc[1] > thr2
-                        and (best is None or nc[1] > best[1])
-                    ):
-                        best = nc
+                    if nr - self._last_r <= self._refr or r - nr <= self._refr or nc[1] <= thr2:
+                        continue
+                    if noisy:
+                        key = self._score(nc)
+                        if key < self.score_searchback:
+                            continue
+                    elif self._is_noisy(nc):
+                        continue
+                    else:
+                        key = nc[1]
+                    if best is None or key > bkey:
+                        best, bkey = nc, key
                 if best is not None:
                     self._accept(best, beats, searchback=True)
                     r = self._r_of(cand)
@@ -418,6 +615,8 @@ class EcgBeatDetector:
             early = bool(self._rr) and r - self._last_r < self.early_factor * (
                 sum(self._rr) / len(self._rr)
             )
+            if self._gated(cand):  # noisy stretch: demand QRS evidence
+                early = early or self._score(cand) < self.score_min
             if early or (r - self._last_r < self._twave and slope < 0.5 * self._last_slope):
                 self._npki = 0.125 * val + 0.875 * self._npki  # T wave
                 self._add_noise(cand)
@@ -426,8 +625,19 @@ class EcgBeatDetector:
                 self._tent = cand  # decided once its look-ahead horizon has passed
                 return
             tent = self._tent
+            tr = self._r_of(tent)
+            if r - tr <= self._twave and self._gated(cand):
+                # noisy stretch: of two close complexes keep the more QRS-like one
+                if self._score(cand) > self._score(tent):
+                    self._npki = 0.125 * tent[1] + 0.875 * self._npki
+                    self._add_noise(tent)
+                    self._tent = cand
+                else:
+                    self._npki = 0.125 * val + 0.875 * self._npki
+                    self._add_noise(cand)
+                return
             if (
-                r - self._r_of(tent) <= self._twave
+                r - tr <= self._twave
                 and slope > self.rival_margin * tent[4]
                 and val > self.rival_margin * tent[1]
             ):
@@ -463,7 +673,13 @@ class EcgBeatDetector:
         if self._len + n > self._buf.shape[1]:
             drop = 0
             if self._learnt:  # keep the QRS region of the oldest undecided sample
-                drop = max(0, self._done - self._nb - self._back - 2 - self._buf0)
+                drop = max(0, self._done - self._nb - self._hist - 2 - self._buf0)
+                # and the history of every candidate whose features may still be needed
+                refs = [c[0] for c in self._noise]
+                if self._tent is not None:
+                    refs.append(self._tent[0])
+                if refs:
+                    drop = max(0, min(drop, min(refs) - self._hist - 2 - self._buf0))
             keep = self._len - drop
             if keep + n > self._buf.shape[1]:  # a chunk larger than the buffer
                 buf = np.empty((4, 2 * (keep + n)))

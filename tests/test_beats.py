@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -269,7 +270,12 @@ def test_ecg_detector_with_motion_noise_bursts(fs):
     _, ppv_clear = _score(times, det[clear(det)], 2.0, t1)
     print(f"{fs:.0f} Hz: overall se {se:.3f} ppv {ppv:.3f}; clear se {se_clear} ppv {ppv_clear}")
     assert se_clear == 1.0 and ppv_clear == 1.0  # recovers right after every burst
-    assert se >= 0.9 and ppv >= 0.88  # ~10 s of 0.6 mV bursts in 120 s
+    # ~10 s of 0.6 mV bursts in 120 s; neurokit2 offline on the same signal. Measured:
+    # 250 Hz se 0.932 ppv 0.938 (neurokit2 0.939 0.972), 360 Hz 0.925 0.958 (0.925 0.958)
+    nk_se, nk_ppv = _score(times, _nk_peaks(x, fs), 2.0, t1)
+    print(f"  neurokit2 se {nk_se:.3f} ppv {nk_ppv:.3f}")
+    assert se >= max(0.9, nk_se - 0.01)
+    assert ppv >= max(0.88, nk_ppv - 0.04)  # open gap: PPV inside the bursts
 
 
 @pytest.mark.parametrize("seed", [1, 3])
@@ -298,6 +304,132 @@ def test_ecg_detector_chunked_equals_whole_on_ectopy_and_noise():
     assert whole.size > 60
     for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(2, int(fs))):
         np.testing.assert_array_equal(_feed(EcgBeatDetector(fs=fs), x, sizes), whole)
+
+
+# ----------------------------------------------------------------------- noise vs neurokit2
+#
+# Realistic noise with known truth, each type against neurokit2 (``ecg_clean`` +
+# ``ecg_peaks`` offline on the whole noisy signal), scored on the same beats.
+
+
+def _noise(kind: str, x: np.ndarray, fs: float, rng, snr_db: float = 6.0) -> np.ndarray:
+    """Add one type of realistic ECG noise (x in mV) and return the noisy signal.
+
+    ``motion_band``: bursts of 3-10 s, one per 30 s, of 0.5-20 Hz electrode-motion noise
+    (0.6 mV RMS); ``motion_broad``: the same bursts of broadband noise (0.4 mV RMS);
+    ``pops``: 20 electrode pops (0.5-2 mV steps decaying with 0.3 s); ``emg``: 20-150 Hz
+    muscle noise at ``snr_db`` (power relative to the ECG), 2.5 times stronger in
+    periodic contractions; ``wander``: respiratory and drifting baseline (~1 mV);
+    ``mix``: all of them together.
+    """
+    import scipy.signal
+
+    n = x.size
+    t = np.arange(n) / fs
+    y = x.copy()
+    if kind in ("motion_band", "motion_broad"):
+        sos = scipy.signal.butter(2, [0.5, 20.0], btype="bandpass", fs=fs, output="sos")
+        for s in np.arange(5.0, t[-1] - 12.0, 30.0):
+            m = int(rng.uniform(3.0, 10.0) * fs)
+            s0 = int((s + rng.uniform(0.0, 10.0)) * fs)
+            if kind == "motion_band":
+                w = scipy.signal.sosfilt(sos, rng.normal(0, 1, m + int(fs)))[int(fs) :]
+                w *= 0.6 / w.std()
+            else:
+                w = rng.normal(0, 0.4, m)
+            y[s0 : s0 + m] += w * np.hanning(m) ** 0.3
+    elif kind == "pops":
+        for s in rng.uniform(3.0, t[-1] - 1.0, 20):
+            s0 = int(s * fs)
+            step = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 2.0)
+            y[s0:] += step * np.exp(-(t[s0:] - t[s0]) / 0.3)
+    elif kind == "emg":
+        band = [20.0, min(150.0, 0.45 * fs)]
+        sos = scipy.signal.butter(4, band, btype="bandpass", fs=fs, output="sos")
+        env = 1.0 + 1.5 * (np.sin(2 * np.pi * t / 17.0) > 0.5)
+        w = scipy.signal.sosfilt(sos, rng.normal(0, 1, n))
+        w *= env / w.std() / np.sqrt(np.mean(env**2))
+        y += w * np.sqrt(np.mean(x**2) / 10 ** (snr_db / 10))
+    elif kind == "wander":
+        y += np.sin(2 * np.pi * 0.3 * t) + 0.8 * np.sin(2 * np.pi * 0.07 * t + 1.0)
+        y += np.cumsum(rng.normal(0, 0.02, n)) * np.sqrt(250.0 / fs)
+    elif kind == "mix":
+        for k in ("motion_band", "emg", "wander", "pops"):
+            y = _noise(k, y, fs, rng, snr_db)
+    else:
+        raise ValueError(kind)
+    return y
+
+
+def _noisy_record(kind: str, rhythm: str, snr_db: float, fs: float, seed: int, dur: float):
+    rng = np.random.default_rng(seed)
+    times, kinds = _rhythm(rhythm, dur, rng)
+    return times, _noise(kind, _synth_ecg(times, kinds, fs, dur, rng), fs, rng, snr_db)
+
+
+@functools.cache
+def _vs_neurokit(kind: str, rhythm: str, snr_db: float) -> tuple[float, float, float, float]:
+    """Mean (se, ppv) of the streaming detector and of neurokit2 over four records."""
+    out = []
+    for fs in (250.0, 360.0):
+        for seed in (1, 2):
+            times, y = _noisy_record(kind, rhythm, snr_db, fs, seed, 120.0)
+            det, delay_s = _detect(y, fs)
+            t1 = 120.0 - delay_s
+            out.append((*_score(times, det, 2.0, t1), *_score(times, _nk_peaks(y, fs), 2.0, t1)))
+    se, ppv, nk_se, nk_ppv = np.mean(out, axis=0)
+    print(
+        f"{kind} {rhythm} {snr_db} dB: ours se {se:.3f} ppv {ppv:.3f}; "
+        f"neurokit2 se {nk_se:.3f} ppv {nk_ppv:.3f}"
+    )
+    return se, ppv, nk_se, nk_ppv
+
+
+# (noise, rhythm, SNR dB for EMG, allowed shortfall vs neurokit2 in se and in PPV).
+# 0.01 where the goal is reached; larger values are the measured open gaps, stated
+# honestly (motion noise confined to 0.5-20 Hz overlaps the QRS band: inside such
+# bursts neither detector is reliable, and ours still finds fewer true beats there)
+_GOAL = 0.01
+NOISE_CASES = [
+    ("motion_broad", "pvc", 6.0, _GOAL, _GOAL),
+    ("pops", "sinus", 6.0, _GOAL, _GOAL),
+    ("emg", "pvc", 0.0, _GOAL, _GOAL),
+    ("emg", "bigeminy", -3.0, _GOAL, 0.02),
+    ("wander", "bigeminy", 6.0, _GOAL, _GOAL),
+    ("motion_band", "pvc", 6.0, 0.03, 0.015),
+    ("mix", "bigeminy", 6.0, 0.035, 0.04),
+    ("mix", "pvc", 3.0, 0.04, 0.015),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "rhythm", "snr_db", "tol_se", "tol_ppv"), NOISE_CASES)
+def test_ecg_detector_vs_neurokit_under_noise(kind, rhythm, snr_db, tol_se, tol_ppv):
+    """At least neurokit2's offline accuracy minus the stated shortfall, per noise type."""
+    se, ppv, nk_se, nk_ppv = _vs_neurokit(kind, rhythm, snr_db)
+    assert se >= nk_se - tol_se
+    assert ppv >= nk_ppv - tol_ppv
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="open gap vs neurokit2, see NOISE_CASES")
+@pytest.mark.parametrize(
+    ("kind", "rhythm", "snr_db"), [c[:3] for c in NOISE_CASES if max(c[3:]) > _GOAL]
+)
+def test_ecg_detector_reaches_neurokit_under_noise(kind, rhythm, snr_db):
+    """The goal (neurokit2 minus 0.01) where it is not reached yet; passes once it is."""
+    se, ppv, nk_se, nk_ppv = _vs_neurokit(kind, rhythm, snr_db)
+    assert se >= nk_se - _GOAL and ppv >= nk_ppv - _GOAL
+
+
+def test_ecg_detector_chunked_equals_whole_on_mixed_noise():
+    """Noise gating, QRS evidence and their buffer history decide the same in any chunking."""
+    fs = 250.0
+    times, y = _noisy_record("mix", "bigeminy", 3.0, fs, 4, 60.0)
+    whole = _feed(EcgBeatDetector(fs=fs), y, [y.size])
+    assert whole.size > 50
+    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(5, int(fs))):
+        np.testing.assert_array_equal(_feed(EcgBeatDetector(fs=fs), y, sizes), whole)
 
 
 def test_detectors_reject_bad_fs():
