@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chunking import feed, fixed, random_sizes
 
 from engine.beats import EcgBeatDetector, PpgPulseDetector
 
@@ -30,28 +31,6 @@ def _load(which: str) -> tuple[np.ndarray, float]:
     if which == "ecg_1000hz":
         return _csv("ecg_1000hz.csv", 0), 1000.0
     return _csv(f"{which}.csv", "ECG"), 100.0
-
-
-def _feed(det, x: np.ndarray, sizes) -> np.ndarray:
-    ts = np.arange(x.size) / det.fs
-    out, i = [], 0
-    for n in sizes:
-        if i >= x.size:
-            break
-        out.append(det.update(x[i : i + n], ts[i : i + n]))
-        i += n
-    return np.concatenate(out)
-
-
-def _fixed(n: int):
-    while True:
-        yield n
-
-
-def _random_sizes(seed: int, hi: int):
-    rng = np.random.default_rng(seed)
-    while True:
-        yield int(rng.integers(1, hi))
 
 
 def _nearest(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -85,7 +64,7 @@ RECORDINGS = [
 def test_ecg_detector_matches_neurokit_on_recordings(which):
     x, fs = _load(which)
     ref = _nk_peaks(x, fs)
-    det = _feed(EcgBeatDetector(fs=fs), x, _fixed(round(0.1 * fs)))
+    det = feed(EcgBeatDetector(fs=fs), x, fixed(round(0.1 * fs)))
     # first 2 s excluded (learning); a beat in the last delay_s cannot be decided yet
     se, ppv = _score(ref, det, 2.0, x.size / fs - EcgBeatDetector(fs=fs).delay_s)
     print(f"{which}: sensitivity {se:.4f} PPV {ppv:.4f}")
@@ -98,10 +77,10 @@ def test_ecg_detector_chunked_equals_whole(which):
     x, fs = _load(which)
     # 90 s at 100 Hz; 30 s at 1 kHz (same number of samples order, ~35 beats past learning)
     x = x[: int((90 if fs < 500 else 30) * fs)]
-    whole = _feed(EcgBeatDetector(fs=fs), x, [x.size])
+    whole = feed(EcgBeatDetector(fs=fs), x, [x.size])
     assert whole.size > (80 if fs < 500 else 30)
-    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(11, int(fs)), _fixed(4096)):
-        np.testing.assert_array_equal(_feed(EcgBeatDetector(fs=fs), x, sizes), whole)
+    for sizes in (fixed(1), fixed(7), fixed(256), random_sizes(11, int(fs)), fixed(4096)):
+        np.testing.assert_array_equal(feed(EcgBeatDetector(fs=fs), x, sizes), whole)
 
 
 # ----------------------------------------------------------------------- noisy ECG
@@ -131,7 +110,7 @@ def test_ecg_detector_robust_to_perturbations(kind):
     x = x[: int(90 * fs)]
     ref = _nk_peaks(x, fs)  # on the clean signal
     y = _perturbed(kind, x, fs, np.random.default_rng(5))
-    det = _feed(EcgBeatDetector(fs=fs), y, _fixed(102))
+    det = feed(EcgBeatDetector(fs=fs), y, fixed(102))
     se, ppv = _score(ref, det, 2.0, 89.5)
     nk_se, nk_ppv = _score(ref, _nk_peaks(y, fs), 2.0, 89.5)
     print(f"{kind}: stream se {se:.3f} ppv {ppv:.3f}; neurokit2 se {nk_se:.3f} ppv {nk_ppv:.3f}")
@@ -152,9 +131,9 @@ def test_ppg_detector_matches_neurokit(which):
         nk.ppg_peaks(nk.ppg_clean(x, sampling_rate=fs), sampling_rate=fs)[1]["PPG_Peaks"]
     )
     ref = ref / fs
-    whole = _feed(PpgPulseDetector(fs=fs), x, [x.size])
-    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(3, int(fs))):
-        np.testing.assert_array_equal(_feed(PpgPulseDetector(fs=fs), x, sizes), whole)
+    whole = feed(PpgPulseDetector(fs=fs), x, [x.size])
+    for sizes in (fixed(1), fixed(7), fixed(256), random_sizes(3, int(fs))):
+        np.testing.assert_array_equal(feed(PpgPulseDetector(fs=fs), x, sizes), whole)
     se, ppv = _score(ref, whole, 1.5, x.size / fs - 1.0, tol=0.05)
     assert se >= 0.97 and ppv >= 0.97
     hr_ref = 60.0 / np.mean(np.diff(ref))
@@ -233,7 +212,7 @@ def _motion_bursts(x, fs: float, rng, n_bursts: int) -> tuple[np.ndarray, list]:
 
 def _detect(x: np.ndarray, fs: float) -> tuple[np.ndarray, float]:
     det = EcgBeatDetector(fs=fs)
-    return _feed(det, x, _fixed(round(0.1 * fs))), det.delay_s
+    return feed(det, x, fixed(round(0.1 * fs))), det.delay_s
 
 
 @pytest.mark.parametrize("fs", [250.0, 360.0])
@@ -300,10 +279,10 @@ def test_ecg_detector_chunked_equals_whole_on_ectopy_and_noise():
     fs = 250.0
     times, kinds = _rhythm("pvc", 60.0, rng)
     x, _ = _motion_bursts(_synth_ecg(times, kinds, fs, 60.0, rng, pvc_sign=-1.0), fs, rng, 4)
-    whole = _feed(EcgBeatDetector(fs=fs), x, [x.size])
+    whole = feed(EcgBeatDetector(fs=fs), x, [x.size])
     assert whole.size > 60
-    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(2, int(fs))):
-        np.testing.assert_array_equal(_feed(EcgBeatDetector(fs=fs), x, sizes), whole)
+    for sizes in (fixed(1), fixed(7), fixed(256), random_sizes(2, int(fs))):
+        np.testing.assert_array_equal(feed(EcgBeatDetector(fs=fs), x, sizes), whole)
 
 
 # ----------------------------------------------------------------------- noise vs neurokit2
@@ -426,10 +405,10 @@ def test_ecg_detector_chunked_equals_whole_on_mixed_noise():
     """Noise gating, QRS evidence and their buffer history decide the same in any chunking."""
     fs = 250.0
     times, y = _noisy_record("mix", "bigeminy", 3.0, fs, 4, 60.0)
-    whole = _feed(EcgBeatDetector(fs=fs), y, [y.size])
+    whole = feed(EcgBeatDetector(fs=fs), y, [y.size])
     assert whole.size > 50
-    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(5, int(fs))):
-        np.testing.assert_array_equal(_feed(EcgBeatDetector(fs=fs), y, sizes), whole)
+    for sizes in (fixed(1), fixed(7), fixed(256), random_sizes(5, int(fs))):
+        np.testing.assert_array_equal(feed(EcgBeatDetector(fs=fs), y, sizes), whole)
 
 
 def test_detectors_reject_bad_fs():

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from chunking import feed, fixed, random_sizes
 
 from engine.hrv import (
     HRV_BANDS,
@@ -36,29 +37,6 @@ def _nk_resting_ecg(seconds: float | None = None) -> tuple[np.ndarray, float]:
 
 def _biosppy_ecg() -> tuple[np.ndarray, float]:
     return np.loadtxt(DATA / "biosppy" / "ecg.txt"), 1000.0
-
-
-def _feed(det: EcgBeatDetector, x: np.ndarray, sizes) -> np.ndarray:
-    ts = np.arange(x.size) / det.fs
-    out, i = [], 0
-    for n in sizes:
-        if i >= x.size:
-            break
-        out.append(det.update(x[i : i + n], ts[i : i + n]))
-        i += n
-    assert i >= x.size
-    return np.concatenate(out)
-
-
-def _fixed(n: int):
-    while True:
-        yield n
-
-
-def _random_sizes(seed: int, hi: int):
-    rng = np.random.default_rng(seed)
-    while True:
-        yield int(rng.integers(1, hi))
 
 
 def _match(
@@ -132,19 +110,19 @@ def test_detector_rejects_low_fs():
 
 def test_detector_chunked_equals_whole_100hz():
     x, fs = _nk_resting_ecg(60.0)
-    whole = _feed(EcgBeatDetector(fs=fs), x, [x.size])
+    whole = feed(EcgBeatDetector(fs=fs), x, [x.size])
     assert whole.size > 50
-    for sizes in (_fixed(1), _fixed(7), _fixed(256), _random_sizes(3, 400)):
-        got = _feed(EcgBeatDetector(fs=fs), x, sizes)
+    for sizes in (fixed(1), fixed(7), fixed(256), random_sizes(3, 400)):
+        got = feed(EcgBeatDetector(fs=fs), x, sizes)
         np.testing.assert_array_equal(got, whole)
 
 
 def test_detector_chunked_equals_whole_1000hz():
     x, fs = _biosppy_ecg()
-    whole = _feed(EcgBeatDetector(fs=fs), x, [x.size])
+    whole = feed(EcgBeatDetector(fs=fs), x, [x.size])
     assert whole.size >= 12
-    for sizes in (_fixed(7), _fixed(256), _random_sizes(4, 3000)):
-        got = _feed(EcgBeatDetector(fs=fs), x, sizes)
+    for sizes in (fixed(7), fixed(256), random_sizes(4, 3000)):
+        got = feed(EcgBeatDetector(fs=fs), x, sizes)
         np.testing.assert_array_equal(got, whole)
 
 
@@ -152,7 +130,7 @@ def test_detector_chunked_equals_whole_1000hz():
 def test_detector_matches_neurokit_peaks(which):
     x, fs = _nk_resting_ecg() if which == "neurokit2_100hz" else _biosppy_ecg()
     ref = _nk_reference_peaks(x, fs)
-    det = _feed(EcgBeatDetector(fs=fs), x, _fixed(int(0.1 * fs)))
+    det = feed(EcgBeatDetector(fs=fs), x, fixed(int(0.1 * fs)))
     # the first 2 s are the learning phase; a beat in the last delay_s cannot be decided yet
     t1 = x.size / fs - EcgBeatDetector(fs=fs).delay_s
     se, ppv = _match(ref, det, tol=0.05, t0=2.0, t1=t1)
@@ -163,8 +141,8 @@ def test_detector_matches_neurokit_peaks(which):
 
 def test_detector_is_unit_and_offset_free():
     x, fs = _nk_resting_ecg(60.0)
-    base = _feed(EcgBeatDetector(fs=fs), x, _fixed(10))
-    scaled = _feed(EcgBeatDetector(fs=fs), 1000.0 * x + 2048.0, _fixed(10))
+    base = feed(EcgBeatDetector(fs=fs), x, fixed(10))
+    scaled = feed(EcgBeatDetector(fs=fs), 1000.0 * x + 2048.0, fixed(10))
     assert scaled.size == base.size
     np.testing.assert_allclose(scaled, base, atol=1e-9)
 
@@ -261,7 +239,7 @@ def test_detector_recovers_after_amplitude_drop():
     ref = _nk_reference_peaks(x, fs)
     y = x.copy()
     y[int(30 * fs) :] *= 0.05  # electrode re-seated: 20x smaller ECG from 30 s on
-    det = _feed(EcgBeatDetector(fs=fs), y, _fixed(25))
+    det = feed(EcgBeatDetector(fs=fs), y, fixed(25))
     se, ppv = _match(ref, det, tol=0.05, t0=40.0, t1=89.5)
     assert se >= 0.97 and ppv >= 0.97
 
@@ -275,7 +253,7 @@ def test_window_rmssd_sdnn_match_neurokit_hrv_time_on_detected_beats():
     pd = pytest.importorskip("pandas")
     x = pd.read_csv(DATA / "neurokit2" / "bio_resting_8min_100hz.csv")["ECG"].to_numpy(float)
     fs = 100.0
-    beats = _feed(EcgBeatDetector(fs=fs), x[: int(200 * fs)], _fixed(10))
+    beats = feed(EcgBeatDetector(fs=fs), x[: int(200 * fs)], fixed(10))
     beats = np.round(beats, 3)  # neurokit2 gets whole-millisecond peaks: the same beats
     rr = np.diff(beats) * 1000.0
     stage = HRVStage(fs=fs, window_s=60.0)
