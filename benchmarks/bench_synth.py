@@ -34,6 +34,7 @@ TICK_S = 0.25
 
 
 def sweep(t: float, a: np.ndarray, b: np.ndarray) -> MusicParams:
+    """Parameters at time ``t`` (s): every one swept over its full range (soak and tests)."""
     u = (np.sin(2 * np.pi * t / 60.0 * a + b) + 1.0) / 2.0
     return MusicParams(
         tempo_bpm=40 + 120 * u[0],

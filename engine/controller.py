@@ -122,10 +122,6 @@ class PhasePlan:
                 return span
         return ("done", self.end_s, self.end_s)
 
-    def start_of(self, phase: str) -> float | None:
-        """Start time of ``phase`` in seconds, or None if the plan has no such phase."""
-        return next((s for name, s, _ in self.spans if name == phase), None)
-
 
 @dataclass(frozen=True)
 class Envelope:

@@ -9,7 +9,7 @@ both sides of the loop share one definition.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 
 #: Modes ordered from brightest to darkest (Wallis et al. 2011): index = round(3 - 3 v).
 MODES: tuple[str, ...] = (
@@ -107,10 +107,6 @@ class MusicParams:
             v = clip(float(getattr(self, f.name)), lo, hi)
             values[f.name] = int(round(v)) if f.name == "mode" else v
         return MusicParams(**values)
-
-    def as_dict(self) -> dict[str, float]:
-        """Return the parameters as a ``{name: value}`` dict."""
-        return asdict(self)
 
     def with_(self, **changes: float) -> MusicParams:
         """Return a copy with some fields changed."""

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.bench_synth import sweep
 from synthesis.analysis import (
     envelope_spectrum,
     estimate_tempo_bpm,
@@ -141,20 +142,6 @@ def test_long_render_is_fast(tmp_path):
     assert stats.wall_s < 30.0
 
 
-def sweep_params(t: float, a: np.ndarray, b: np.ndarray) -> MusicParams:
-    u = (np.sin(2 * np.pi * t / 60.0 * a + b) + 1.0) / 2.0
-    return MusicParams(
-        tempo_bpm=40 + 120 * u[0],
-        mode=int(round(6 * u[1])),
-        tension=u[2],
-        brightness=u[3],
-        loudness_db=-60 + 54 * u[4],
-        density=u[5],
-        register_st=-12 + 24 * u[6],
-        fade=min(1.0, 2 * u[7]),
-    )
-
-
 def test_parameter_sweep_renders_without_crash(tmp_path):
     # seed 4 crashed pyo (NaN into FM via Adsr.setExp) before the envelope fix
     rng = np.random.default_rng(4)
@@ -164,7 +151,7 @@ def test_parameter_sweep_renders_without_crash(tmp_path):
     r.start()
     for k in range(1, 241):
         t = k * TICK_S
-        p = sweep_params(t, a, b)
+        p = sweep(t, a, b)
         r.send(t, p, comp.advance(p, t))
     stats = r.close()
     x, _ = read_wav(stats.path)
@@ -241,7 +228,7 @@ def test_no_new_pyo_objects_over_ten_minutes(tmp_path):
     """Must-show 6: 600 s, parameters changing every tick: no pyo object created."""
     rng = np.random.default_rng(1)
     a, b = rng.uniform(-1, 1, size=8), rng.uniform(-1, 1, size=8)
-    stats = render(tmp_path / "ten.wav", lambda t: sweep_params(t, a, b), 600.0, seed=1)
+    stats = render(tmp_path / "ten.wav", lambda t: sweep(t, a, b), 600.0, seed=1)
     assert stats.duration_s == pytest.approx(600.0)
     assert stats.n_objects_start > 150 and stats.n_streams_start > 50
     assert stats.n_objects_end == stats.n_objects_start
