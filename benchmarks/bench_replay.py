@@ -11,7 +11,6 @@ CPU time and the per-tick compute time from the record.
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 import time
 
@@ -20,6 +19,7 @@ import numpy as np
 from benchmarks.recordings import make_recording
 from sessions.config import SessionConfig
 from sessions.replay import replay_recording
+from sessions.store import load_session
 
 
 def main() -> None:
@@ -38,8 +38,7 @@ def main() -> None:
     cpu0 = time.process_time()
     s = replay_recording(rec, cfg)
     cpu = time.process_time() - cpu0
-    with open(s.folder / "ticks.csv", newline="") as f:
-        compute = np.array([float(r["compute_ms"]) for r in csv.DictReader(f)])
+    compute = load_session(s.folder).ticks["compute_ms"]
     print(
         f"recording: {args.hours:g} h, EEG {args.eeg_channels} ch @ {args.eeg_fs:g} Hz + "
         f"ECG @ {args.ecg_fs:g} Hz (generated in {gen_s:.1f} s)"

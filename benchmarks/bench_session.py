@@ -11,7 +11,6 @@ and with ``--audio`` the offline render speed of the pyo synth.
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import tempfile
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from sessions.config import SessionConfig
 from sessions.simulate import run_simulation
+from sessions.store import load_session
 
 
 def main() -> None:
@@ -32,8 +32,7 @@ def main() -> None:
     for seed in range(args.seeds):
         cfg = SessionConfig(output_dir=out, seed=seed, render_audio=args.audio)
         s = run_simulation(cfg)
-        with open(s.folder / "ticks.csv", newline="") as f:
-            compute += [float(r["compute_ms"]) for r in csv.DictReader(f)]
+        compute += load_session(s.folder).ticks["compute_ms"].tolist()
         speed.append(s.duration_s / s.engine_wall_s)
         if s.render_speed_x:
             render.append(s.render_speed_x)

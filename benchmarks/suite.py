@@ -274,13 +274,13 @@ def bench_loopback(p: SuiteParams) -> dict[str, object]:
         ``latency_ms`` statistics over ticks that had data, ``compute_ms``, the tick
         period, the configuration and the number of late ticks.
     """
-    import csv
     import uuid
 
     from engine.clocks import LiveClock
     from sensors.lsl import LslSource, local_clock
     from sessions.config import SessionConfig
     from sessions.runner import run_session
+    from sessions.store import load_session
 
     n_ch, eeg_fs, ecg_fs = p.configs[min(p.loopback_config, len(p.configs) - 1)]
     prefix = f"attune-bench-{uuid.uuid4().hex[:8]}"
@@ -312,16 +312,14 @@ def bench_loopback(p: SuiteParams) -> dict[str, object]:
             s.close()
         pub.terminate()
         pub.wait(timeout=20)
-    with open(out.folder / "ticks.csv", newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    lat = [float(r["latency_ms"]) for r in rows if r["latency_ms"] not in ("", "inf")]
-    lat = [v for v in lat if np.isfinite(v)]
+    ticks = load_session(out.folder).ticks
+    lat = ticks["latency_ms"][np.isfinite(ticks["latency_ms"])].tolist()
     return {
         "config": _label((n_ch, eeg_fs, ecg_fs)),
         "seconds": seconds,
         "tick_ms": cfg.tick_s * 1e3,
         "latency_ms": _stats(lat),
-        "compute_ms": _stats([float(r["compute_ms"]) for r in rows]),
+        "compute_ms": _stats(ticks["compute_ms"].tolist()),
         "late_ticks": clock.late_ticks,
     }
 

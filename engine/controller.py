@@ -65,7 +65,9 @@ Therapist overrides (:meth:`Controller.pin`, :meth:`Controller.set_goal`, ...)
     on unpinning it returns to the law at the slew limits. The emergency stop takes the
     fade to 0 at ``1 / estop_fade_s`` (bypassing the normal fade slew; the synth's 1 s
     fade ramp comes on top, < 2 s to silence) and wins over everything, pins included,
-    until :meth:`Controller.resume`.
+    until :meth:`Controller.resume`. :meth:`Controller.end` (Ctrl-C, SIGTERM,
+    ``attune control FOLDER end``) fades out at the normal rate, pins included, and the
+    session runner stops once the music is silent.
 """
 
 from __future__ import annotations
@@ -78,14 +80,22 @@ import numpy as np
 
 from engine.affect import AffectEstimate
 from synthesis.composer import BEATS_PER_PHRASE
-from synthesis.params import BOUNDS, PARAM_NAMES, MusicParams, clip, music_arousal, params_for
+from synthesis.params import (
+    BOUNDS,
+    PARAM_NAMES,
+    MusicParams,
+    clip,
+    make_params,
+    music_arousal,
+    params_for,
+)
 
 Phase = Literal["baseline", "match", "transition", "maintain", "recovery", "done"]
 PHASES: tuple[str, ...] = ("baseline", "match", "transition", "maintain", "recovery")
 #: Phases in which the music plays and the law (or matching) runs.
 PLAYING: tuple[str, ...] = ("match", "transition", "maintain")
 #: Therapist commands understood by :meth:`Controller.command`.
-COMMANDS: tuple[str, ...] = ("pin", "unpin", "goal", "pause", "resume", "skip", "estop")
+COMMANDS: tuple[str, ...] = ("pin", "unpin", "goal", "pause", "resume", "skip", "estop", "end")
 
 
 def phrase_s(tempo_bpm: float) -> float:
@@ -144,16 +154,22 @@ class Envelope:
 
     def limit(self, prev: MusicParams, want: MusicParams, dt: float) -> MusicParams:
         """Move from ``prev`` toward ``want`` within the slew limits, then clip to bounds."""
+        # One pass per tick: slew step, then the bounds (as ``MusicParams.clipped``).
+        b, slew = self.bounds, self.slew_per_s
+        pd, wd = prev.__dict__, want.__dict__
         out = {}
         for name in PARAM_NAMES:
-            p, w = float(getattr(prev, name)), float(getattr(want, name))
+            p, w = float(pd[name]), float(wd[name])
+            lo, hi = b.get(name) or BOUNDS[name]
             if name == "mode":
-                out[name] = int(p + clip(w - p, -1, 1))  # stepping is paced by the caller
+                v = float(int(p + clip(w - p, -1, 1)))  # stepping is paced by the caller
+                out[name] = int(round(lo if v < lo else hi if v > hi else v))
                 continue
-            up = self.fade_up_per_s if name == "fade" else self.slew_per_s[name]
-            down = self.slew_per_s[name]
-            out[name] = p + clip(w - p, -down * dt, up * dt)
-        return MusicParams(**out).clipped(self.bounds)
+            up = self.fade_up_per_s if name == "fade" else slew[name]
+            down = slew[name]
+            v = p + clip(w - p, -down * dt, up * dt)
+            out[name] = lo if v < lo else hi if v > hi else v
+        return make_params(out)
 
     def violations(
         self,
@@ -262,7 +278,11 @@ def parse_command(line: str) -> tuple[str, tuple]:
         pin NAME VALUE       NAME one of MusicParams' fields, VALUE inside BOUNDS
         unpin NAME|all
         goal AROUSAL [VALENCE]   in [-1, 1]
-        pause | resume | skip | estop
+        pause | resume | skip | estop | end
+
+    ``end`` ends the session gracefully: the music fades out at the normal fade-out rate
+    (``1 / fade_out_s``) whatever is pinned, and the session runner stops once it is
+    silent (Ctrl-C, SIGTERM and ``attune control FOLDER end`` all use it).
 
     Raises
     ------
@@ -429,6 +449,7 @@ class Controller:
         self.offset = 0.0  # protocol clock: tau = t - offset
         self.paused = False
         self.stopped = False
+        self.ending = False
         self.pins: dict[str, float] = {}
         self._ramp: tuple[float, float, float, float] | None = None  # tau0, tau1, a0, v0
         self._pending: list[tuple[str, tuple]] = []
@@ -465,6 +486,10 @@ class Controller:
     def emergency_stop(self) -> None:
         """Fade to silence within ``estop_fade_s`` (plus the synth's 1 s ramp), and stay silent."""
         self.command("estop")
+
+    def end(self) -> None:
+        """End the session gracefully: fade out at the normal rate, whatever is pinned."""
+        self.command("end")
 
     def command(self, line: str) -> None:
         """Validate a command line (:func:`parse_command`) and queue it for the next tick.
@@ -533,6 +558,10 @@ class Controller:
             if phase != "done":
                 self.offset -= end - tau
                 ev.append(f"override: skip phase {phase}")
+        elif verb == "end":
+            if not self.ending:
+                self.ending = True
+                ev.append("session ending: fade out")
         elif verb == "estop":
             if not self.stopped:
                 self.stopped = True
@@ -673,6 +702,10 @@ class Controller:
             elif name == "fade":
                 v = min(v, prev + self.envelope.fade_up_per_s * self.tick_s)
             changes[name] = int(round(v)) if name == "mode" else v
+        if self.ending:
+            fall = self.envelope.slew_per_s["fade"] * self.tick_s
+            fade = min(changes.get("fade", p.fade), float(self.params.fade) - fall)
+            changes["fade"] = max(0.0, fade)
         if self.stopped:
             changes["fade"] = max(0.0, float(self.params.fade) - self.tick_s / self.estop_fade_s)
         if not changes:

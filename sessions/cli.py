@@ -71,24 +71,110 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     cfg = _load(args)
     from sessions.simulate import run_simulation
 
-    summary = run_simulation(cfg, progress=_progress_bar("simulating"))
+    summary = run_simulation(
+        cfg, progress=_progress_bar("simulating"), realtime=getattr(args, "realtime", False)
+    )
     print(_fmt_summary(summary))
+    _report(summary.folder, args)
     return 0
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    """Write a table of a recorded session as CSV."""
-    from sessions.export import ExportError, export_table
+def _report(folder: Path, args: argparse.Namespace | None = None) -> None:
+    """Write the session's HTML report and print its path (the last line of a run).
+
+    Nothing is written when ``args.no_report`` is set.
+    """
+    if getattr(args, "no_report", False):
+        return
+    from sessions.report import write_report
+
+    print(f"Report: {write_report(folder)}")
+
+
+def _session(args: argparse.Namespace) -> Path:
+    """Return the session folder named by ``args.session`` (a folder, or an id under ``--dir``)."""
+    from sessions.store import StoreError, resolve_session
 
     try:
+        return resolve_session(args.session, args.dir)
+    except StoreError as e:
+        raise CliError(str(e)) from None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a table of a recorded session as CSV or JSON lines."""
+    from sessions.export import ExportError, export_table
+
+    folder = _session(args)
+    try:
         if args.out is None:
-            export_table(args.session, args.table)
+            export_table(folder, args.table, fmt=args.format)
         else:
-            with args.out.open("w", newline="", encoding="utf-8") as f:
-                export_table(args.session, args.table, f)
+            from sessions.record import private_open
+
+            with private_open(args.out) as f:
+                n = export_table(folder, args.table, f, fmt=args.format)
+            print(f"{n} rows of {args.table} written to {args.out}", file=sys.stderr)
     except ExportError as e:
-        print(f"attune export: {e}", file=sys.stderr)
-        return 2
+        raise CliError(f"export: {e}") from None
+    return 0
+
+
+def cmd_sessions(args: argparse.Namespace) -> int:
+    """List the sessions recorded under ``--dir``."""
+    from sessions.store import StoreError, list_sessions
+
+    try:
+        found, problems = list_sessions(args.dir)
+    except StoreError as e:
+        raise CliError(str(e)) from None
+    if not found:
+        print(f"no sessions in {args.dir}")
+    else:
+        head = ("id", "mode", "participant", "started (UTC)", "length", "ticks", "beats", "status")
+        rows = [
+            (
+                s.folder.name,
+                s.meta.get("mode") or "-",
+                s.meta.get("participant") or "-",
+                (s.meta.get("started_utc") or "-")[:19].replace("T", " "),
+                f"{s.duration_s / 60:.1f} min",
+                str(s.n_ticks),
+                str(s.n_beats),
+                s.meta["status"],
+            )
+            for s in found
+        ]
+        widths = [max(len(r[i]) for r in (head, *rows)) for i in range(len(head))]
+        for r in (head, *rows):
+            print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
+    for line in problems:
+        print(f"attune sessions: unreadable: {line}", file=sys.stderr)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the HTML report of a recorded session."""
+    from sessions.store import StoreError
+
+    folder = _session(args)
+    try:
+        _report(folder)
+    except StoreError as e:
+        raise CliError(str(e)) from None
+    return 0
+
+
+def cmd_annotate(args: argparse.Namespace) -> int:
+    """Add an annotation to a session, running or finished."""
+    from sessions.store import StoreError, annotate
+
+    folder = _session(args)
+    try:
+        t = annotate(folder, " ".join(args.text), t_s=args.t_s, author=args.author)
+    except StoreError as e:
+        raise CliError(str(e)) from None
+    print(f"annotation filed at {t:.2f} s in {folder.name}")
     return 0
 
 
@@ -122,7 +208,9 @@ def cmd_render_examples(args: argparse.Namespace) -> int:
 
 
 #: Tables ``attune export`` offers (kept here so ``--help`` needs no import).
-EXPORT_CHOICES: tuple[str, ...] = ("beats",)
+EXPORT_CHOICES: tuple[str, ...] = ("ticks", "beats", "events", "annotations")
+#: Where session folders are looked up by id (the default ``output_dir``).
+SESSIONS_DIR = Path("attune-sessions")
 
 
 class CliError(Exception):
@@ -157,6 +245,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     state = "interrupted (Ctrl-C): record closed" if out.interrupted else "ended"
     print(f"Live session {state} after {out.n_ticks * cfg.tick_s:.1f} s, {out.n_ticks} ticks")
     print(f"Session folder: {out.folder}")
+    _report(out.folder, args)
     return 0
 
 
@@ -197,7 +286,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             return _publish(rec, args, channels)
         cfg = _load(args)
         if not args.audio:
-            cfg = cfg.model_copy(update={"render_audio": False, "name": "replay"})
+            named = {} if args.config else {"name": "replay"}  # keep a session file's name
+            cfg = cfg.model_copy(update={"render_audio": False, **named})
         from sessions.replay import replay_recording
 
         summary = replay_recording(
@@ -210,6 +300,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except (SensorError, ValueError) as e:
         raise CliError(str(e)) from None
     print(_fmt_replay(summary))
+    _report(summary.folder, args)
     return 0
 
 
@@ -303,22 +394,71 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--seed", type=int, help="override the session seed")
         s.add_argument("--out", type=Path, help="output directory for session folders")
         s.add_argument("--no-audio", action="store_true", help="skip audio rendering")
+        s.add_argument("--no-report", action="store_true", help="do not write report.html")
+        s.add_argument(
+            "--realtime",
+            action="store_true",
+            help="pace the session on the wall clock like a live one (default: as fast as "
+            "the CPU allows); plays to the session's [audio] device and [midi] port",
+        )
         s.add_argument(
             "--no-control",
             action="store_true",
             help="freeze the music at its starting parameters (open loop)",
         )
         s.set_defaults(func=cmd_simulate)
+    session_help = "session folder, or a session id listed by `attune sessions`"
+    dir_help = f"where session ids are looked up ({SESSIONS_DIR})"
     e = sub.add_parser(
         "export",
         help="write a table of a recorded session as CSV",
-        description="Write a table of a recorded session folder as CSV. beats: time_s "
-        "(seconds from the start of the recording), rr_ms, corrected (0/1).",
+        description="Write a table of a recorded session as CSV (or JSON lines). ticks: one "
+        "row per tick; beats: time_s (seconds from the start of the recording), rr_ms, "
+        "corrected (0/1); events: t_s, event; annotations: t_s, author, text, created_utc.",
     )
-    e.add_argument("session", metavar="SESSION", type=Path, help="session folder")
-    e.add_argument("table", metavar="TABLE", choices=EXPORT_CHOICES, help="one of: beats")
-    e.add_argument("--out", type=Path, help="output file (default: stdout)")
+    e.add_argument("session", metavar="SESSION", help=session_help)
+    e.add_argument(
+        "table",
+        metavar="TABLE",
+        choices=EXPORT_CHOICES,
+        help=f"one of: {', '.join(EXPORT_CHOICES)}",
+    )
+    e.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json")
+    e.add_argument("--out", type=Path, help="output file, created 0600 (default: stdout)")
+    e.add_argument("--dir", type=Path, default=SESSIONS_DIR, help=dir_help)
     e.set_defaults(func=cmd_export)
+    ls = sub.add_parser(
+        "sessions",
+        help="list recorded sessions",
+        description="List the sessions recorded under DIR: id, mode, pseudonym, start, length, "
+        "ticks, beats and status (ended, interrupted, running, or crashed when its process "
+        "is gone).",
+    )
+    ls.add_argument(
+        "--dir", type=Path, default=SESSIONS_DIR, help=f"session directory ({SESSIONS_DIR})"
+    )
+    ls.set_defaults(func=cmd_sessions)
+    rpt = sub.add_parser(
+        "report",
+        help="write the HTML report of a session",
+        description="Write SESSION/report.html: a self-contained page with figures of the "
+        "estimate against the target, heart, EEG, music, signal quality, events and a summary.",
+    )
+    rpt.add_argument("session", metavar="SESSION", help=session_help)
+    rpt.add_argument("--dir", type=Path, default=SESSIONS_DIR, help=dir_help)
+    rpt.set_defaults(func=cmd_report)
+    an = sub.add_parser(
+        "annotate",
+        help="add a note to a session, running or finished",
+        description="File a one-line annotation into the session's store; in a running session "
+        "it is stamped with the newest tick's time unless --t-s says otherwise.",
+    )
+    an.add_argument("session", metavar="SESSION", help=session_help)
+    an.add_argument("text", metavar="TEXT", nargs="+", help="the note (pseudonyms only)")
+    an.add_argument("--t-s", type=float, help="session time of the note, seconds")
+    an.add_argument("--author", default="", help="who wrote it (role or initials)")
+    an.add_argument("--dir", type=Path, default=SESSIONS_DIR, help=dir_help)
+    an.set_defaults(func=cmd_annotate)
     d = sub.add_parser(
         "devices",
         help="list audio output devices and MIDI output ports",
@@ -360,6 +500,7 @@ def build_parser() -> argparse.ArgumentParser:
     rn.add_argument("--duration-s", type=float, help="stop after this many seconds")
     rn.add_argument("--out", type=Path, help="output directory for session folders")
     rn.add_argument("--no-audio", action="store_true", help="do not render the music to WAV")
+    rn.add_argument("--no-report", action="store_true", help="do not write report.html")
     rn.set_defaults(func=cmd_run)
     rp = sub.add_parser(
         "replay",
@@ -385,6 +526,7 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seed", type=int, help="override the session seed")
     rp.add_argument("--out", type=Path, help="output directory for session folders")
     rp.add_argument("--audio", action="store_true", help="also render the music to WAV")
+    rp.add_argument("--no-report", action="store_true", help="do not write report.html")
     rp.set_defaults(func=cmd_replay, no_audio=False, no_control=False)
     ev = sub.add_parser(
         "evaluate",
@@ -408,7 +550,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="send a therapist command to a running session",
         description="Send a command to the session running in SESSION_FOLDER: pin NAME VALUE | "
         "unpin NAME|all | goal AROUSAL [VALENCE] | pause | resume | skip | estop "
-        "(emergency stop: fade to silence within 2 s).",
+        "(emergency stop: fade to silence within 2 s) | end (fade out and end the session).",
     )
     ct.add_argument("session", metavar="SESSION_FOLDER", type=Path, help="the session folder")
     ct.add_argument("words", metavar="COMMAND", nargs="+", help="the command and its arguments")
@@ -444,6 +586,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("attune: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed it
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def run() -> None:

@@ -1,64 +1,95 @@
-"""Export tables of a recorded session folder for researchers.
+"""Export tables of a recorded session for researchers (``attune export``).
 
-``beats``: one row per detected beat with columns ``time_s`` (seconds from the start of
-the recording: the session clock, which starts at 0), ``rr_ms`` (the raw interval ending
-at the beat in ms; empty for the first beat) and ``corrected`` (1 when the online
-artifact rule flagged the interval, else 0).
+Tables (all times are session seconds: the session clock, which starts at 0 with the
+recording or the simulation):
+
+``ticks``
+    One row per control tick; columns as recorded (features, estimate, target, every
+    music parameter, measured latency). Empty cells: not available at that tick.
+``beats``
+    One row per detected beat: ``time_s``, ``rr_ms`` (the raw interval ending at the
+    beat in ms; empty for the first beat) and ``corrected`` (1 when the online
+    artifact rule flagged the interval, else 0).
+``events``
+    ``t_s``, ``event``: phases, holds, warnings, therapist commands, markers.
+``annotations``
+    ``t_s``, ``author``, ``text``, ``created_utc``.
+
+Formats: ``csv`` (header row, comma-separated, floats as Python's shortest round-trip
+repr) and ``json`` (one object per line, null where empty).
 """
 
 from __future__ import annotations
 
 import csv
+import json
+import math
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
 
-#: Tables ``attune export`` can write, and the session file each comes from.
-EXPORT_TABLES: dict[str, str] = {"beats": "beats.csv"}
-#: Columns of each exported table.
-EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {"beats": ("time_s", "rr_ms", "corrected")}
+from sessions.store import TABLES, StoreError, read_table
+
+#: Tables ``attune export`` can write.
+EXPORT_TABLES: tuple[str, ...] = ("ticks", *TABLES)
+#: Output formats.
+FORMATS: tuple[str, ...] = ("csv", "json")
 
 
 class ExportError(Exception):
-    """The session folder or table cannot be exported (the message says why)."""
+    """The session or table cannot be exported (the message says why)."""
 
 
-def export_table(session: Path, table: str, out: TextIO | None = None) -> int:
-    """Write one table of a session folder as CSV.
+def _csv_cell(v: object) -> object:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return ""
+    return repr(v) if isinstance(v, float) else v
+
+
+def export_table(
+    session: Path | str,
+    table: str,
+    out: TextIO | None = None,
+    *,
+    fmt: Literal["csv", "json"] = "csv",
+) -> int:
+    """Write one table of a session as CSV or JSON lines.
 
     Parameters
     ----------
-    session : Path
-        The session folder (as written by :class:`sessions.record.SessionRecord`).
+    session : Path or str
+        The session folder (holding ``session.db``).
     table : str
         One of :data:`EXPORT_TABLES`.
     out : text file, optional
         Where to write; default ``sys.stdout``.
+    fmt : {"csv", "json"}
+        Output format.
 
     Returns
     -------
     int
         Number of data rows written.
+
+    Raises
+    ------
+    ExportError
+        Naming the table, format or session that is wrong.
     """
     if table not in EXPORT_TABLES:
-        raise ExportError(f"table must be one of {tuple(EXPORT_TABLES)}, got {table!r}")
-    session = Path(session)
-    if not session.is_dir():
-        raise ExportError(f"session folder {str(session)!r} does not exist")
-    src = session / EXPORT_TABLES[table]
-    if not src.is_file():
-        raise ExportError(f"session folder {str(session)!r} has no {src.name}")
-    cols = EXPORT_COLUMNS[table]
+        raise ExportError(f"table must be one of {EXPORT_TABLES}, got {table!r}")
+    if fmt not in FORMATS:
+        raise ExportError(f"format must be one of {FORMATS}, got {fmt!r}")
+    try:
+        cols, rows = read_table(session, table)
+    except StoreError as e:
+        raise ExportError(str(e)) from None
     out = sys.stdout if out is None else out
-    with src.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in cols if c not in (reader.fieldnames or ())]
-        if missing:
-            raise ExportError(f"{src} lacks columns {missing}")
+    if fmt == "csv":
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(cols)
-        n = 0
-        for row in reader:
-            writer.writerow([row[c] for c in cols])
-            n += 1
-    return n
+        writer.writerows([_csv_cell(v) for v in row] for row in rows)
+    else:
+        for row in rows:
+            out.write(json.dumps(dict(zip(cols, row, strict=True))) + "\n")
+    return len(rows)

@@ -1,18 +1,19 @@
-"""The session record: a private folder with one CSV row per tick, beat and event.
+"""The session record: a private folder whose store keeps every tick, beat and event.
 
-Rows are flushed at least once a second of session time, so a crash loses at most the
-last second. Folders are created 0700 and files 0600: session data is personal data.
+Rows are committed to the folder's SQLite store (:mod:`sessions.store`) once a second of
+session time, so a crash loses at most the last second. Folders are created 0700 and
+files 0600: session data is personal data.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import os
 from datetime import datetime
 from pathlib import Path
 
 from engine.loop import TickResult
+from sessions.store import SessionStore
 from synthesis.params import PARAM_NAMES
 
 #: Columns measured from the machine (vary from run to run); excluded when comparing runs.
@@ -47,16 +48,8 @@ def private_file(path: Path) -> Path:
     return path
 
 
-def _cell(v: object) -> object:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return "" if not math.isfinite(v) else repr(round(v, 9))
-    return v
-
-
 class SessionRecord:
-    """Writes ``ticks.csv``, ``beats.csv`` and ``events.csv`` into a session folder.
+    """Records ticks, beats and events of a session into its store (``session.db``).
 
     Parameters
     ----------
@@ -64,11 +57,13 @@ class SessionRecord:
         The session folder (already created).
     feature_names : sequence of str
         Feature columns, in order.
+    meta : dict
+        The store's ``sessions`` row (see :class:`sessions.store.SessionStore`).
     extra_columns : sequence of str
         More per-tick columns supplied by the caller (e.g. the simulated listener's true
         state).
-    flush_every : int
-        Flush after this many ticks (4 ticks of 0.25 s = once a second).
+    commit_every : int
+        Commit after this many ticks (4 ticks of 0.25 s = once a second).
     """
 
     def __init__(
@@ -76,8 +71,9 @@ class SessionRecord:
         folder: Path,
         *,
         feature_names: list[str],
+        meta: dict,
         extra_columns: list[str] = (),
-        flush_every: int = 4,
+        commit_every: int = 4,
     ) -> None:
         self.folder = folder
         self.feature_names = list(feature_names)
@@ -92,63 +88,44 @@ class SessionRecord:
             + self.extra_columns
             + list(MEASURED_COLUMNS)
         )
-        self._ticks_f = private_open(folder / "ticks.csv")
-        self._beats_f = private_open(folder / "beats.csv")
-        self._events_f = private_open(folder / "events.csv")
-        self._ticks = csv.writer(self._ticks_f)
-        self._beats = csv.writer(self._beats_f)
-        self._events = csv.writer(self._events_f)
-        self._ticks.writerow(self.columns)
-        self._beats.writerow(["time_s", "rr_ms", "corrected"])
-        self._events.writerow(["t_s", "event"])
-        self.flush_every = flush_every
-        self.n_ticks = 0
+        self.store = SessionStore(
+            folder, tick_columns=self.columns, meta=meta, commit_every=commit_every
+        )
+
+    @property
+    def n_ticks(self) -> int:
+        """Ticks recorded so far."""
+        return self.store.n_ticks
 
     def event(self, t: float, text: str) -> None:
         """Record an event (phase change, hold, warning, override)."""
-        self._events.writerow([_cell(float(t)), text])
+        self.store.event(t, text)
 
     def tick(self, r: TickResult, extra: dict[str, float] | None = None) -> None:
         """Record one tick, its new beats and its events."""
-        d, e = r.decision, r.estimate
-        row = [_cell(r.t), d.phase]
-        row += [_cell(r.features.get(n)) for n in self.feature_names]
-        row += [
-            _cell(e.arousal),
-            _cell(e.valence),
-            _cell(e.confidence),
-            _cell(e.valence_confidence),
-        ]
-        row += [
-            _cell(d.target_arousal),
-            _cell(d.target_valence),
-            _cell(d.music_arousal),
-            int(d.hold),
-        ]
-        row += [
-            _cell(float(getattr(d.params, n))) if n != "mode" else d.params.mode
-            for n in PARAM_NAMES
-        ]
-        row += [r.n_notes]
-        row += [_cell((extra or {}).get(c)) for c in self.extra_columns]
-        row += [_cell(r.latency_ms), _cell(r.compute_ms)]
-        self._ticks.writerow(row)
-        for t_b, rr, corr in r.beats:
-            self._beats.writerow([_cell(float(t_b)), _cell(float(rr)), int(corr)])
+        d, e, p = r.decision, r.estimate, r.decision.params
+        feats = r.features
+        extra = extra or {}
+        self.store.tick(
+            (r.t, d.phase)
+            + tuple(feats.get(n) for n in self.feature_names)
+            + (e.arousal, e.valence, e.confidence, e.valence_confidence)
+            + (d.target_arousal, d.target_valence, d.music_arousal, int(d.hold))
+            + tuple(getattr(p, n) for n in PARAM_NAMES)
+            + (r.n_notes,)
+            + tuple(extra.get(c) for c in self.extra_columns)
+            + (r.latency_ms, r.compute_ms)
+        )
+        if len(r.beats):
+            self.store.beats(
+                (float(t_b), None if math.isnan(rr) else float(rr), int(c))
+                for t_b, rr, c in r.beats
+            )
         for text in d.events:
-            self.event(r.t, text)
-        for text in getattr(r, "events", ()):
-            self.event(r.t, text)
-        self.n_ticks += 1
-        if self.n_ticks % self.flush_every == 0:
-            self.flush()
+            self.store.event(r.t, text)
+        for text in r.events:
+            self.store.event(r.t, text)
 
-    def flush(self) -> None:
-        """Push buffered rows to the operating system."""
-        for f in (self._ticks_f, self._beats_f, self._events_f):
-            f.flush()
-
-    def close(self) -> None:
-        """Flush and close the files."""
-        for f in (self._ticks_f, self._beats_f, self._events_f):
-            f.close()
+    def close(self, *, status: str = "ended") -> None:
+        """Commit everything and mark the session ``status`` (``ended``/``interrupted``)."""
+        self.store.close(status=status)

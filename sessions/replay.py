@@ -17,6 +17,7 @@ from sensors.readers import RecordedStream, Recording, read_recording, select_st
 from sensors.replay import file_sources
 from sessions.config import SessionConfig
 from sessions.runner import run_session
+from sessions.store import load_session
 
 #: Which cardiac stream feeds HRV when a file has several: beats the device detected
 #: itself (chest-strap RR), then ECG, then PPG.
@@ -153,10 +154,9 @@ def replay_recording(
         progress=progress,
     )
     folder = out.folder
-    beats = sum(1 for _ in open(folder / "beats.csv", encoding="utf-8")) - 1
-    with open(folder / "events.csv", encoding="utf-8") as f:
-        n_markers = sum(1 for line in f if ",marker: " in line)
-    hr = _column(folder / "ticks.csv", "hr_bpm")
+    data = load_session(folder)
+    n_markers = sum(1 for _, text in data.events if text.startswith("marker: "))
+    hr = data.ticks["hr_bpm"]
     base_i = min(out.n_ticks - 1, int(cfg.phases.baseline_s / cfg.tick_s))
     return ReplaySummary(
         path=str(rec.path),
@@ -166,7 +166,7 @@ def replay_recording(
         n_ticks=out.n_ticks,
         wall_s=out.wall_s,
         speed_x=out.n_ticks * cfg.tick_s / out.wall_s,
-        n_beats=beats,
+        n_beats=int(data.beats["time_s"].size),
         mean_hr_bpm=float(np.nanmean(hr)) if np.isfinite(hr).any() else None,
         arousal_start=float(out.arousal[base_i]) if out.n_ticks else float("nan"),
         arousal_end=float(out.arousal[-1]) if out.n_ticks else float("nan"),
@@ -175,14 +175,6 @@ def replay_recording(
         files=out.files,
         interrupted=out.interrupted,
     )
-
-
-def _column(path: Path, name: str) -> np.ndarray:
-    """One numeric column of a tick record (empty cells as NaN)."""
-    import csv
-
-    with open(path, newline="", encoding="utf-8") as f:
-        return np.array([float(r[name]) if r[name] else np.nan for r in csv.DictReader(f)])
 
 
 def run_replay(

@@ -8,8 +8,11 @@ closes everything even when interrupted, so nothing recorded is lost.
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,36 @@ from synthesis.midi import MidiRecorder
 from synthesis.params import MusicParams
 from synthesis.supervisor import SupervisedSynth
 from synthesis.synth import SilentBackend
+
+#: The synth's control ramp, seconds: a fade reaching 0 is silent this much later.
+SYNTH_RAMP_S = 1.0
+
+
+@contextmanager
+def graceful_signals():
+    """Turn the first SIGINT or SIGTERM into a request to end gracefully.
+
+    Yields a callable that returns True once a signal arrived. A second SIGINT raises
+    :class:`KeyboardInterrupt` as usual. Outside the main thread (where Python cannot
+    install handlers) nothing is installed and the callable stays False.
+    """
+    got: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+
+    def handler(signum, frame) -> None:
+        if got and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        got.append(signum)
+
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(got)
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
 
 #: Feature columns of the tick record, in order.
 FEATURES = [*HRV_FEATURES, *EEG_FEATURES]
@@ -117,7 +150,11 @@ def run_session(
     progress : callable, optional
         Called with the fraction done about once per session second.
     stop : callable, optional
-        Polled each tick; True ends the session gracefully.
+        Polled each tick; True ends the session gracefully, as Ctrl-C (SIGINT) and
+        SIGTERM do: the controller fades the music out at the normal rate
+        (:meth:`engine.controller.Controller.end`), the loop runs on until it is
+        silent, then the store is closed. A second Ctrl-C stops at once; what was
+        recorded is kept either way.
     commands : sequence of CommandSource
         Therapist command sources polled before every tick (e.g.
         :class:`sessions.therapist.ScriptedCommands`); with
@@ -128,14 +165,27 @@ def run_session(
     """
     wall0 = time.perf_counter()
     folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
+    config_toml = dump_config(cfg)
     with private_open(folder / "config.toml") as f:
-        f.write(dump_config(cfg))
+        f.write(config_toml)
     marker_sources = [s for s in sources if s.info.kind == "markers"]
     signal_sources = [s for s in sources if s.info.kind != "markers"]
     for s in signal_sources:
         if s.info.kind not in STAGE_OF_KIND:
             raise ValueError(f"stream {s.info.name!r}: kind {s.info.kind!r} has no stage")
-    record = SessionRecord(folder, feature_names=FEATURES, extra_columns=list(extra_columns))
+    record = SessionRecord(
+        folder,
+        feature_names=FEATURES,
+        extra_columns=list(extra_columns),
+        meta={
+            "name": cfg.name,
+            "participant": cfg.participant,
+            "mode": mode,
+            "seed": cfg.seed,
+            "tick_s": cfg.tick_s,
+            "config_toml": config_toml,
+        },
+    )
     record.event(0.0, f"session start: {mode} seed={cfg.seed}")
     for text in notes:
         record.event(0.0, text)
@@ -163,42 +213,53 @@ def run_session(
     tgt_a = np.full(n_ticks, np.nan)
     extras = {c: np.full(n_ticks, np.nan) for c in extra_columns}
     every = max(1, int(round(1.0 / cfg.tick_s)))
+    # After a graceful end the music is silent once the fade reaches 0 and the synth's
+    # 1 s control ramp has run out.
+    silent_ticks_needed = int(np.ceil(SYNTH_RAMP_S / cfg.tick_s))
+    silent_ticks = 0
     done = 0
     interrupted = False
     stats = None
+    controller = engine.controller
     start = clock.begin()
     for src in sources:
         if hasattr(src, "session_t0"):
             src.session_t0 = start
     try:
-        for i in range(n_ticks):
-            if stop is not None and stop():
-                interrupted = True
-                break
-            t = clock.next_tick()
-            for cs in command_sources:
-                for text in cs.poll(t, engine.controller.command):
-                    record.event(t, text)
-            r = engine.step(t)
-            values = extra(r) if extra is not None else {}
-            record.tick(r, values)
-            for src in marker_sources:
-                chunk = src.pull(t)
-                for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
-                    record.event(float(ts), f"marker: {label}")
-            for src in sources:
-                for text in getattr(src, "drain_events", list)():
-                    record.event(t, text)
-            if outlets is not None:
-                outlets.publish(r, lsl_time=start + t)
-            t_arr[i], est_a[i] = r.t, r.estimate.arousal
-            tgt_a[i] = np.nan if r.decision.target_arousal is None else r.decision.target_arousal
-            for c in extra_columns:
-                extras[c][i] = values.get(c, np.nan)
-            done = i + 1
-            if progress is not None and i % every == 0:
-                progress(i / n_ticks)
-    except KeyboardInterrupt:
+        with graceful_signals() as signalled:
+            for i in range(n_ticks):
+                if not controller.ending and (signalled() or (stop is not None and stop())):
+                    interrupted = True
+                    controller.end()
+                t = clock.next_tick()
+                for cs in command_sources:
+                    for text in cs.poll(t, controller.command):
+                        record.event(t, text)
+                r = engine.step(t)
+                values = extra(r) if extra is not None else {}
+                record.tick(r, values)
+                for src in marker_sources:
+                    chunk = src.pull(t)
+                    for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
+                        record.event(float(ts), f"marker: {label}")
+                for src in sources:
+                    for text in getattr(src, "drain_events", list)():
+                        record.event(t, text)
+                if outlets is not None:
+                    outlets.publish(r, lsl_time=start + t)
+                t_arr[i], est_a[i] = r.t, r.estimate.arousal
+                tgt = r.decision.target_arousal
+                tgt_a[i] = np.nan if tgt is None else tgt
+                for c in extra_columns:
+                    extras[c][i] = values.get(c, np.nan)
+                done = i + 1
+                if progress is not None and i % every == 0:
+                    progress(i / n_ticks)
+                if controller.ending:
+                    silent_ticks = silent_ticks + 1 if r.decision.params.fade <= 0.0 else 0
+                    if silent_ticks >= silent_ticks_needed:
+                        break
+    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep what is recorded
         interrupted = True
     finally:
         for cs in command_sources:
@@ -208,19 +269,18 @@ def run_session(
         try:
             stats = renderer.close()  # a death reported at close still reaches the record
         finally:
-            record.close()
+            record.close(status="interrupted" if interrupted else "ended")
     note_log.write(private_file(folder / "session.mid"), engine.composer.beats)
     if progress is not None and not interrupted:
         progress(1.0)
     files = {
-        "ticks": str(folder / "ticks.csv"),
-        "beats": str(folder / "beats.csv"),
-        "events": str(folder / "events.csv"),
+        "store": str(record.store.path),
         "config": str(folder / "config.toml"),
         "midi": str(folder / "session.mid"),
     }
     if cfg.render_audio:
         files["audio"] = str(folder / "session.wav")
+
     return RunOutcome(
         folder=folder,
         n_ticks=done,

@@ -10,7 +10,7 @@ JSON line per command and reads one JSON reply line per command::
     <- {"ok": false, "error": "pin: tempo_bpm must be in [40, 160], got 300"}
 
 Commands (:func:`engine.controller.parse_command`): ``pin NAME VALUE``, ``unpin
-NAME|all``, ``goal AROUSAL [VALENCE]``, ``pause``, ``resume``, ``skip``, ``estop``.
+NAME|all``, ``goal AROUSAL [VALENCE]``, ``pause``, ``resume``, ``skip``, ``estop``, ``end``.
 
 The session runner polls the channel once per tick, before the tick runs
 (:meth:`TherapistChannel.poll` never blocks: one ``select`` with timeout 0); valid

@@ -403,18 +403,3 @@ def test_ppg_chunks_drive_the_stage():
     ]
     assert feats[-1].hr_bpm == pytest.approx(86.4, abs=3.0)
     assert feats[-1].rhythm_ok
-
-
-def test_export_beats_cli(tmp_path, capsys):
-    from sessions.cli import main
-
-    folder = tmp_path / "session"
-    folder.mkdir()
-    (folder / "beats.csv").write_text("time_s,rr_ms,corrected\n0.8,,0\n1.6,800.0,0\n2.1,500.0,1\n")
-    assert main(["export", str(folder), "beats"]) == 0
-    out = capsys.readouterr().out.splitlines()
-    assert out == ["time_s,rr_ms,corrected", "0.8,,0", "1.6,800.0,0", "2.1,500.0,1"]
-    dest = tmp_path / "b.csv"
-    assert main(["export", str(folder), "beats", "--out", str(dest)]) == 0
-    assert dest.read_text().splitlines() == out
-    assert main(["export", str(tmp_path / "missing"), "beats"]) == 2

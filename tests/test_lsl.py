@@ -16,6 +16,7 @@ from sensors.lsl import LslSource, StateOutlets, find_streams, format_streams_ta
 from sensors.types import SensorError
 from sessions.config import SessionConfig
 from sessions.runner import run_session
+from sessions.store import load_session
 
 PUBLISHER = Path(__file__).with_name("publish_counter.py")
 
@@ -123,12 +124,11 @@ def test_stale_then_reconnected_with_same_source_id(tmp_path):
     )
     restart["p2"].terminate()
     restart["p2"].wait(timeout=20)
-    events = (out.folder / "events.csv").read_text().splitlines()
-    stale = [e for e in events if "stale" in e]
-    back = [e for e in events if "reconnected" in e]
+    events = load_session(out.folder).events
+    stale = [t for t, e in events if "stale" in e]
+    back = [t for t, e in events if "reconnected" in e]
     assert len(stale) == 1 and len(back) == 1, events
-    t_stale = float(stale[0].split(",")[0])
-    t_back = float(back[0].split(",")[0])
+    t_stale, t_back = stale[0], back[0]
     assert restart["stop"] + stale_after <= t_stale + 0.3  # not before the timeout
     assert t_stale <= restart["stop"] + stale_after + 1.0  # within 1 s after it
     assert t_back <= restart["start"] + 2.0  # reconnected within 2 s of the restart
@@ -168,7 +168,6 @@ def test_missing_stream_is_a_clear_error():
 
 
 def test_live_session_publishes_its_state_tick_by_tick(tmp_path):
-    import csv
     import threading
 
     import pylsl
@@ -202,15 +201,12 @@ def test_live_session_publishes_its_state_tick_by_tick(tmp_path):
     pub.terminate()
     out = result["out"]
     assert out.n_ticks == 40 and not out.interrupted
-    with open(out.folder / "ticks.csv", newline="") as f:
-        ticks = list(csv.DictReader(f))
+    ticks = load_session(out.folder).ticks
     assert len(rows) >= 30  # every tick once the inlet was connected
     np.testing.assert_allclose(np.diff(stamps), 0.25, atol=0.05)
-    tail = ticks[-len(rows) :]
-    np.testing.assert_allclose([r[0] for r in rows], [float(t["arousal"]) for t in tail], atol=1e-6)
-    np.testing.assert_allclose(
-        [r[2] for r in rows], [float(t["confidence"]) for t in tail], atol=1e-6
-    )
+    n = len(rows)
+    np.testing.assert_allclose([r[0] for r in rows], ticks["arousal"][-n:], atol=1e-6)
+    np.testing.assert_allclose([r[2] for r in rows], ticks["confidence"][-n:], atol=1e-6)
 
 
 def test_rr_and_marker_streams_arrive_with_units_and_labels():

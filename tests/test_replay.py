@@ -11,6 +11,7 @@ from sensors.lsl import publish_streams
 from sensors.readers import read_recording
 from sessions.cli import main
 from sessions.replay import choose_streams
+from sessions.store import load_session
 
 DATA = Path(__file__).parent / "data"
 #: Every file holding EEG or cardiac signals, with the options a user passes for it.
@@ -51,18 +52,17 @@ def reader_kwargs(opts):
 @pytest.mark.parametrize("name", sorted(FILES))
 def test_replays_to_the_end(name, tmp_path, capsys):
     path = DATA / name
-    rc = main(["replay", str(path), "--out", str(tmp_path), *FILES[name]])
+    rc = main(["replay", str(path), "--out", str(tmp_path), "--no-report", *FILES[name]])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert out.startswith(f"Replayed {path}")
     folder = Path(out.strip().splitlines()[-1].split(": ", 1)[1])
+    data = load_session(folder)
     rec = read_recording(path, **reader_kwargs(FILES[name]))
     replayed = choose_streams(rec)
     longest = max(s.duration_s for s in replayed if s.info.kind != "markers")
-    ticks = (folder / "ticks.csv").read_text().strip().splitlines()[1:]
-    last_t = float(ticks[-1].split(",")[0])
-    assert last_t >= longest - 0.25  # the last tick saw the end of the recording
-    assert "session end" in (folder / "events.csv").read_text()
+    assert data.ticks["t_s"][-1] >= longest - 0.25  # the last tick saw the end of the recording
+    assert data.events[-1][1] == "session end" and data.meta["status"] == "ended"
 
 
 #: Round trips run by default (float32 XDF with markers, int16 XDF, an irregular CSV);
@@ -161,11 +161,11 @@ def test_replay_is_deterministic(tmp_path):
     for k in range(2):
         cfg = SessionConfig(output_dir=tmp_path / str(k), render_audio=False)
         s = run_replay(path, cfg, fs=100.0)
-        lines = (s.folder / "ticks.csv").read_text().splitlines()
-        header = lines[0].split(",")
-        keep = [i for i, c in enumerate(header) if c not in MEASURED_COLUMNS]
-        runs.append([[row.split(",")[i] for i in keep] for row in lines])
-    assert len(runs[0]) > 500 and runs[0] == runs[1]
+        ticks = load_session(s.folder).ticks
+        runs.append({c: v for c, v in ticks.items() if c not in MEASURED_COLUMNS})
+    assert runs[0]["t_s"].size > 500 and list(runs[0]) == list(runs[1])
+    for c in runs[0]:
+        np.testing.assert_array_equal(runs[0][c], runs[1][c], err_msg=c)
 
 
 def test_cli_replay_lsl_loop_publishes_the_file(tmp_path):

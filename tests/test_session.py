@@ -1,6 +1,5 @@
 """End to end: the 10-minute demo session on the simulated listener (issue 2)."""
 
-import csv
 import subprocess
 import sys
 import time
@@ -11,18 +10,17 @@ import pytest
 from sessions.config import SessionConfig
 from sessions.record import MEASURED_COLUMNS
 from sessions.simulate import TARGET_BAND, run_simulation
+from sessions.store import load_session
 from synthesis.analysis import estimate_tempo_bpm, peak_dbfs, read_wav, rms_dbfs_windows
 from synthesis.midi import read_midi_notes, read_tempo_map
 
 
 def read_ticks(folder):
-    with open(folder / "ticks.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return rows
+    return load_session(folder).ticks
 
 
-def column(rows, name):
-    return np.array([float(r[name]) if r[name] != "" else np.nan for r in rows])
+def column(ticks, name):
+    return ticks[name]
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +40,7 @@ def demo_ticks(demo):
 def test_demo_writes_its_folder(demo):
     s, _ = demo
     for name in (
-        "ticks.csv",
-        "beats.csv",
-        "events.csv",
+        "session.db",
         "config.toml",
         "session.wav",
         "session.mid",
@@ -72,7 +68,7 @@ def test_listener_reaches_the_goal(demo, demo_ticks):
 
 
 def test_tick_record_is_complete(demo_ticks):
-    assert len(demo_ticks) == 2400
+    assert demo_ticks["t_s"].size == 2400
     t = column(demo_ticks, "t_s")
     np.testing.assert_allclose(np.diff(t), 0.25)
     for name in (
@@ -91,9 +87,11 @@ def test_tick_record_is_complete(demo_ticks):
 
 def test_same_seed_same_ticks(demo, demo_ticks, tmp_path):
     again = run_simulation(SessionConfig(output_dir=tmp_path, render_audio=False))
-    rows = read_ticks(again.folder)
-    keep = [c for c in rows[0] if c not in MEASURED_COLUMNS]
-    assert [[r[c] for c in keep] for r in rows] == [[r[c] for c in keep] for r in demo_ticks]
+    ticks = read_ticks(again.folder)
+    keep = [c for c in ticks if c not in MEASURED_COLUMNS]
+    assert list(ticks) == list(demo_ticks)
+    for c in keep:
+        np.testing.assert_array_equal(ticks[c], demo_ticks[c], err_msg=c)
 
 
 def test_open_loop_does_not_get_there(demo, tmp_path):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-
 import numpy as np
 import pytest
 
 from sessions.config import Phases, SessionConfig
+from sessions.store import load_session
 from synthesis.analysis import read_wav, rms_dbfs_windows
 from synthesis.composer import Composer
 from synthesis.params import MusicParams
@@ -107,17 +106,15 @@ def test_session_survives_synth_kill(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "SupervisedSynth", Killer)
     cfg = short_config(tmp_path)
     s = simulate.run_simulation(cfg)
-    with open(s.folder / "ticks.csv", newline="") as f:
-        t = np.array([float(r["t_s"]) for r in csv.DictReader(f)])
+    data = load_session(s.folder)
+    t = data.ticks["t_s"]
     assert t.size == 360
     np.testing.assert_allclose(np.diff(t), TICK_S)
-    with open(s.folder / "events.csv", newline="") as f:
-        events = list(csv.DictReader(f))
-    died = [e for e in events if "synth process died (SIGKILL)" in e["event"]]
-    assert len(died) == 1 and "restarting with fade-in" in died[0]["event"]
-    t_restart = float(died[0]["t_s"])
+    died = [(te, e) for te, e in data.events if "synth process died (SIGKILL)" in e]
+    assert len(died) == 1 and "restarting with fade-in" in died[0][1]
+    t_restart = died[0][0]
     assert t_restart == kill_at
-    assert events[-1]["event"] == "session end"
+    assert data.events[-1][1] == "session end"
 
     x, sr = read_wav(s.folder / "session.wav")
     assert x.shape[1] == 90 * sr

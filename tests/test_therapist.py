@@ -1,6 +1,6 @@
 """The therapist's hand: pins, goal, pause, skip, emergency stop, and the command channel."""
 
-import csv
+
 import json
 import socket
 import threading
@@ -15,6 +15,7 @@ from sensors.simulate import SimulatedListener
 from sessions.build import make_controller, make_envelope
 from sessions.config import SessionConfig
 from sessions.runner import run_session
+from sessions.store import load_session
 from sessions.therapist import (
     CHANNEL_FILE,
     ScriptedCommands,
@@ -261,9 +262,7 @@ def _short_session(tmp_path, script, *, audio, total_s):
         listeners=[lambda t, p: listener.hear(p, t)],
         commands=[ScriptedCommands(script)],
     )
-    with open(out.folder / "events.csv", newline="") as f:
-        events = [(float(r["t_s"]), r["event"]) for r in csv.DictReader(f)]
-    return out, events
+    return out, load_session(out.folder).events
 
 
 def test_emergency_stop_reaches_silence_within_two_seconds_in_the_rendered_audio(tmp_path):
