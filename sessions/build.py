@@ -1,8 +1,14 @@
-"""Build the closed loop's parts from a :class:`~sessions.config.SessionConfig`."""
+"""Build the closed loop's parts from a :class:`~sessions.config.SessionConfig`.
+
+Also the session's sound outputs: the offline WAV renderer (:func:`make_renderer`) and,
+for real-time sessions, the live sound card and MIDI port (:func:`check_live_outputs`
+before the session, :func:`open_live_outputs` to start them).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from engine.affect import AffectEstimator
 from engine.controller import Controller, Envelope, PhasePlan
@@ -10,7 +16,7 @@ from engine.eeg import EEGStage
 from engine.hrv import HRVStage
 from engine.loop import STAGE_OF_KIND, Engine, SynthBackend
 from sensors.types import Source
-from sessions.config import Safety, SessionConfig
+from sessions.config import ConfigError, Safety, SessionConfig
 from synthesis.composer import Composer
 from synthesis.params import BOUNDS, MusicParams, params_for
 
@@ -67,7 +73,7 @@ def make_estimator(cfg: SessionConfig) -> AffectEstimator:
             "faa": es.w_faa,
             "valence_hr": es.w_valence_hr,
             # paced breathing moves RSA out of HF without any arousal change
-            "hf_ln": 0.0 if es.paced_breathing else es.w_hf,
+            "hf_ln": 0.0 if cfg.features.paced_breathing_hz > 0.0 else es.w_hf,
         },
         arousal_gain=es.arousal_gain,
         valence_gain=es.valence_gain,
@@ -121,23 +127,181 @@ def build_engine(
 ) -> Engine:
     """Assemble the closed loop for ``cfg`` around ``sources``.
 
-    One feature stage is built per modality present (HRV for ECG/PPG/RR, EEG).
+    One feature stage is built per modality present and switched on in
+    ``cfg.features`` (HRV for ECG/PPG/RR, EEG), with the windows and filters set there;
+    sources of a modality switched off are left out (not read). The composer swells
+    with ``cfg.features.paced_breathing_hz``.
     """
-    stages = {}
+    feats = cfg.features
+    stages: dict = {}
     for src in sources:
         info = src.info
         kind = STAGE_OF_KIND.get(info.kind)
-        if kind == "hrv" and "hrv" not in stages:
-            stages["hrv"] = HRVStage(fs=info.fs, window_s=60.0)
-        elif kind == "eeg" and "eeg" not in stages:
-            stages["eeg"] = EEGStage(fs=info.fs, channels=info.channels)
+        if kind == "hrv" and feats.hrv and "hrv" not in stages:
+            stages["hrv"] = HRVStage(
+                fs=info.fs,
+                window_s=feats.hrv_window_s,
+                spectral_window_s=feats.hrv_spectral_window_s,
+            )
+        elif kind == "eeg" and feats.eeg and "eeg" not in stages:
+            stages["eeg"] = EEGStage(
+                fs=info.fs,
+                channels=info.channels,
+                window_s=feats.eeg_window_s,
+                segment_s=feats.eeg_segment_s,
+                notch_hz=feats.eeg_notch_hz,
+                highpass_hz=feats.eeg_highpass_hz,
+            )
     return Engine(
-        sources=sources,
+        sources=[s for s in sources if STAGE_OF_KIND.get(s.info.kind) in stages],
         stages=stages,
         estimator=make_estimator(cfg),
         controller=make_controller(cfg),
-        composer=Composer(seed=cfg.seed),
+        composer=Composer(seed=cfg.seed, breathing_hz=feats.paced_breathing_hz),
         synths=synths,
         tick_s=cfg.tick_s,
         listeners=listeners,
     )
+
+
+def _audio_device(cfg: SessionConfig) -> int | str | None:
+    """Return the portaudio device of ``cfg.audio.device`` (``"default"`` -> None)."""
+    dev = cfg.audio.device
+    return None if isinstance(dev, str) and dev.strip().lower() == "default" else dev
+
+
+def make_renderer(
+    cfg: SessionConfig, wav_path: Path, *, on_event: Callable[[float, str], None] | None = None
+):
+    """Return the session's offline renderer (not started).
+
+    Parameters
+    ----------
+    cfg : SessionConfig
+        ``render_audio``, ``sample_rate_hz`` (Hz), ``features.paced_breathing_hz`` (pad
+        swell, Hz) and ``audio.breathing_pacer`` are used.
+    wav_path : Path
+        The WAV to write.
+    on_event : callable, optional
+        ``on_event(t_s, text)`` for synth deaths and restarts (the session record).
+
+    Returns
+    -------
+    SupervisedSynth or SilentBackend
+        The crash-isolated pyo renderer, or the silent backend if ``render_audio`` is
+        false.
+    """
+    from synthesis.supervisor import SupervisedSynth
+    from synthesis.synth import SilentBackend
+
+    if not cfg.render_audio:
+        return SilentBackend()
+    return SupervisedSynth(
+        wav_path,
+        sr=cfg.sample_rate_hz,
+        breathing_hz=cfg.features.paced_breathing_hz,
+        pacer=cfg.audio.breathing_pacer,
+        on_event=on_event,
+    )
+
+
+def check_live_outputs(cfg: SessionConfig) -> None:
+    """Check, before a real-time session starts, that its sound card and MIDI port exist.
+
+    Lists devices and ports without opening them (the audio listing runs pyo in a
+    short-lived child process, about a second). Nothing is checked for outputs the
+    session does not configure.
+
+    Raises
+    ------
+    ConfigError
+        One line naming the field, the missing device or port and the available ones,
+        e.g. ``midi.port: no MIDI output port matches 'Synth'; available: none (...)``.
+    """
+    from synthesis.midi import MidiError, find_midi_output
+
+    if cfg.midi.port is not None:
+        try:
+            find_midi_output(cfg.midi.port)
+        except MidiError as e:
+            raise ConfigError(f"midi.port: {e}") from None
+    dev = _audio_device(cfg)
+    if cfg.audio.device is not None:
+        from synthesis.devices import list_audio_outputs
+
+        devices, default, problem = list_audio_outputs()
+        if problem:
+            raise ConfigError(f"audio.device {cfg.audio.device!r}: {problem}")
+        found = (
+            default >= 0
+            if dev is None
+            else any(
+                (idx == dev) if isinstance(dev, int) else (dev.lower() in name.lower())
+                for idx, name in devices
+            )
+        )
+        if not found:
+            names = ", ".join(f"{idx}: {name!r}" for idx, name in devices) or "none"
+            what = "is the default" if dev is None else f"matches {dev!r}"
+            raise ConfigError(f"audio.device: no audio output device {what}; available: {names}")
+
+
+def open_live_outputs(
+    cfg: SessionConfig, *, on_event: Callable[[float, str], None] | None = None
+) -> list:
+    """Start the live outputs of a real-time session: sound card, then MIDI port.
+
+    Parameters
+    ----------
+    cfg : SessionConfig
+        ``audio.device`` (plus ``sample_rate_hz``, ``features.paced_breathing_hz``,
+        ``audio.breathing_pacer``) and ``midi.port``; an unset one is not opened.
+    on_event : callable, optional
+        ``on_event(t_s, text)`` for live-synth deaths and restarts.
+
+    Returns
+    -------
+    list of synth backends
+        Started; each has ``send(t_end_s, params, notes)`` and ``close()``. Add them to
+        the engine's synths and close them when the session ends (the live synth fades
+        out over 1 s, the MIDI port silences every channel).
+
+    Raises
+    ------
+    ConfigError
+        One line naming ``audio.device`` or ``midi.port`` if it cannot be opened; what
+        was already opened is closed.
+    """
+    from synthesis.midi import MidiError, MidiPortOutput, open_midi_output
+    from synthesis.supervisor import SupervisedSynth
+    from synthesis.synth import SynthError
+
+    outs: list = []
+    try:
+        if cfg.audio.device is not None:
+            live = SupervisedSynth(
+                audio="portaudio",
+                device=_audio_device(cfg),
+                sr=cfg.sample_rate_hz,
+                breathing_hz=cfg.features.paced_breathing_hz,
+                pacer=cfg.audio.breathing_pacer,
+                on_event=on_event,
+            )
+            try:
+                live.start()
+            except SynthError as e:
+                raise ConfigError(f"audio.device {cfg.audio.device!r}: {e}") from None
+            outs.append(live)
+        if cfg.midi.port is not None:
+            try:
+                port = open_midi_output(cfg.midi.port)
+            except MidiError as e:
+                raise ConfigError(f"midi.port: {e}") from None
+            midi = MidiPortOutput(port)
+            midi.start()
+            outs.append(midi)
+    except BaseException:
+        for out in outs:
+            out.close()
+        raise
+    return outs

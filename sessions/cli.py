@@ -50,12 +50,13 @@ def _load(args: argparse.Namespace):
 
 
 def _fmt_summary(s) -> str:
-    ttt = "not reached" if s.time_to_target_s is None else f"{s.time_to_target_s:.0f} s"
+    ttt = "not reached" if s.time_to_target_s is None else f"reached at {s.time_to_target_s:.0f} s"
+    early = " (ended early: interrupted)" if getattr(s, "interrupted", False) else ""
     lines = [
-        f"Session of {s.duration_s / 60:.1f} min on the simulated listener",
+        f"Session of {s.duration_s / 60:.1f} min on the simulated listener{early}",
         f"  arousal (true): start {s.start_arousal:+.2f} -> end {s.end_arousal:+.2f}"
         f"   (goal {s.goal_arousal:+.2f}; engine estimate at end {s.end_arousal_estimate:+.2f})",
-        f"  target band |arousal - goal| < 0.2 held 60 s: reached at {ttt}",
+        f"  target band |arousal - goal| < 0.2 held 60 s: {ttt}",
         f"  notes composed: {s.n_notes}",
         f"  wall time: {s.engine_wall_s:.1f} s"
         + (f"; audio rendered at {s.render_speed_x:.0f}x real time" if s.render_speed_x else ""),

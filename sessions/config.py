@@ -11,7 +11,25 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+#: Hard cap of the program level ceiling ``safety.loudness_db_max``, dBFS (RMS). A session
+#: file cannot set a louder ceiling. With the synth's peak limiter at -1 dBFS and the
+#: startle rule that transients stay within 10 dB of the program level (SCIENCE.md 6),
+#: -12 dBFS is the loudest program level with headroom; on playback calibrated so the
+#: default ceiling (-18 dBFS) is 65-70 dBA it stays near the WHO-ITU 75-80 dBA limits.
+LOUDNESS_HARD_CAP_DB: float = -12.0
+#: Paced (resonance) breathing rates a session may set, Hz (3-15 breaths/min; SCIENCE.md 5:
+#: resonance is near 0.1 Hz, individually 4.5-7 breaths/min).
+PACED_BREATHING_RANGE_HZ: tuple[float, float] = (0.05, 0.25)
 
 
 class ConfigError(Exception):
@@ -62,9 +80,11 @@ class Safety(_Model):
 
     tempo_bpm_min: float = Field(55.0, ge=40.0, le=160.0)
     tempo_bpm_max: float = Field(115.0, ge=40.0, le=160.0)
-    loudness_db_min: float = Field(-40.0, ge=-60.0, le=-6.0)
+    loudness_db_min: float = Field(-40.0, ge=-60.0, le=LOUDNESS_HARD_CAP_DB)
     loudness_db_max: float = Field(
-        -18.0, ge=-60.0, le=-6.0, description="program level ceiling, dBFS"
+        -18.0,
+        ge=-60.0,
+        description="program level ceiling, dBFS (RMS); at most LOUDNESS_HARD_CAP_DB (-12)",
     )
     tension_max: float = Field(0.8, ge=0.0, le=1.0)
     tempo_slew_bpm_per_min: float = Field(3.0, gt=0.0, le=10.0)
@@ -86,19 +106,23 @@ class Safety(_Model):
         3.0, gt=0.0, le=3.0, description="startle limit on a pinned loudness rising, dB/s"
     )
 
-    @model_validator(mode="after")
-    def _ranges(self) -> Safety:
-        if self.tempo_bpm_min >= self.tempo_bpm_max:
-            raise ValueError(
-                f"tempo_bpm_min ({self.tempo_bpm_min}) must be below tempo_bpm_max "
-                f"({self.tempo_bpm_max})"
-            )
-        if self.loudness_db_min >= self.loudness_db_max:
-            raise ValueError(
-                f"loudness_db_min ({self.loudness_db_min}) must be below loudness_db_max "
-                f"({self.loudness_db_max})"
-            )
-        return self
+    @field_validator("tempo_bpm_max")
+    @classmethod
+    def _tempo_range(cls, v: float, info: ValidationInfo) -> float:
+        lo = info.data.get("tempo_bpm_min")
+        if lo is not None and v <= lo:
+            raise ValueError(f"must be above tempo_bpm_min = {lo:g} (inverted tempo range)")
+        return v
+
+    @field_validator("loudness_db_max")
+    @classmethod
+    def _loudness_cap(cls, v: float, info: ValidationInfo) -> float:
+        if v > LOUDNESS_HARD_CAP_DB:
+            raise ValueError(f"must be at most the hard cap of {LOUDNESS_HARD_CAP_DB:g} dBFS")
+        lo = info.data.get("loudness_db_min")
+        if lo is not None and v <= lo:
+            raise ValueError(f"must be above loudness_db_min = {lo:g} (inverted loudness range)")
+        return v
 
 
 class Estimator(_Model):
@@ -121,12 +145,10 @@ class Estimator(_Model):
         0.0, ge=0.0, description="weight of z(HR) in valence (SCIENCE.md 3: a small HR term)"
     )
     w_hf: float = Field(
-        0.0, ge=0.0, description="weight of ln HF power (sign -1; needs >= 60 s of beats)"
-    )
-    paced_breathing: bool = Field(
-        False,
-        description="paced/resonance breathing in the session: frequency-domain HRV "
-        "features are left out of the arousal estimate (RSA moves from HF into LF)",
+        0.0,
+        ge=0.0,
+        description="weight of ln HF power (sign -1; needs >= 60 s of beats); forced to 0 "
+        "with features.paced_breathing_hz > 0",
     )
     arousal_gain: float = Field(0.4, gt=0.0, description="arousal units per fused z")
     valence_gain: float = Field(0.3, gt=0.0, description="valence units per fused z")
@@ -173,6 +195,105 @@ class Control(_Model):
     )
 
 
+class Features(_Model):
+    """Which physiological features feed the estimator, and their windows (SCIENCE.md 2-3).
+
+    A modality switched off gets no feature stage: its streams are not read and its
+    features stay empty in the record. The weights of the individual features are in
+    :class:`Estimator`.
+    """
+
+    hrv: bool = Field(
+        True, description="use the cardiac stream (ECG, PPG or RR): HR, ln RMSSD, SDNN, HF"
+    )
+    eeg: bool = Field(True, description="use the EEG stream: band powers, engagement, FAA")
+    hrv_window_s: float = Field(
+        60.0, ge=10.0, le=300.0, description="time-domain HRV window (HR, RMSSD, SDNN), s"
+    )
+    hrv_spectral_window_s: float = Field(
+        150.0, ge=60.0, le=600.0, description="frequency-domain HRV window (HF, LF), s"
+    )
+    eeg_window_s: float = Field(
+        4.0, ge=1.0, le=60.0, description="EEG band-power window (Welch segments in it), s"
+    )
+    eeg_segment_s: float = Field(
+        2.0, ge=0.25, le=10.0, description="Welch segment length, s (50 % overlap)"
+    )
+    eeg_notch_hz: Literal[50, 60] | None = Field(
+        None, description="mains notch, Hz (50 or 60); unset: none"
+    )
+    eeg_highpass_hz: float | None = Field(
+        None, gt=0.0, le=5.0, description="causal 2nd-order high-pass corner, Hz; unset: none"
+    )
+    paced_breathing_hz: float = Field(
+        0.0,
+        ge=0.0,
+        description="paced (resonance) breathing rate, Hz (0.1 = 6 breaths/min; 0 = none): "
+        "frequency-domain HRV features leave the arousal estimate (RSA moves from HF into "
+        "LF) and the music swells with the breath",
+    )
+
+    @field_validator("eeg_segment_s")
+    @classmethod
+    def _segment_fits(cls, v: float, info: ValidationInfo) -> float:
+        win = info.data.get("eeg_window_s")
+        if win is not None and v > win:
+            raise ValueError(f"must not exceed eeg_window_s = {win:g} s")
+        return v
+
+    @field_validator("paced_breathing_hz")
+    @classmethod
+    def _breathing_rate(cls, v: float) -> float:
+        lo, hi = PACED_BREATHING_RANGE_HZ
+        if v != 0.0 and not lo <= v <= hi:
+            raise ValueError(
+                f"must be 0 (none) or in [{lo:g}, {hi:g}] Hz ({lo * 60:g}-{hi * 60:g} breaths/min)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _some_input(self) -> Features:
+        if not (self.hrv or self.eeg):
+            raise ValueError("hrv and eeg are both false: the estimator would have no input")
+        return self
+
+
+class Audio(_Model):
+    """Sound output besides the session WAV (``render_audio``, ``sample_rate_hz``)."""
+
+    device: int | str | None = Field(
+        None,
+        description="live output device of real-time sessions (attune run, attune simulate "
+        "--realtime): portaudio index or (part of) its name as `attune devices` lists it, "
+        "'default' for the system default; unset: no live playback",
+    )
+    breathing_pacer: bool = Field(
+        False,
+        description="a soft tone rising on each inhale and falling on each exhale (needs "
+        "features.paced_breathing_hz > 0)",
+    )
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, v: int | str | None) -> int | str | None:
+        if isinstance(v, int) and v < 0:
+            raise ValueError("a device index must be >= 0")
+        if isinstance(v, str) and not v.strip():
+            raise ValueError("must name a device (or be left out)")
+        return v
+
+
+class Midi(_Model):
+    """Live MIDI output; the session's ``session.mid`` file is always written."""
+
+    port: str | None = Field(
+        None,
+        min_length=1,
+        description="MIDI output port (or part of its name, as `attune devices` lists it) "
+        "that real-time sessions play to; unset: none",
+    )
+
+
 class Simulation(_Model):
     """The simulated listener (SCIENCE.md section 7)."""
 
@@ -205,22 +326,85 @@ class SessionConfig(_Model):
     estimator: Estimator = Estimator()
     control: Control = Control()
     simulation: Simulation = Simulation()
+    features: Features = Features()
+    audio: Audio = Audio()
+    midi: Midi = Midi()
     streams: tuple[LiveStream, ...] = Field(
         (), description="LSL streams of a live session; the first of each kind is used"
     )
     lsl_outlets: bool = Field(True, description="publish state, music and markers over LSL")
     output_dir: Path = Path("attune-sessions")
-    render_audio: bool = True
-    sample_rate_hz: int = Field(48000, ge=22050, le=96000)
+    render_audio: bool = Field(True, description="render the music to session.wav (offline)")
+    sample_rate_hz: int = Field(
+        48000, ge=22050, le=96000, description="audio sample rate, Hz (a multiple of 960)"
+    )
+
+    @field_validator("sample_rate_hz")
+    @classmethod
+    def _whole_buffers(cls, v: int) -> int:
+        if v % 960:
+            raise ValueError(
+                "must be a multiple of 960 Hz (240-sample synth buffers tiling a tick), "
+                "e.g. 48000 or 96000"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _pacer_needs_breathing(self) -> SessionConfig:
+        if self.audio.breathing_pacer and self.features.paced_breathing_hz == 0.0:
+            raise ValueError(
+                "audio.breathing_pacer needs features.paced_breathing_hz > 0 (the pacing rate)"
+            )
+        return self
+
+
+def _known_keys(loc: tuple) -> list[str]:
+    """Return the keys allowed in the table holding ``loc`` (for "did you mean")."""
+    model: type[BaseModel] = SessionConfig
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return []
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        sub = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if sub is None:
+            return []
+        model = sub
+    return list(model.model_fields)
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:
-    """One line naming the source, the field path and what was wrong."""
+    """One line naming the source, the field path, the rule and the bad value.
+
+    E.g. ``relax.toml: safety.loudness_db_max: must be at most the hard cap of -12 dBFS,
+    got -3.0``.
+    """
+    import difflib
+
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    loc = ".".join(str(p) for p in first["loc"])
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    value = f", got {first['input']!r}" if "input" in first and first["type"] != "missing" else ""
-    return f"{source}: {loc}: {first['msg']}{value}{more}"
+    kind = first["type"]
+    msg = first["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
+    bound = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}
+    if kind in bound or kind == "less_than":
+        op = bound.get(kind, "<")
+        key = {">=": "ge", ">": "gt", "<=": "le", "<": "lt"}[op]
+        msg = f"must be {op} {first['ctx'][key]}"
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(str(first["loc"][-1]), _known_keys(first["loc"]), n=1)
+        msg = "unknown key" + (f" (did you mean {close[0]!r}?)" if close else "")
+    shown = (
+        "input" in first
+        and kind not in ("missing", "extra_forbidden")
+        and not isinstance(first["input"], dict)
+    )
+    value = f", got {first['input']!r}" if shown else ""
+    where = f"{loc}: " if loc else ""
+    return f"{source}: {where}{msg}{value}{more}"
 
 
 def load_config(path: Path | str) -> SessionConfig:

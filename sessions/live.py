@@ -12,14 +12,37 @@ from collections.abc import Callable
 
 from engine.clocks import LiveClock
 from sensors.lsl import LslSource, StateOutlets, local_clock
-from sessions.config import SessionConfig
+from sessions.build import check_live_outputs
+from sessions.config import LiveStream, SessionConfig
 from sessions.runner import RunOutcome, run_session
 
 
-def open_streams(cfg: SessionConfig, *, resolve_timeout_s: float = 5.0) -> list[LslSource]:
-    """Open one inlet per stream of ``cfg.streams`` (raises SensorError if one is missing)."""
+def wanted_streams(cfg: SessionConfig) -> list[LiveStream]:
+    """Return the streams of ``cfg.streams`` the session reads.
+
+    Marker streams always; cardiac (ECG, PPG, RR) and EEG streams only if their modality
+    is switched on in ``cfg.features``.
+
+    Raises
+    ------
+    ValueError
+        If none is left (no ``[[streams]]``, or only streams of switched-off modalities).
+    """
     if not cfg.streams:
         raise ValueError("the session file names no [[streams]] to read (kind, name or source_id)")
+    on = {"eeg": cfg.features.eeg, "markers": True}
+    wanted = [s for s in cfg.streams if on.get(s.kind, cfg.features.hrv)]
+    if not any(s.kind != "markers" for s in wanted):
+        kinds = ", ".join(s.kind for s in cfg.streams)
+        raise ValueError(
+            f"no [[streams]] feed the estimator: streams {kinds}; features.hrv = "
+            f"{str(cfg.features.hrv).lower()}, features.eeg = {str(cfg.features.eeg).lower()}"
+        )
+    return wanted
+
+
+def open_streams(cfg: SessionConfig, *, resolve_timeout_s: float = 5.0) -> list[LslSource]:
+    """Open one inlet per stream of :func:`wanted_streams` (SensorError if one is missing)."""
     return [
         LslSource(
             kind=s.kind,
@@ -28,7 +51,7 @@ def open_streams(cfg: SessionConfig, *, resolve_timeout_s: float = 5.0) -> list[
             stale_after_s=s.stale_after_s,
             resolve_timeout_s=resolve_timeout_s,
         )
-        for s in cfg.streams
+        for s in wanted_streams(cfg)
     ]
 
 
@@ -49,7 +72,15 @@ def run_live(
         Stop after this many seconds instead of the protocol's length.
     progress, stop : callable, optional
         As for :func:`sessions.runner.run_session`.
+
+    Raises
+    ------
+    ConfigError
+        If the configured audio device or MIDI port does not exist (checked first).
+    SensorError
+        If a stream cannot be found.
     """
+    check_live_outputs(cfg)
     sources = open_streams(cfg)
     outlets = (
         StateOutlets(prefix=cfg.name, tick_s=cfg.tick_s, source_id=f"attune-{cfg.name}")

@@ -18,18 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.clocks import VirtualClock
 from engine.eeg import EEG_FEATURES
 from engine.hrv import HRV_FEATURES
 from engine.loop import STAGE_OF_KIND, TickResult
 from sensors.types import Source
-from sessions.build import build_engine
+from sessions.build import build_engine, make_renderer, open_live_outputs
 from sessions.config import SessionConfig, dump_config
 from sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from sessions.therapist import CommandSource, TherapistChannel
 from synthesis.midi import MidiRecorder
 from synthesis.params import MusicParams
-from synthesis.supervisor import SupervisedSynth
-from synthesis.synth import SilentBackend
 
 #: The synth's control ramp, seconds: a fade reaching 0 is silent this much later.
 SYNTH_RAMP_S = 1.0
@@ -192,16 +191,20 @@ def run_session(
     note_log = MidiRecorder()
     # The synth runs in its own process; the supervisor restarts it (with a fade-in)
     # if it dies, and reports that into the record.
-    renderer = (
-        SupervisedSynth(
-            private_file(folder / "session.wav"), sr=cfg.sample_rate_hz, on_event=record.event
+    wav = private_file(folder / "session.wav") if cfg.render_audio else folder / "session.wav"
+    renderer = make_renderer(cfg, wav, on_event=record.event)
+    # Real-time sessions also play to the configured sound card and MIDI port.
+    try:
+        live_outs = (
+            [] if isinstance(clock, VirtualClock) else open_live_outputs(cfg, on_event=record.event)
         )
-        if cfg.render_audio
-        else SilentBackend()
-    )
+    except Exception as e:
+        record.event(0.0, f"session failed: {e}")
+        record.close(status="failed")
+        raise
     renderer.start()
     engine = build_engine(
-        cfg, sources=signal_sources, synths=[renderer, note_log], listeners=listeners
+        cfg, sources=signal_sources, synths=[renderer, note_log, *live_outs], listeners=listeners
     )
     command_sources = list(commands)
     if cfg.control.command_channel:
@@ -266,6 +269,11 @@ def run_session(
             cs.close()
         end_t = float(t_arr[done - 1]) + cfg.tick_s if done else 0.0
         record.event(end_t, "session interrupted" if interrupted else "session end")
+        for live in live_outs:
+            try:
+                live.close()
+            except Exception as e:  # never lose the record over a device
+                record.event(end_t, f"warning: live output did not close cleanly: {e}")
         try:
             stats = renderer.close()  # a death reported at close still reaches the record
         finally:

@@ -1,20 +1,25 @@
-"""Run a whole session on the simulated listener, on the virtual clock.
+"""Run a whole session on the simulated listener, on the virtual or the live clock.
 
 This is ``attune simulate`` and ``attune demo``: the same loop as a live session, fed by
 :class:`sensors.simulate.SimulatedListener`, rendering audio offline through the pyo
-synth (in its own process) and writing the session folder.
+synth (in its own process) and writing the session folder. By default the virtual
+clock runs it as fast as the CPU allows; ``attune simulate --realtime`` paces it on the
+live clock (:class:`engine.clocks.LiveClock`), one tick per ``tick_s`` of wall time, so
+it behaves like a live session (for crash drills, the therapist channel, or listening).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from engine.clocks import VirtualClock
+from engine.clocks import LiveClock, VirtualClock
+from engine.loop import TickResult
 from sensors.simulate import ListenerTraits, SimulatedListener
 from sessions.config import SessionConfig
 from sessions.record import private_open
@@ -53,6 +58,8 @@ class SessionSummary:
         Notes composed (as written to the MIDI file).
     files : dict of str to str
         Paths of what was written.
+    interrupted : bool
+        True if the session ended early (Ctrl-C or ``stop``).
     """
 
     folder: Path
@@ -66,6 +73,7 @@ class SessionSummary:
     render_speed_x: float | None
     n_notes: int
     files: dict[str, str]
+    interrupted: bool = False
 
 
 def time_to_band(
@@ -101,7 +109,12 @@ def time_to_band(
 
 
 def run_simulation(
-    cfg: SessionConfig, *, progress: Callable[[float], None] | None = None
+    cfg: SessionConfig,
+    *,
+    progress: Callable[[float], None] | None = None,
+    realtime: bool = False,
+    stop: Callable[[], bool] | None = None,
+    on_tick: Callable[[TickResult], None] | None = None,
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -111,11 +124,30 @@ def run_simulation(
         The session.
     progress : callable, optional
         Called with the fraction done (0 to 1) about once per simulated second.
+    realtime : bool, default False
+        Pace the ticks on the live clock (``time.monotonic``, drift-corrected) instead
+        of the virtual clock: the session takes its protocol's length in wall time, and
+        the listener's samples are produced up to each tick's actual time. The live
+        outputs of ``cfg`` (``audio.device``, ``midi.port``) are checked first.
+    stop : callable, optional
+        Polled each tick; True ends the session gracefully (as Ctrl-C does).
+    on_tick : callable, optional
+        Called with every tick's :class:`engine.loop.TickResult` after the engine step
+        (a progress display, a test).
 
     Returns
     -------
     SessionSummary
+
+    Raises
+    ------
+    ConfigError
+        With ``realtime``, if a configured audio device or MIDI port does not exist.
     """
+    if realtime:
+        from sessions.build import check_live_outputs
+
+        check_live_outputs(cfg)
     sim = cfg.simulation
     listener = SimulatedListener(
         seed=cfg.seed,
@@ -127,7 +159,9 @@ def run_simulation(
         eeg_channels=sim.eeg_channels,
     )
 
-    def true_state(r) -> dict[str, float]:
+    def true_state(r: TickResult) -> dict[str, float]:
+        if on_tick is not None:
+            on_tick(r)
         a, v = listener.state_at(r.t)
         return {"sim_arousal": a, "sim_valence": v}
 
@@ -135,26 +169,32 @@ def run_simulation(
         cfg,
         mode="simulate",
         sources=listener.sources(),
-        clock=VirtualClock(tick_s=cfg.tick_s),
+        clock=(
+            LiveClock(tick_s=cfg.tick_s, now=time.monotonic)
+            if realtime
+            else VirtualClock(tick_s=cfg.tick_s)
+        ),
         n_ticks=int(round(cfg.phases.total_s / cfg.tick_s)),
         listeners=[lambda t, p: listener.hear(p, t)],
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,
+        stop=stop,
     )
     true_a = out.extras["sim_arousal"]
     summary = SessionSummary(
         folder=out.folder,
         duration_s=out.n_ticks * cfg.tick_s,
         goal_arousal=cfg.goal.arousal,
-        start_arousal=float(true_a[0]),
-        end_arousal=float(true_a[-1]),
-        end_arousal_estimate=float(out.arousal[-1]),
+        start_arousal=float(true_a[0]) if out.n_ticks else float("nan"),
+        end_arousal=float(true_a[-1]) if out.n_ticks else float("nan"),
+        end_arousal_estimate=float(out.arousal[-1]) if out.n_ticks else float("nan"),
         time_to_target_s=time_to_band(out.t, true_a, cfg.goal.arousal),
         engine_wall_s=out.wall_s,
         render_speed_x=out.render_speed_x,
         n_notes=out.n_notes,
         files=out.files,
+        interrupted=out.interrupted,
     )
     with private_open(out.folder / "summary.json") as f:
         json.dump(

@@ -337,28 +337,48 @@ def list_midi_outputs() -> tuple[list[str], str | None]:
         return [], f"MIDI ports unavailable: {str(exc).strip().splitlines()[0]}"
 
 
+def find_midi_output(name: str) -> str:
+    """Return the full name of the first MIDI output port whose name contains ``name``.
+
+    Matching ignores case. Listing never opens a port.
+
+    Raises
+    ------
+    MidiError
+        One line naming ``name`` and listing the available ports (or why there are
+        none, e.g. no python-rtmidi backend or no ALSA sequencer).
+    """
+    names, problem = list_midi_outputs()
+    hits = [n for n in names if name.lower() in n.lower()]
+    if hits:
+        return hits[0]
+    if problem:
+        available = f"none ({problem})"
+    else:
+        available = ", ".join(repr(n) for n in names) if names else "none"
+    raise MidiError(f"no MIDI output port matches {name!r}; available: {available}")
+
+
 def open_midi_output(name: str | None = None, *, virtual: bool = False) -> Any:
     """Open a mido output port by (part of its) name, or a virtual port.
 
     Raises
     ------
     MidiError
-        One line: no backend, no sequencer, or no port matching ``name``.
+        One line: no backend, no sequencer, or no port matching ``name`` (naming it and
+        listing the available ports).
     """
     import mido
 
     try:
         if virtual:
             return mido.open_output(name or "Attune", virtual=True)
-        names = mido.get_output_names()
         if name is None:
+            names = mido.get_output_names()
             if not names:
                 raise MidiError("no MIDI output port found")
             return mido.open_output(names[0])
-        hits = [n for n in names if name.lower() in n.lower()]
-        if not hits:
-            raise MidiError(f"no MIDI output port matches {name!r}; available: {names}")
-        return mido.open_output(hits[0])
+        return mido.open_output(find_midi_output(name))
     except MidiError:
         raise
     except ImportError:

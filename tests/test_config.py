@@ -1,6 +1,18 @@
-import pytest
+import subprocess
+import sys
 
-from sessions.config import ConfigError, SessionConfig, dump_config, load_config
+import pytest
+from pydantic import ValidationError
+
+from sessions.config import (
+    LOUDNESS_HARD_CAP_DB,
+    ConfigError,
+    Safety,
+    SessionConfig,
+    dump_config,
+    load_config,
+    validate_config,
+)
 
 
 def test_defaults_are_the_ten_minute_demo():
@@ -17,24 +29,177 @@ def test_round_trip_through_toml(tmp_path):
     assert load_config(path) == cfg
 
 
-@pytest.mark.parametrize(
-    ("text", "field"),
-    [
-        ("bogus = 1", "bogus"),
-        ("[phases]\nmatch_s = -5", "phases.match_s"),
-        ("[safety]\ntempo_bpm_min = 120\ntempo_bpm_max = 90", "tempo_bpm_min"),
-        ("[safety]\nloudness_db_max = 0", "safety.loudness_db_max"),
-        ("[goal]\narousal = 2", "goal.arousal"),
-    ],
-)
-def test_invalid_config_gets_one_line_naming_the_field(tmp_path, text, field):
+#: (file text, the error line after "bad.toml: ") for the invalid configs of issue 8.
+INVALID = [
+    ("bogus = 1", "bogus: unknown key"),
+    ("[safty]\ntension_max = 0.5", "safty: unknown key (did you mean 'safety'?)"),
+    ("[phases]\nmatch_s = -5", "phases.match_s: must be >= 0.0, got -5"),
+    (
+        "[safety]\ntempo_bpm_min = 120\ntempo_bpm_max = 90",
+        "safety.tempo_bpm_max: must be above tempo_bpm_min = 120 (inverted tempo range), got 90",
+    ),
+    (
+        f"[safety]\nloudness_db_max = {LOUDNESS_HARD_CAP_DB + 6}",
+        f"safety.loudness_db_max: must be at most the hard cap of {LOUDNESS_HARD_CAP_DB:g} "
+        f"dBFS, got {LOUDNESS_HARD_CAP_DB + 6}",
+    ),
+    ("[goal]\narousal = 2", "goal.arousal: must be <= 1.0, got 2"),
+    (
+        "[features]\neeg_window_s = 2\neeg_segment_s = 4",
+        "features.eeg_segment_s: must not exceed eeg_window_s = 2 s, got 4",
+    ),
+    (
+        "[features]\nhrv = false\neeg = false",
+        "features: hrv and eeg are both false: the estimator would have no input",
+    ),
+    ("[features]\npaced_breathing_hz = 0.5", "features.paced_breathing_hz: must be 0 (none)"),
+    ("[audio]\nbreathing_pacer = true", "audio.breathing_pacer needs features.paced_breathing_hz"),
+    ('[midi]\nport = ""', "midi.port: "),
+    ('[[streams]]\nkind = "ecg"\nnmae = "x"', "streams.0.nmae: unknown key"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), INVALID, ids=[e.split(":")[0] for _, e in INVALID])
+def test_invalid_config_gets_one_line_naming_the_field(tmp_path, text, expected):
     path = tmp_path / "bad.toml"
     path.write_text(text)
     with pytest.raises(ConfigError) as e:
         load_config(path)
     msg = str(e.value)
     assert "\n" not in msg
-    assert str(path) in msg and field in msg
+    assert msg.startswith(f"{path}: {expected}")
+
+
+def test_loudness_hard_cap_holds_for_every_ceiling_above_it():
+    safety = SessionConfig().safety
+    assert Safety(loudness_db_max=LOUDNESS_HARD_CAP_DB).loudness_db_max == LOUDNESS_HARD_CAP_DB
+    for db in (LOUDNESS_HARD_CAP_DB + 0.1, -6.0, 0.0):
+        with pytest.raises(ValidationError, match="hard cap"):
+            Safety(loudness_db_max=db)
+    assert safety.loudness_db_max <= LOUDNESS_HARD_CAP_DB
+
+
+@pytest.mark.parametrize(("text", "expected"), INVALID[:6], ids=lambda x: str(x)[:12])
+def test_cli_prints_the_one_line_and_exits_2(tmp_path, capsys, text, expected):
+    from sessions.cli import main
+
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    assert main(["simulate", "--config", str(path), "--out", str(tmp_path / "out")]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err == f"attune: {path}: {expected}\n"
+    assert not (tmp_path / "out").exists()  # nothing started
+
+
+def test_console_script_exit_code_and_stderr(tmp_path):
+    path = tmp_path / "loud.toml"
+    path.write_text("[safety]\nloudness_db_max = -3")
+    p = subprocess.run(
+        [sys.executable, "-m", "sessions.cli", "simulate", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.splitlines() == [
+        f"attune: {path}: safety.loudness_db_max: must be at most the hard cap of "
+        f"{LOUDNESS_HARD_CAP_DB:g} dBFS, got -3"
+    ]
+
+
+def test_missing_midi_port_is_one_line_at_session_start(tmp_path, capsys):
+    from sessions.cli import main
+    from synthesis.midi import list_midi_outputs
+
+    path = tmp_path / "midi.toml"
+    path.write_text('[midi]\nport = "NoSuchSynth"')
+    assert main(["simulate", "--realtime", "--config", str(path), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "attune: midi.port: no MIDI output port matches 'NoSuchSynth'; available: "
+    )
+    names, problem = list_midi_outputs()
+    assert (problem or "none") in err and all(repr(n) in err for n in names)
+    assert not list(tmp_path.glob("*-demo-*"))  # checked before the session folder exists
+
+
+def test_live_session_checks_its_midi_port_before_opening_streams(tmp_path):
+    from sessions.live import run_live
+
+    cfg = validate_config(
+        {
+            "output_dir": str(tmp_path),
+            "midi": {"port": "NoSuchSynth"},
+            "streams": [{"kind": "ecg", "source_id": "never-published"}],
+        }
+    )
+    with pytest.raises(
+        ConfigError, match=r"^midi\.port: no MIDI output port matches 'NoSuchSynth'"
+    ):
+        run_live(cfg)
+
+
+def test_streams_of_a_switched_off_modality_are_not_read():
+    from sessions.live import wanted_streams
+
+    streams = [{"kind": "ecg", "name": "h10"}, {"kind": "eeg", "name": "muse"}]
+    cfg = validate_config({"streams": streams, "features": {"eeg": False}})
+    assert [s.kind for s in wanted_streams(cfg)] == ["ecg"]
+    cfg = validate_config({"streams": streams[1:], "features": {"eeg": False}})
+    with pytest.raises(ValueError, match="no \\[\\[streams\\]\\] feed the estimator"):
+        wanted_streams(cfg)
+
+
+def test_features_reach_the_engine():
+    from sensors.simulate import SimulatedListener
+    from sessions.build import build_engine, make_estimator
+
+    sources = SimulatedListener(seed=0).sources()
+    default = build_engine(SessionConfig(), sources=sources, synths=[])
+    assert default.stages["hrv"].window_s == 60.0 and default.stages["eeg"].n_window == 3
+    assert default.stages["eeg"]._sos is None and default.composer.breathing_hz == 0.0
+    cfg = validate_config(
+        {
+            "estimator": {"w_hf": 0.7},
+            "features": {
+                "hrv_window_s": 90,
+                "hrv_spectral_window_s": 240,
+                "eeg_window_s": 8,
+                "eeg_segment_s": 1,
+                "eeg_notch_hz": 50,
+                "eeg_highpass_hz": 1.0,
+            },
+        }
+    )
+    eng = build_engine(cfg, sources=sources, synths=[])
+    hrv, eeg = eng.stages["hrv"], eng.stages["eeg"]
+    assert hrv.window_s == 90.0 and hrv.spectral_window_s == 240.0
+    assert eeg.nperseg == 256 and eeg.n_window == 15  # 1 s segments, 50 % overlap, 8 s
+    assert eeg._sos is not None
+    assert make_estimator(cfg).weights["hf_ln"] == 0.7
+    paced = cfg.model_copy(
+        update={"features": cfg.features.model_copy(update={"paced_breathing_hz": 0.1})}
+    )
+    assert make_estimator(paced).weights["hf_ln"] == 0.0
+    assert build_engine(paced, sources=sources, synths=[]).composer.breathing_hz == 0.1
+    no_eeg = validate_config({"features": {"eeg": False}})
+    eng = build_engine(no_eeg, sources=sources, synths=[])
+    assert set(eng.stages) == {"hrv"} and [s.info.kind for s in eng.sources] == ["ecg"]
+
+
+def test_audio_device_default_and_index(tmp_path):
+    from sessions.build import _audio_device, make_renderer
+
+    assert _audio_device(validate_config({"audio": {"device": "default"}})) is None
+    assert _audio_device(validate_config({"audio": {"device": 2}})) == 2
+    assert _audio_device(validate_config({"audio": {"device": "USB"}})) == "USB"
+    assert type(make_renderer(SessionConfig(render_audio=False), tmp_path / "x.wav")).__name__ == (
+        "SilentBackend"
+    )
+    with pytest.raises(ConfigError, match=r"^x: audio\.device: a device index must be >= 0"):
+        validate_config({"audio": {"device": -1}}, source="x")
 
 
 def test_missing_and_malformed_files(tmp_path):

@@ -91,8 +91,8 @@ def short_config(tmp_path) -> SessionConfig:
 
 def test_session_survives_synth_kill(tmp_path, monkeypatch):
     """Must-show 7: SIGKILL mid-session; record complete, sound back with a fade-in."""
-    import sessions.runner as runner
     import sessions.simulate as simulate
+    import synthesis.supervisor as supervisor
 
     kill_at = 40.0
 
@@ -103,7 +103,7 @@ def test_session_survives_synth_kill(tmp_path, monkeypatch):
                 assert self.child.ping() == kill_at  # killed with audio up to now
                 self.kill_child()  # SIGKILL, then reap: the kernel has it dead now
 
-    monkeypatch.setattr(runner, "SupervisedSynth", Killer)
+    monkeypatch.setattr(supervisor, "SupervisedSynth", Killer)  # what make_renderer builds
     cfg = short_config(tmp_path)
     s = simulate.run_simulation(cfg)
     data = load_session(s.folder)
