@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,24 @@ def test_help_is_fast_and_light():
         [sys.executable, "-m", "sessions.cli", "--help"], capture_output=True, check=True
     )
     assert time.perf_counter() - t0 < 0.5
+
+
+def test_demo_ends_with_its_report(tmp_path, capsys):
+    """`attune demo` (what `make demo` runs) prints the report's path last; the report
+    holds the session's figures and summary."""
+    import base64
+    import re
+
+    from sessions.cli import main
+
+    assert main(["demo", "--no-audio", "--out", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("Report: ")
+    report = Path(last.split(": ", 1)[1])
+    assert report.parent.parent == tmp_path and report.stat().st_mode & 0o077 == 0
+    html = report.read_text(encoding="utf-8")
+    pngs = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
+    assert len(pngs) >= 6 and all(base64.b64decode(p)[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    for heading in ("Summary", "Affect", "Heart", "EEG", "Music", "Signal quality", "Events"):
+        assert heading in html, heading
+    assert "Time to target" in html and "phase transition" in html
