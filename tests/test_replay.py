@@ -213,3 +213,20 @@ def test_cli_streams_lists_what_is_on_the_network(capsys):
     line = next(ln for ln in out.splitlines() if sid in ln)
     assert "ChestStrap" in line and " rr " in line and "irregular" in line
     del outlet
+
+
+def test_replay_cli_shows_progress_summary_and_writes_a_report(tmp_path, capsys):
+    """The README's command for the NeuroKit2 resting recording, as a user runs it."""
+    path = DATA / "neurokit2/bio_resting_5min_100hz.csv"
+    assert main(["replay", str(path), "--fs", "100", "--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "replaying: 50%" in err and "replaying: 100%" in err  # not a terminal: 10% lines
+    lines = out.strip().splitlines()
+    assert lines[0] == f"Replayed {path}"
+    assert any(line.strip().startswith("beats ") and "mean HR" in line for line in lines)
+    report = Path(lines[-1].removeprefix("Report: "))
+    folder = Path(lines[-2].removeprefix("Session folder: "))
+    assert report == folder / "report.html" and report.stat().st_size > 50_000
+    data = load_session(folder)
+    assert data.meta["mode"] == "replay" and data.ticks["t_s"][-1] >= 300.0 - 0.25
+    assert 350 < data.beats["time_s"].size < 500  # ~87 bpm over 5 min
