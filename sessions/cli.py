@@ -243,7 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out = run_live(cfg, duration_s=args.duration_s, progress=_progress_bar("live"))
     except (SensorError, ValueError) as e:
         raise CliError(str(e)) from None
-    state = "interrupted (Ctrl-C): record closed" if out.interrupted else "ended"
+    state = "stopped early (faded out, store closed)" if out.interrupted else "ended"
     print(f"Live session {state} after {out.n_ticks * cfg.tick_s:.1f} s, {out.n_ticks} ticks")
     print(f"Session folder: {out.folder}")
     _report(out.folder, args)
