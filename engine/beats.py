@@ -76,12 +76,13 @@ class EcgBeatDetector:
        peak levels SPKI / NPKI (threshold ``NPKI + 0.25 (SPKI - NPKI)``), a 200 ms
        refractory period, T-wave discrimination (a candidate 200-360 ms after a beat
        whose maximal slope is below half that of the previous QRS is a T wave) and a
-       search-back for the largest noise candidate above half the threshold when no
-       beat was found for 1.66 times the mean RR (the smaller of RR AVERAGE1, the
-       mean of the last 8 RR, and RR AVERAGE2, the mean of the last 8 RR within
-       92-116 % of it, reset to AVERAGE1 after 8 regular intervals); a candidate
-       closer than 0.45 mean RR to the previous beat counts as noise, and after 3 s
-       without a beat SPKI halves at each candidate (recovers from amplitude drops);
+       search-back for the largest QRS-like noise candidate (see ``sb_ratio``) above
+       half the threshold when no beat was found for 1.66 times the mean RR (the
+       smaller of RR AVERAGE1, the mean of the last 8 RR, and RR AVERAGE2, the mean
+       of the last 8 RR within 92-116 % of it, reset to AVERAGE1 after 8 regular
+       intervals); a candidate closer than 0.45 mean RR to the previous beat counts
+       as noise, and after 3 s without a beat SPKI halves at each candidate (recovers
+       from amplitude drops);
        a candidate that passes is held *pending* for a short look-ahead: a later
        candidate whose R lies within ``twave_s`` (0.36 s) of the pending R and whose
        maximal slope and MWI peak both exceed the pending one's by ``rival_margin``
@@ -98,7 +99,11 @@ class EcgBeatDetector:
        dominance ``(max - m) - (m - min)`` over ``(max - min)`` (m: the region's
        median), switching to inverted below -0.3 and back to upright above 0 (biphasic
        RS complexes stay upright), so leads with negative R waves and reversed
-       electrodes are handled. The FIR delay plus the high-pass group delay at 10 Hz
+       electrodes are handled. R is a turning point within +-50 ms of the steepest
+       band-passed deflection, unless an earlier turning point of the region is
+       ``far_factor`` times larger and the complex is not noisy (``far_noise``): in
+       a wide ectopic complex under muscle noise the steepest deflection is the late
+       S wave. The FIR delay plus the high-pass group delay at 10 Hz
        is subtracted from that sample's timestamp;
     7. noisy stretches (electrode motion, muscle noise): each candidate carries its
        local noise level, the median |band-pass| over ``noise_win_s`` before its QRS
@@ -178,6 +183,17 @@ class EcgBeatDetector:
     score_w = (3.63, 2.34, 1.62, 1.14, 1.53, 9.5)
     score_min = -1.0  #: in a noisy stretch a candidate below this log-odds is noise
     score_searchback = -1.0  #: least log-odds of a beat found by search-back when noisy
+    #: R placement: an earlier turning point of the QRS region beyond the +-50 ms
+    #: window replaces the one found there when its deflection is this many times
+    #: larger (a wide ectopic complex whose steepest deflection is its late S wave) ...
+    far_factor = 1.3
+    #: ... and the candidate's local noise level is below this fraction of its
+    #: band-passed QRS amplitude
+    far_noise = 0.2
+    #: outside noisy stretches a search-back beat needs a slope ratio of at least
+    #: ``sb_ratio`` or a template correlation (sinus or ectopic) of at least ``sb_corr``
+    sb_ratio = 1.8
+    sb_corr = 0.6
     polarity_weight = 0.1  #: weight of each new beat in the running polarity
     #: hysteresis: R goes to the minimum below the first, back to the maximum above the second
     polarity_switch = (-0.3, 0.0)
@@ -373,14 +389,26 @@ class EcgBeatDetector:
         k_neg = np.where(
             dn.any(axis=1), np.where(dn, c, np.inf).argmin(axis=1) + 1, clw.argmin(axis=1)
         )
-        r_pos = np.minimum(start + k_pos, idx)
-        r_neg = np.minimum(start + k_neg, idx)
-        vals = mwi_buf[idx - o]
         # band-passed QRS amplitude; local noise level: median |band-pass| before the QRS
         amp = np.take_along_axis(absbp, kmax[:, None], axis=1)[:, 0]
         qrows = np.maximum(start[:, None] + self._qar[None, :], 0) - o
         hq = self._qar.size // 2
         qnoise = np.partition(np.abs(bp_buf[qrows]), hq, axis=1)[:, hq]
+        # a wide ectopic complex under muscle noise: its steepest deflection is the late
+        # S wave; an earlier, clearly larger turning point is R
+        quiet = qnoise < self.far_noise * amp
+        upa = (c >= left) & (c > right)
+        dna = (c <= left) & (c < right)
+        a_pos = np.where(upa, c, -np.inf).argmax(axis=1) + 1
+        a_neg = np.where(dna, c, np.inf).argmin(axis=1) + 1
+        rr_ = np.arange(idx.size)
+        big = (clw[rr_, a_pos] - ref) > self.far_factor * (clw[rr_, k_pos] - ref)
+        k_pos = np.where(upa.any(axis=1) & big & (a_pos < k_pos) & quiet, a_pos, k_pos)
+        big = (ref - clw[rr_, a_neg]) > self.far_factor * (ref - clw[rr_, k_neg])
+        k_neg = np.where(dna.any(axis=1) & big & (a_neg < k_neg) & quiet, a_neg, k_neg)
+        r_pos = np.minimum(start + k_pos, idx)
+        r_neg = np.minimum(start + k_neg, idx)
+        vals = mwi_buf[idx - o]
         self._pending.extend(
             zip(
                 idx.tolist(),
@@ -516,6 +544,25 @@ class EcgBeatDetector:
         w = self.score_w
         return w[0] * rank + w[1] * ratio + w[2] * corr + w[3] * amp - w[4] * rr - w[5]
 
+    def _qrs_like(self, cand: _Cand) -> bool:
+        """Whether a search-back candidate outside noisy stretches looks like a QRS.
+
+        Muscle noise raises many MWI peaks above half the threshold; search-back takes
+        one only if it is steep against its surroundings (slope ratio >= ``sb_ratio``)
+        or matches the sinus or the ectopic template (correlation >= ``sb_corr``).
+        Before the first template every candidate qualifies.
+        """
+        if self._tpl is None:
+            return True
+        f = self._features(cand)
+        up = self._upright(cand)
+        if (f[3] if up else f[4]) >= self.sb_ratio:
+            return True
+        corr = self._match(cand)[0]
+        if self._tpl2 is not None:
+            corr = max(corr, self._match(cand, self._tpl2)[0])
+        return corr >= self.sb_corr
+
     def _threshold(self) -> float:
         return self._npki + 0.25 * (self._spki - self._npki)
 
@@ -609,7 +656,7 @@ class EcgBeatDetector:
                         key = self._score(nc)
                         if key < self.score_searchback:
                             continue
-                    elif self._is_noisy(nc):
+                    elif self._is_noisy(nc) or not self._qrs_like(nc):
                         continue
                     else:
                         key = nc[1]
