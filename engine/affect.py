@@ -211,11 +211,11 @@ class AffectEstimator:
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
-        usable = {
-            name: v
-            for name, v in features.items()
-            if name in MODALITY and v is not None and fresh.get(MODALITY[name], False)
-        }
+        usable = {}  # the fused features only (a few of the tick's ~16)
+        for name, modality in MODALITY.items():
+            v = features.get(name)
+            if v is not None and fresh.get(modality, False):
+                usable[name] = v
         if (t < self.baseline_end_s) if baseline is None else baseline:
             if self._n_base < len(self._base_values["hr_bpm"]):
                 for name, v in usable.items():
@@ -229,11 +229,14 @@ class AffectEstimator:
         # Arousal: fused signed z over available features, and per-modality means.
         num = den = 0.0
         per_mod: dict[str, list[float]] = {"hrv": [0.0, 0.0], "eeg": [0.0, 0.0]}
+        weights, spread, median = self.weights, self.spread, self.median
         for name, sign in AROUSAL_SIGNS.items():
-            z = self.z(name, usable.get(name))
-            w = self.weights.get(name, 0.0)
-            if z is None or w <= 0.0:
+            w = weights.get(name, 0.0)
+            value = usable.get(name)
+            if value is None or w <= 0.0 or name not in spread:
                 continue
+            z = (value - median[name]) / spread[name]  # = self.z(name, value), inlined
+            z = -Z_CLIP if z < -Z_CLIP else Z_CLIP if z > Z_CLIP else z
             num += w * sign * z
             den += w
             acc = per_mod[MODALITY[name]]
@@ -278,12 +281,16 @@ class AffectEstimator:
         self, per_mod: Mapping[str, list[float]], status: Mapping[str, ModalityStatus]
     ) -> float:
         """Quality x coverage, weighted over modalities, x their agreement (0 to 1)."""
-        used = [m for m, (_, w) in per_mod.items() if w > 0.0]
-        total_w = sum(per_mod[m][1] for m in used)
-        qc = (
-            sum(per_mod[m][1] * status[m].quality * _coverage(status[m], m) for m in used) / total_w
-        )
-        if len(used) == 2:
+        total_w = acc = 0  # summed in modality order from 0, as sum() over them did
+        n_used = 0
+        for m, (_, w) in per_mod.items():
+            if w > 0.0:
+                s = status[m]
+                total_w += w
+                acc += w * s.quality * _coverage(s, m)
+                n_used += 1
+        qc = acc / total_w
+        if n_used == 2:
             z_h = per_mod["hrv"][0] / per_mod["hrv"][1]
             z_e = per_mod["eeg"][0] / per_mod["eeg"][1]
             agreement = 1.0 - 0.5 * min(1.0, abs(z_h - z_e) / (2.0 * Z_CLIP / 3.0))

@@ -186,18 +186,39 @@ class EEGFeatures:
 
 
 def _mean_ln(x: np.ndarray | None, use: np.ndarray) -> float | None:
+    # Only finite positive values reach the log (no FP warnings to silence); sum / size
+    # is np.mean to the bit, without its dispatch (called 5 times per new segment).
     if x is None:
         return None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ok = use & np.isfinite(x) & (x > 0)
-        return float(np.mean(np.log(x[ok]))) if np.any(ok) else None
+    ok = use & np.isfinite(x) & (x > 0)
+    if not ok.any():
+        return None
+    v = np.log(x[ok])
+    return float(v.sum() / v.size)
 
 
 def _mean(x: np.ndarray | None, use: np.ndarray) -> float | None:
     if x is None:
         return None
     ok = use & np.isfinite(x)
-    return float(np.mean(x[ok])) if np.any(ok) else None
+    if not ok.any():
+        return None
+    v = x[ok]
+    return float(v.sum() / v.size)
+
+
+def _median_rows(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=1)`` of a 2-D array without NaN, bit for bit, via one partition.
+
+    The middle order statistics (and, for an even row length, ``(lo + hi) / 2`` as
+    ``np.mean`` of the two computes it) without ``np.median``'s generic machinery.
+    """
+    n = a.shape[1]
+    h = n // 2
+    if n % 2:
+        return np.partition(a, h, axis=1)[:, h]
+    v = np.partition(a, (h - 1, h), axis=1)
+    return (v[:, h - 1] + v[:, h]) / 2.0
 
 
 class EEGStage:
@@ -511,14 +532,37 @@ class EEGStage:
             newest = float(chunk.timestamps[-1])
             self._t = newest if not self._t >= newest else self._t  # NaN-safe max
             data = chunk.data
-            x = np.array(data if self._all_rows else data[self._idx], dtype=float)
+            # Most ticks complete no segment: then, without a filter, the samples are
+            # re-referenced and scaled in place in the segment buffer (what _push would
+            # copy them into), saving a copy of the chunk.
+            in_buf = (
+                self._sos is None
+                and self._all_rows
+                and self._to_uv is not None
+                and self._nbuf + n < self.nperseg
+            )
+            if in_buf:
+                x = self._buf[:, self._nbuf : self._nbuf + n]
+                x[...] = data
+            else:
+                x = np.array(data if self._all_rows else data[self._idx], dtype=float)
             if self._to_uv is None:
                 self._to_uv = self._detect_units(chunk, x)
             if self._ref is not None:
                 targets, refs = self._ref
-                x[targets] -= data[refs].mean(axis=0)
+                if refs.size == 2 and targets.size <= 4:
+                    # the Muse layout: = x[targets] -= data[refs].mean(axis=0), to the bit
+                    # ((a + b) / 2 is that mean), without three fancy-index copies
+                    m = (data[refs[0]] + data[refs[1]]) / 2.0
+                    for r in targets.tolist():
+                        x[r] -= m
+                else:
+                    x[targets] -= data[refs].mean(axis=0)
             if self._to_uv != 1.0:
                 x *= self._to_uv
+            if in_buf:
+                self._nbuf += n
+                return self._features()
             if self._sos is not None:
                 if self._zi is None:
                     zi = scipy.signal.sosfilt_zi(self._sos)  # (n_sections, 2)
@@ -611,7 +655,7 @@ class EEGStage:
                     if self._emg_count[ready].min() >= hist.shape[1]:
                         # histories full, no NaN: the plain reductions are much faster
                         # than the nan* ones (which take a masked-array path on 2-D input)
-                        med = np.median(hist, axis=1)
+                        med = _median_rows(hist)  # = np.median(hist, axis=1)
                         sd = hist.std(axis=1)
                     else:
                         med = np.nanmedian(hist, axis=1)
@@ -676,7 +720,14 @@ class EEGStage:
             self._cached = self._window_features()
         if self._cached.t == self._t and not events:
             return self._cached
-        return dataclasses.replace(self._cached, t=self._t, events=events)
+        # = dataclasses.replace(self._cached, t=..., events=...): a shallow copy with two
+        # fields changed, without re-running the 21-field __init__ (3 ticks in 4).
+        out = object.__new__(EEGFeatures)
+        d = out.__dict__
+        d.update(self._cached.__dict__)
+        d["t"] = self._t
+        d["events"] = events
+        return out
 
     def _window_features(self) -> EEGFeatures:
         k = min(self._n_seg, self.n_window)

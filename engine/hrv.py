@@ -32,6 +32,7 @@ References
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -109,7 +110,27 @@ def hrv_sdnn(rr_ms: np.ndarray) -> float:
     rr = _as_rr(rr_ms)
     if rr.size < 2:
         return float("nan")
-    return float(np.std(rr, ddof=1))
+    return _sd(rr)
+
+
+def _sd(x: np.ndarray) -> float:
+    """``np.std(x, ddof=1)`` of a 1-D float array with ``size >= 2``, bit for bit.
+
+    The same operations as NumPy's ``_var`` (pairwise sum for the mean, squared
+    deviations, pairwise sum, divide, square root) without its Python-level dispatch,
+    which costs more than the arithmetic on the ~100 intervals of an HRV window.
+    """
+    d = x - x.sum() / x.size
+    return math.sqrt(float((d * d).sum()) / (x.size - 1))
+
+
+def _median(x: np.ndarray) -> float:
+    """``np.median`` of a 1-D finite float array, bit for bit, without its dispatch."""
+    h = x.size // 2
+    if x.size % 2:
+        return float(np.partition(x, h)[h])
+    v = np.partition(x, (h - 1, h))
+    return (float(v[h - 1]) + float(v[h])) / 2.0
 
 
 def hrv_pnn50(rr_ms: np.ndarray) -> float:
@@ -267,10 +288,10 @@ def _rr_artifact_at(
         Whether interval ``k`` is ectopic, missed, extra or long/short.
     """
     n = rr.size
-    floor = min_threshold * float(np.median(rr))
+    floor = min_threshold * _median(rr)
     drrs = np.empty(n)
     np.subtract(rr[1:], rr[:-1], out=drrs[1:])
-    drrs[0] = drrs[1:].mean()
+    drrs[0] = drrs[1:].sum() / (n - 1)  # = drrs[1:].mean()
     th1 = max(alpha * _qd(np.abs(drrs)), floor)
     medrr = scipy.ndimage.median_filter(rr, size=medfilt_beats, mode="nearest")
     mrrs = rr - medrr
@@ -302,6 +323,12 @@ def _rr_artifact_at(
     s22 = min(n1, n2) if dk >= 0 else max(n1, n2)
     return bool((dk > 1 and s22 < -1) or (dk < -1 and s22 > 1))
 
+
+#: Shared read-only empty arrays for the ticks without a new beat.
+_EMPTY = np.zeros(0)
+_EMPTY.flags.writeable = False
+_EMPTY_BOOL = np.zeros(0, dtype=bool)
+_EMPTY_BOOL.flags.writeable = False
 
 #: Frequency bands in Hz (Task Force 1996).
 HRV_BANDS: dict[str, tuple[float, float]] = {"lf": (0.04, 0.15), "hf": (0.15, 0.40)}
@@ -351,6 +378,8 @@ def _lomb_scargle_sums(
     den_s = c2 * ss - cst * cs + s2 * cc
     with np.errstate(divide="ignore", invalid="ignore"):
         p = 0.5 * (num_c * num_c / den_c + num_s * num_s / den_s)
+    if np.isfinite(p).all():  # the usual case: nothing to replace, no copy
+        return p
     return np.nan_to_num(p, nan=0.0, posinf=0.0)
 
 
@@ -359,6 +388,35 @@ def _band_powers_from_psd(f: np.ndarray, psd: np.ndarray) -> dict[str, float]:
     for name, (lo, hi) in HRV_BANDS.items():
         sel = (f >= lo - 1e-12) & (f <= hi + 1e-12)
         out[name] = float(np.trapezoid(psd[sel], f[sel]))
+    return out
+
+
+def _band_table(f: np.ndarray) -> tuple[tuple[str, slice, np.ndarray], ...]:
+    """Slices and grid steps of :data:`HRV_BANDS` on the increasing grid ``f`` (Hz).
+
+    Returns ``(name, slice of f, diff(f[slice]))`` per band, for :func:`_band_powers_tab`.
+    """
+    out = []
+    for name, (lo, hi) in HRV_BANDS.items():
+        sel = np.flatnonzero((f >= lo - 1e-12) & (f <= hi + 1e-12))
+        sl = slice(int(sel[0]), int(sel[-1]) + 1) if sel.size else slice(0, 0)
+        out.append((name, sl, np.diff(f[sl])))
+    return tuple(out)
+
+
+def _band_powers_tab(
+    tab: tuple[tuple[str, slice, np.ndarray], ...], psd: np.ndarray
+) -> dict[str, float]:
+    """:func:`_band_powers_from_psd` on a fixed grid prepared by :func:`_band_table`.
+
+    The trapezoid rule written as ``np.trapezoid`` computes it (``sum(d * (y[1:] +
+    y[:-1]) / 2)``), so the powers are the same to the bit, without re-deriving the
+    band masks and grid steps at every spectral update.
+    """
+    out = {}
+    for name, sl, d in tab:
+        y = psd[sl]
+        out[name] = float((d * (y[1:] + y[:-1]) / 2.0).sum())
     return out
 
 
@@ -634,6 +692,7 @@ class HRVStage:
         self._lt = np.zeros(cap, dtype=bool)  # Lipponen-Tarvainen flag
         self._freqs = _freq_grid(0.0025)
         self._w = 2 * np.pi * self._freqs
+        self._bands = _band_table(self._freqs)
         # per beat, on the fixed grid: cos and sin of w (t - t_origin) and of twice that
         self._cos = np.zeros((cap, self._freqs.size))
         self._sin = np.zeros((cap, self._freqs.size))
@@ -657,6 +716,7 @@ class HRVStage:
         self._td: tuple = (None, None, None, None, None, 0, 0.0, 0.0, 0)
         self._sp_key: tuple[int, int] = (-1, -1)
         self._sp: tuple = (None, None, 0.0)
+        self._sp_ln: tuple = (None, None)  # ln of the cached hf, lf
         self._sp_t = -np.inf
 
     def _get_detector(self, kind: str) -> EcgBeatDetector | PpgPulseDetector:
@@ -694,7 +754,10 @@ class HRVStage:
                     "already detects beats in another kind of stream"
                 )
             beats = det.update(chunk.data[0], chunk.timestamps)
-            rr = np.diff(beats, prepend=self._last_beat) * 1000.0
+            if beats.size:
+                rr = np.diff(beats, prepend=self._last_beat) * 1000.0
+            else:  # most ticks: no beat (skip np.diff's concatenation)
+                beats = rr = _EMPTY
         elif kind == "rr":
             beats = np.asarray(chunk.timestamps, dtype=float)
             rr = np.asarray(chunk.data[0], dtype=float)
@@ -707,7 +770,7 @@ class HRVStage:
             corrected = self._screen(rr)
             self._store(beats, rr, corrected)
         else:
-            corrected = np.zeros(0, dtype=bool)
+            corrected = _EMPTY_BOOL
         return self._features(beats, rr, corrected)
 
     def _screen(self, rr: np.ndarray) -> np.ndarray:
@@ -787,7 +850,7 @@ class HRVStage:
             lo = max(self._iv_first, i - self.lt_before, oldest)
             if i + self.lt_after + 1 - lo < self.lt_min_intervals:
                 continue
-            seg = self._rr.take(range(lo, i + self.lt_after + 1), mode="wrap")
+            seg = self._rr.take(np.arange(lo, i + self.lt_after + 1), mode="wrap")
             if not np.isfinite(seg).all():
                 continue
             if _rr_artifact_at(seg, i - lo):
@@ -797,9 +860,10 @@ class HRVStage:
     def _advance(self, first: int, span_s: float) -> int:
         """Move a window's first-beat counter past the beats older than ``t - span_s``."""
         first = max(first, self._first)
-        if np.isfinite(self._t):
+        if math.isfinite(self._t):
             t0 = self._t - span_s
-            while first < self._count and self._times[first % self._cap] <= t0:
+            times, cap, count = self._times, self._cap, self._count
+            while first < count and times[first % cap] <= t0:
                 first += 1  # beats leave in order (few per tick)
         return first
 
@@ -822,9 +886,15 @@ class HRVStage:
         key = (self._td_first, self._version)
         if key == self._td_key:
             return self._td
-        idx = np.arange(self._td_first, self._count) % self._cap
+        n_beats = self._count - self._td_first
+        a = self._td_first % self._cap
+        # a slice (views, read only here) unless the window wraps around the ring
+        idx = (
+            slice(a, a + n_beats)
+            if a + n_beats <= self._cap
+            else (np.arange(self._td_first, self._count) % self._cap)
+        )
         times = self._times[idx]
-        n_beats = int(idx.size)
         coverage = float(times[-1] - times[0]) if n_beats >= 2 else 0.0
         raw = self._rr[idx]
         has = np.isfinite(raw)
@@ -836,16 +906,18 @@ class HRVStage:
         n_ok = int(np.count_nonzero(ok))
         if coverage >= self.min_hr_s and n_ok >= 2:
             interp = self._interpolated(raw, flags) if n_ok < n_iv else raw[has]
-            hr = float(60000.0 / np.mean(interp))
+            # Scalar reductions written out (sum / n is np.mean, math.sqrt is np.sqrt,
+            # to the bit): NumPy's Python-level dispatch costs more than the arithmetic.
+            hr = float(60000.0 / (interp.sum() / interp.size))
             pair = ok[1:] & ok[:-1]
             if pair.any():
-                d = np.diff(raw)[pair]
-                rmssd = float(np.sqrt(np.mean(d * d)))
+                d = (raw[1:] - raw[:-1])[pair]
+                rmssd = math.sqrt(float((d * d).sum()) / d.size)
                 ln_rmssd = float(np.log(rmssd)) if rmssd > 0 else None
                 if coverage >= self.min_sdnn_s:
                     pnn50 = float(np.count_nonzero(np.abs(d) > 50.0) / n_ok * 100)
             if coverage >= self.min_sdnn_s:
-                sdnn = hrv_sdnn(raw[ok])
+                sdnn = _sd(raw[ok])  # n_ok >= 2 here
         self._td_key = key
         self._td = (hr, ln_rmssd, rmssd, sdnn, pnn50, n_beats, coverage, frac, n_iv)
         return self._td
@@ -880,7 +952,7 @@ class HRVStage:
             sflags = self._corr[sidx] | self._lt[sidx]
             sval = self._interpolated(sraw, sflags)
             if sval.size >= 8:
-                y = sval - sval.mean()
+                y = sval - sval.sum() / sval.size  # = sval.mean()
                 # contiguous ring slices: no copies of the (beats x frequencies) tables
                 a, b = first % self._cap, self._count % self._cap
                 parts = [(a, b)] if a < b else [(a, self._cap), (0, b)]
@@ -897,11 +969,15 @@ class HRVStage:
                 p = _lomb_scargle_sums(yc, ys, 0.5 * (y.size + c2), 0.5 * s2, y.size)
                 t_iv = self._times[sidx[[0, -1]]]
                 psd = 2.0 * p * float(t_iv[1] - t_iv[0]) / y.size
-                powers = _band_powers_from_psd(self._freqs, psd)
+                powers = _band_powers_tab(self._bands, psd)
                 hf = powers["hf"]
                 if s_cov >= self.min_lf_s:
                     lf = powers["lf"]
         self._sp = (hf, lf, s_cov)
+        self._sp_ln = (
+            float(np.log(hf)) if hf is not None and hf > 0 else None,
+            float(np.log(lf)) if lf is not None and lf > 0 else None,
+        )
         return self._sp
 
     def _features(self, beats: np.ndarray, rr: np.ndarray, corrected: np.ndarray) -> HRVFeatures:
@@ -936,14 +1012,14 @@ class HRVStage:
             n_beats=n_beats,
             coverage_s=coverage,
             quality=float(quality),
-            new_beat_times=np.array(beats, dtype=float),
-            new_rr_ms=np.array(rr, dtype=float),
+            new_beat_times=np.array(beats, dtype=float) if beats.size else _EMPTY,
+            new_rr_ms=np.array(rr, dtype=float) if rr.size else _EMPTY,
             new_corrected=corrected,
             pnn50=pnn50,
             hf_ms2=hf,
             lf_ms2=lf,
-            hf_ln=float(np.log(hf)) if hf is not None and hf > 0 else None,
-            lf_ln=float(np.log(lf)) if lf is not None and lf > 0 else None,
+            hf_ln=self._sp_ln[0],  # logs of hf, lf: cached with them
+            lf_ln=self._sp_ln[1],
             spectral_coverage_s=s_cov,
             corrected_fraction=frac,
             rhythm_ok=self._rhythm_ok,

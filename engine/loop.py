@@ -147,7 +147,8 @@ class Engine:
             age = t - self._last_sample_t[name]
             if name == "hrv":
                 status[name] = ModalityStatus(res.quality, res.coverage_s, age)
-                beats = np.column_stack([res.new_beat_times, res.new_rr_ms, res.new_corrected])
+                if res.new_beat_times.size:  # most ticks bring no beat
+                    beats = np.column_stack([res.new_beat_times, res.new_rr_ms, res.new_corrected])
             else:
                 status[name] = ModalityStatus(res.clean_fraction, res.coverage_s, age)
             events += tuple(getattr(res, "events", ()))

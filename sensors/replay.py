@@ -97,7 +97,7 @@ class FileSource:
             Views into the recording (read-only); empty if nothing is due.
         """
         k0 = self._next
-        k1 = int(np.searchsorted(self._t, t, side="right"))
+        k1 = int(self._t.searchsorted(t, side="right"))  # method: no dispatch layer
         if k1 <= k0:
             return empty_chunk(self.info)
         self._next = k1

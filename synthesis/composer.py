@@ -30,6 +30,7 @@ extensions, belongs to the latched mode's scale. Output is deterministic for a s
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -125,6 +126,10 @@ class _Phrase:
     degrees: tuple[int, ...]  # chord scale degree of each bar
 
 
+#: Melody steps in scale degrees, drawn uniformly (stepwise motion twice as likely).
+_MELODY_STEPS: tuple[int, ...] = (-2, -1, -1, 0, 1, 1, 2)
+
+
 def _scale_pitch(scale_pcs: tuple[int, ...], degree: int, octave_base: int) -> int:
     """MIDI pitch of scale ``degree`` (may exceed 6 or be negative) above ``octave_base``."""
     octave, idx = divmod(degree, 7)
@@ -136,7 +141,7 @@ def _scale_pitch(scale_pcs: tuple[int, ...], degree: int, octave_base: int) -> i
 
 def _nearest_pitch(pc: int, target: float) -> int:
     """MIDI pitch of pitch class ``pc`` nearest to ``target``."""
-    base = int(np.floor(target)) - 6
+    base = math.floor(target) - 6
     return base + ((pc - base) % 12)
 
 
@@ -284,16 +289,18 @@ class Composer:
         cands = [[c for c in cs if center - 8 <= c <= center + 10] or cs[1:2] for cs in cands]
         prev = sorted(self._pad_voicing)
         best: tuple[float, tuple[int, ...]] | None = None
+        # Up to 81 combinations per bar: integer sums in plain Python (exact, so the
+        # same floats as np.mean / np.sum give, without their per-call overhead).
         for combo in itertools.product(*cands):
             notes = tuple(sorted(combo))
             if len(set(notes)) < len(notes):
                 continue
             span = notes[-1] - notes[0]
-            cost = 0.3 * abs(float(np.mean(notes)) - center) + 0.1 * max(0, span - 12)
+            cost = 0.3 * abs(sum(notes) / len(notes) - center) + 0.1 * max(0, span - 12)
             if len(prev) == len(notes):
-                cost += float(np.sum(np.abs(np.subtract(notes, prev))))
+                cost += float(sum(abs(n - q) for n, q in zip(notes, prev, strict=True)))
             elif prev:
-                cost += float(np.mean([min(abs(n - q) for q in prev) for n in notes]))
+                cost += sum(min(abs(n - q) for q in prev) for n in notes) / len(notes)
             if best is None or cost < best[0]:
                 best = (cost, notes)
         assert best is not None
@@ -408,7 +415,8 @@ class Composer:
             play, step, dur = self._motif[motif_slot]  # restate the antecedent's motif
         else:
             play = pos == 0 or bool(self._rng.random() < 0.3 + 0.6 * p.density)
-            step = int(self._rng.choice([-2, -1, -1, 0, 1, 1, 2]))
+            # = int(rng.choice(_MELODY_STEPS)) (choice draws integers(0, 7)), 5x cheaper
+            step = _MELODY_STEPS[int(self._rng.integers(0, 7))]
             dur = 2.0 if pos in (0, 2) and self._rng.random() < 0.5 else 1.0
             if not consequent and motif_slot is not None:
                 self._motif[motif_slot] = (play, step, dur)

@@ -99,18 +99,34 @@ class MusicParams:
     fade: float = 1.0
 
     def clipped(self, bounds: dict[str, tuple[float, float]] | None = None) -> MusicParams:
-        """Return a copy with every field clipped to ``bounds`` (default :data:`BOUNDS`)."""
+        """Return a copy with every field clipped to ``bounds`` (default :data:`BOUNDS`).
+
+        Called several times per tick (controller, composer): plain scalar code over
+        the instance dict, no :func:`dataclasses.fields` walk.
+        """
         b = BOUNDS if bounds is None else bounds
+        d = self.__dict__
         values = {}
-        for f in fields(self):
-            lo, hi = b.get(f.name, BOUNDS[f.name])
-            v = clip(float(getattr(self, f.name)), lo, hi)
-            values[f.name] = int(round(v)) if f.name == "mode" else v
-        return MusicParams(**values)
+        for name in PARAM_NAMES:
+            lo, hi = b.get(name) or BOUNDS[name]
+            v = float(d[name])
+            v = lo if v < lo else hi if v > hi else v
+            values[name] = int(round(v)) if name == "mode" else v
+        return make_params(values)
 
     def with_(self, **changes: float) -> MusicParams:
-        """Return a copy with some fields changed."""
-        return replace(self, **changes)
+        """Return a copy with some fields changed.
+
+        Raises
+        ------
+        TypeError
+            If a name in ``changes`` is not a field (as :func:`dataclasses.replace`).
+        """
+        if not changes.keys() <= _FIELD_SET:
+            return replace(self, **changes)  # raises the usual TypeError
+        values = self.__dict__.copy()
+        values.update(changes)
+        return make_params(values)
 
     @property
     def mode_name(self) -> str:
@@ -119,6 +135,20 @@ class MusicParams:
 
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(MusicParams))
+_FIELD_SET = frozenset(PARAM_NAMES)
+
+
+def make_params(values: dict[str, float]) -> MusicParams:
+    """Build a :class:`MusicParams` from a complete ``{field: value}`` dict, fast.
+
+    The frozen dataclass ``__init__`` sets each field through ``object.__setattr__``;
+    in the tick path (several instances per tick) filling the instance dict directly
+    costs a fraction of that. ``values`` must hold every field of :data:`PARAM_NAMES`
+    (in that order); there is no ``__post_init__`` to skip.
+    """
+    p = object.__new__(MusicParams)
+    p.__dict__.update(values)
+    return p
 
 
 def music_arousal(p: MusicParams) -> float:
@@ -128,8 +158,10 @@ def music_arousal(p: MusicParams) -> float:
     separately through :attr:`MusicParams.fade`.
     """
     total = 0.0
+    d = p.__dict__
     for name, (neutral, half, weight) in _AROUSAL_CUES.items():
-        total += weight * clip((getattr(p, name) - neutral) / half, -1.0, 1.0)
+        x = (d[name] - neutral) / half
+        total += weight * (-1.0 if x < -1.0 else 1.0 if x > 1.0 else x)
     return total
 
 
@@ -165,5 +197,5 @@ def params_for(arousal: float, valence: float, *, base: MusicParams | None = Non
     # Tension carries some valence too: darker wish, more tension; arousal keeps its share.
     values["tension"] = clip(0.5 + 0.5 * (0.6 * a - 0.4 * v), 0.0, 1.0)
     values["mode"] = int(clip(round(3.0 - 3.0 * v), 0, 6))
-    fade = 1.0 if base is None else base.fade
-    return MusicParams(**values, fade=fade)
+    values["fade"] = 1.0 if base is None else base.fade
+    return make_params({name: values[name] for name in PARAM_NAMES})

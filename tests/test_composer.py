@@ -233,3 +233,23 @@ def test_breathing_swells_velocities():
     t = np.array([n.t_s for n in flat])
     expected = 0.8 + 0.2 * (0.5 - 0.5 * np.cos(2 * np.pi * 0.1 * t))
     assert np.corrcoef(ratio, expected)[0, 1] > 0.95
+
+
+def test_fast_params_helpers_equal_the_dataclass_way():
+    """clipped/with_/params_for build what the dataclass constructor would."""
+    import dataclasses
+
+    from synthesis.params import params_for
+
+    p = MusicParams(tempo_bpm=200.0, mode=9, tension=-1.0, loudness_db=-3.0, fade=0.5)
+    want = MusicParams(
+        tempo_bpm=160.0, mode=6, tension=0.0, brightness=0.5, loudness_db=-6.0,
+        density=0.5, register_st=0.0, fade=0.5,
+    )  # fmt: skip
+    got = p.clipped()
+    assert dataclasses.asdict(got) == dataclasses.asdict(want) and type(got.mode) is int
+    assert p.with_(fade=0.2) == dataclasses.replace(p, fade=0.2)
+    with pytest.raises(TypeError):
+        p.with_(volume=1.0)
+    q = params_for(0.4, -0.3)
+    assert q == MusicParams(**dataclasses.asdict(q)) and q.fade == 1.0

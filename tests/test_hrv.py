@@ -403,3 +403,26 @@ def test_ppg_chunks_drive_the_stage():
     ]
     assert feats[-1].hr_bpm == pytest.approx(86.4, abs=3.0)
     assert feats[-1].rhythm_ok
+
+
+def test_scalar_reductions_equal_numpy_bit_for_bit():
+    """The tick path's written-out reductions give NumPy's floats exactly."""
+    from engine.hrv import (
+        _band_powers_from_psd,
+        _band_powers_tab,
+        _band_table,
+        _freq_grid,
+        _median,
+        _sd,
+    )
+
+    rng = np.random.default_rng(0)
+    for n in (2, 3, 8, 9, 60, 97, 130):
+        rr = rng.normal(800.0, 60.0, n)
+        assert _sd(rr) == float(np.std(rr, ddof=1)) == hrv_sdnn(rr)
+        assert _median(rr) == float(np.median(rr))
+    f = _freq_grid(0.0025)
+    tab = _band_table(f)
+    for _ in range(20):
+        psd = rng.gamma(1.0, 100.0, f.size)
+        assert _band_powers_tab(tab, psd) == _band_powers_from_psd(f, psd)
