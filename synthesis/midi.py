@@ -200,13 +200,16 @@ def write_midi(
         track.append(mido.Message("program_change", program=program, channel=channel, time=0))
         now = 0
         for tick, kind, pitch, vel in events:
+            dt = tick - now
             if kind == 2:
-                msg = mido.Message("note_on", note=pitch, velocity=vel, channel=channel)
+                msg = mido.Message("note_on", note=pitch, velocity=vel, channel=channel, time=dt)
             elif kind == 1:
-                msg = mido.Message("control_change", control=pitch, value=vel, channel=channel)
+                msg = mido.Message(
+                    "control_change", control=pitch, value=vel, channel=channel, time=dt
+                )
             else:
-                msg = mido.Message("note_off", note=pitch, velocity=0, channel=channel)
-            track.append(msg.copy(time=tick - now))
+                msg = mido.Message("note_off", note=pitch, velocity=0, channel=channel, time=dt)
+            track.append(msg)
             now = tick
         mid.tracks.append(track)
     mid.save(str(path))
