@@ -40,16 +40,43 @@ def _group_delay_s(sos: np.ndarray, f_hz: float, fs: float) -> float:
     return float(gd[0]) / fs
 
 
+def _linear_filter_kernel():
+    """Return the compiled kernel of ``scipy.signal.lfilter`` if it works as expected.
+
+    ``scipy.signal.lfilter`` spends most of its time on a 250-sample chunk checking
+    and converting its arguments before calling this kernel with the same arguments;
+    the detector calls it directly (identical output) and falls back to ``lfilter``
+    if a scipy version lacks it or changed its signature.
+    """
+    try:
+        from scipy.signal._sigtools import _linear_filter
+
+        b, a, x = np.array([0.5, 0.5]), np.array([1.0, -0.5]), np.arange(3.0)
+        y, z = _linear_filter(b, a, x, -1, np.zeros(1))
+        y_ref, z_ref = scipy.signal.lfilter(b, a, x, zi=np.zeros(1))
+        if np.array_equal(y, y_ref) and np.array_equal(z, z_ref):
+            return _linear_filter
+    except Exception:  # noqa: BLE001 - any failure means: use the public lfilter
+        pass
+    return None
+
+
+_LFILTER = _linear_filter_kernel()
+
+
 def _sos_lfilter(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
     """Filter ``x`` through second-order sections, one ``lfilter`` call per section.
 
     Same cascade as ``scipy.signal.sosfilt`` (direct form II transposed per section),
-    with far less per-call overhead for short chunks. ``zi`` (shape ``(n_sections,
-    2)``) is updated in place.
+    with far less per-call overhead for short chunks. ``sos`` must be C-contiguous
+    float64; ``zi`` (shape ``(n_sections, 2)``) is updated in place.
     """
     y = x
     for k in range(sos.shape[0]):
-        y, zi[k] = scipy.signal.lfilter(sos[k, :3], sos[k, 3:], y, zi=zi[k])
+        if _LFILTER is not None:
+            y, zi[k] = _LFILTER(sos[k, :3], sos[k, 3:], y, -1, zi[k])
+        else:
+            y, zi[k] = scipy.signal.lfilter(sos[k, :3], sos[k, 3:], y, zi=zi[k])
     return y
 
 
@@ -381,31 +408,35 @@ class EcgBeatDetector:
         kmax = absbp.argmax(axis=1)  # steepest band-passed sample (template centre)
         r_bp = kmax - self._bp_shift
         near = np.abs(self._ar[None, 1:-1] - r_bp[:, None]) <= self._near
-        up = (c >= left) & (c > right) & near
-        dn = (c <= left) & (c < right) & near
-        k_pos = np.where(
-            up.any(axis=1), np.where(up, c, -np.inf).argmax(axis=1) + 1, clw.argmax(axis=1)
-        )
-        k_neg = np.where(
-            dn.any(axis=1), np.where(dn, c, np.inf).argmin(axis=1) + 1, clw.argmin(axis=1)
-        )
+        upa = (c >= left) & (c > right)  # every interior turning point
+        dna = (c <= left) & (c < right)
+        cu = np.where(upa, c, -np.inf)
+        cd = np.where(dna, c, np.inf)
+        rr_ = np.arange(idx.size)
+        wu = np.where(near, cu, -np.inf)
+        wd = np.where(near, cd, np.inf)
+        ku = wu.argmax(axis=1)
+        kd = wd.argmin(axis=1)
+        k_pos = np.where(wu[rr_, ku] > -np.inf, ku + 1, clw.argmax(axis=1))
+        k_neg = np.where(wd[rr_, kd] < np.inf, kd + 1, clw.argmin(axis=1))
         # band-passed QRS amplitude; local noise level: median |band-pass| before the QRS
-        amp = np.take_along_axis(absbp, kmax[:, None], axis=1)[:, 0]
+        amp = absbp[rr_, kmax]
         qrows = np.maximum(start[:, None] + self._qar[None, :], 0) - o
         hq = self._qar.size // 2
         qnoise = np.partition(np.abs(bp_buf[qrows]), hq, axis=1)[:, hq]
         # a wide ectopic complex under muscle noise: its steepest deflection is the late
         # S wave; an earlier, clearly larger turning point is R
         quiet = qnoise < self.far_noise * amp
-        upa = (c >= left) & (c > right)
-        dna = (c <= left) & (c < right)
-        a_pos = np.where(upa, c, -np.inf).argmax(axis=1) + 1
-        a_neg = np.where(dna, c, np.inf).argmin(axis=1) + 1
-        rr_ = np.arange(idx.size)
+        a_pos = cu.argmax(axis=1)
+        a_neg = cd.argmin(axis=1)
+        has_pos = cu[rr_, a_pos] > -np.inf  # any turning point at all
+        has_neg = cd[rr_, a_neg] < np.inf
+        a_pos += 1
+        a_neg += 1
         big = (clw[rr_, a_pos] - ref) > self.far_factor * (clw[rr_, k_pos] - ref)
-        k_pos = np.where(upa.any(axis=1) & big & (a_pos < k_pos) & quiet, a_pos, k_pos)
+        k_pos = np.where(has_pos & big & (a_pos < k_pos) & quiet, a_pos, k_pos)
         big = (ref - clw[rr_, a_neg]) > self.far_factor * (ref - clw[rr_, k_neg])
-        k_neg = np.where(dna.any(axis=1) & big & (a_neg < k_neg) & quiet, a_neg, k_neg)
+        k_neg = np.where(has_neg & big & (a_neg < k_neg) & quiet, a_neg, k_neg)
         r_pos = np.minimum(start + k_pos, idx)
         r_neg = np.minimum(start + k_neg, idx)
         vals = mwi_buf[idx - o]
