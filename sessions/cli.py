@@ -94,12 +94,9 @@ def _report(folder: Path, args: argparse.Namespace | None = None) -> None:
 
 def _session(args: argparse.Namespace) -> Path:
     """Return the session folder named by ``args.session`` (a folder, or an id under ``--dir``)."""
-    from sessions.store import StoreError, resolve_session
+    from sessions.store import resolve_session
 
-    try:
-        return resolve_session(args.session, args.dir)
-    except StoreError as e:
-        raise CliError(str(e)) from None
+    return resolve_session(args.session, args.dir)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -123,12 +120,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     """List the sessions recorded under ``--dir``."""
-    from sessions.store import StoreError, list_sessions
+    from sessions.store import list_sessions
 
-    try:
-        found, problems = list_sessions(args.dir)
-    except StoreError as e:
-        raise CliError(str(e)) from None
+    found, problems = list_sessions(args.dir)
     if not found:
         print(f"no sessions in {args.dir}")
     else:
@@ -156,25 +150,16 @@ def cmd_sessions(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the HTML report of a recorded session."""
-    from sessions.store import StoreError
-
-    folder = _session(args)
-    try:
-        _report(folder)
-    except StoreError as e:
-        raise CliError(str(e)) from None
+    _report(_session(args))
     return 0
 
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     """Add an annotation to a session, running or finished."""
-    from sessions.store import StoreError, annotate
+    from sessions.store import annotate
 
     folder = _session(args)
-    try:
-        t = annotate(folder, " ".join(args.text), t_s=args.t_s, author=args.author)
-    except StoreError as e:
-        raise CliError(str(e)) from None
+    t = annotate(folder, " ".join(args.text), t_s=args.t_s, author=args.author)
     print(f"annotation filed at {t:.2f} s in {folder.name}")
     return 0
 
@@ -578,10 +563,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``attune``; returns the exit code."""
     args = build_parser().parse_args(argv)
     from sessions.config import ConfigError
+    from sessions.store import StoreError
 
     try:
         return args.func(args)
-    except (ConfigError, CliError) as e:
+    except (ConfigError, CliError, StoreError) as e:
         print(f"attune: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

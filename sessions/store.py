@@ -459,7 +459,8 @@ def resolve_session(arg: Path | str, root: Path | str) -> Path:
     q = Path(root) / str(arg)
     if (q / STORE_FILE).is_file():
         return q
+    where = f"{str(p)!r}" if p == q else f"{str(p)!r} or {str(q)!r}"
     raise StoreError(
-        f"session {str(arg)!r}: no {STORE_FILE} at {str(p)!r} or {str(q)!r} "
+        f"session {str(arg)!r}: no {STORE_FILE} at {where} "
         "(give a session folder or an id listed by `attune sessions`)"
     )
