@@ -92,11 +92,6 @@ class SessionRecord:
             folder, tick_columns=self.columns, meta=meta, commit_every=commit_every
         )
 
-    @property
-    def n_ticks(self) -> int:
-        """Ticks recorded so far."""
-        return self.store.n_ticks
-
     def event(self, t: float, text: str) -> None:
         """Record an event (phase change, hold, warning, override)."""
         self.store.event(t, text)
