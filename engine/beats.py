@@ -150,7 +150,10 @@ class EcgBeatDetector:
        noise; of two candidates within the look-ahead the higher log-odds wins;
        search-back takes the noise candidate of highest log-odds (at least
        ``score_searchback``), and outside noisy stretches never a candidate that lay
-       in one. These features are computed from the sample
+       in one. Once the regular RR is known, a candidate whose R has a steep cleaned-ECG
+       edge on one side only (edge balance below ``step_balance``) is an electrode pop
+       and counts as noise, for direct acceptance and search-back alike. These
+       features are computed from the sample
        buffer on first use (the buffer keeps the history of every candidate still
        referenced), so the detector stays chunk-invariant and costs little on clean ECG.
 
@@ -221,6 +224,12 @@ class EcgBeatDetector:
     #: ``sb_ratio`` or a template correlation (sinus or ectopic) of at least ``sb_corr``
     sb_ratio = 1.8
     sb_corr = 0.6
+    #: electrode pops: a complex whose R has a steep edge on one side only (the smaller
+    #: over the larger of the maximal cleaned-ECG slopes within ``step_s`` before and
+    #: after R, its edge balance, below this) is a step of the electrode potential, not
+    #: a QRS (which rises and falls steeply), and counts as noise once the rhythm is known
+    step_balance = 0.25
+    step_s = 0.06  #: half-width of the edge balance windows before and after R, s
     polarity_weight = 0.1  #: weight of each new beat in the running polarity
     #: hysteresis: R goes to the minimum below the first, back to the maximum above the second
     polarity_switch = (-0.3, 0.0)
@@ -256,6 +265,7 @@ class EcgBeatDetector:
         self._horizon = self._twave + self._back  # last MWI peak of a rival, after R
         self._lost = round(self.lost_s * self.fs)
         self._near = max(1, round(0.05 * self.fs))
+        self._sw = max(2, round(self.step_s * self.fs))  # edge balance: +- this around R
         # QRS template: band-passed window of +-tpl_s around the steepest deflection,
         # matched over +-tpl_lag_s; local noise: median |band-pass| over noise_win_s
         self._th = max(2, round(self.tpl_s * self.fs))
@@ -273,6 +283,7 @@ class EcgBeatDetector:
         self._hist = max(tw, self._qwin, rk, self._ga + 1) + self._back + 2
         self._feat: dict[int, _Feat] = {}  # features of recent candidates, by idx
         self._win: dict[int, np.ndarray] = {}  # their template windows
+        self._bal: dict[tuple[int, int], float] = {}  # edge balance, by (idx, R)
         self._tpl: np.ndarray | None = None
         self._tpl2: np.ndarray | None = None
         self._ramp = 0.0
@@ -293,6 +304,8 @@ class EcgBeatDetector:
         self._pending: list[_Cand] = []
         self._noise: list[_Cand] = []
         self._tent: _Cand | None = None  # accepted candidate awaiting its look-ahead
+        #: its R sample (fixed while it waits: only an accepted beat changes the polarity)
+        self._tent_r = 0
         self._last_r = -(10**12)  # absolute sample of the last R peak
         self._last_slope = 0.0
         self._have_beat = False
@@ -370,7 +383,7 @@ class EcgBeatDetector:
             for cand in self._pending:
                 self._decide(cand, beats)
             self._pending.clear()
-            if self._tent is not None and self._done - 1 - self._r_of(self._tent) > self._horizon:
+            if self._tent is not None and self._done - 1 - self._tent_r > self._horizon:
                 self._finalize(beats)  # every rival within the horizon has been seen
         return np.asarray(beats, dtype=float)
 
@@ -594,6 +607,34 @@ class EcgBeatDetector:
             corr = max(corr, self._match(cand, self._tpl2)[0])
         return corr >= self.sb_corr
 
+    def _steplike(self, cand: _Cand, r: int) -> bool:
+        """Whether a candidate is an electrode pop: a steep edge on one side of R only.
+
+        The edge balance is the smaller over the larger maximal |slope| of the cleaned
+        ECG within ``step_s`` before and after R; a QRS rises and falls steeply, a step
+        of the electrode potential (a pop, then a slow decay) has one edge. Computed from
+        the buffer on first use (samples up to the candidate's right context only), hence
+        chunk-invariant. Only judged once the regular RR is known; ``r`` is the
+        candidate's R sample under the current polarity.
+        """
+        if not self._rr2:
+            return False
+        key = (cand[0], r)
+        b = self._bal.get(key)
+        if b is None:
+            o = self._buf0
+            end = min(r + self._sw, cand[0] + self._nb - 1) + 1 - o
+            seg = self._buf[1, r - self._sw - o : end]
+            g = seg[1:] - seg[:-1]
+            np.abs(g, out=g)
+            a1 = float(g[: self._sw].max())
+            a2 = float(g[self._sw :].max())
+            b = min(a1, a2) / max(a1, a2, 1e-300)
+            self._bal[key] = b
+            if len(self._bal) > 256:
+                del self._bal[next(iter(self._bal))]
+        return b < self.step_balance
+
     def _threshold(self) -> float:
         return self._npki + 0.25 * (self._spki - self._npki)
 
@@ -665,7 +706,7 @@ class EcgBeatDetector:
 
     def _decide(self, cand: _Cand, beats: list[float]) -> None:
         idx, val, _, _, slope = cand[:5]
-        if self._tent is not None and idx - self._r_of(self._tent) > self._horizon:
+        if self._tent is not None and idx - self._tent_r > self._horizon:
             self._finalize(beats)  # no rival can come any more (R >= idx - back)
         pending = self._tent is not None
         r = self._r_of(cand)
@@ -682,6 +723,8 @@ class EcgBeatDetector:
                 for nc in self._noise:
                     nr = self._r_of(nc)
                     if nr - self._last_r <= self._refr or r - nr <= self._refr or nc[1] <= thr2:
+                        continue
+                    if self._steplike(nc, nr):
                         continue
                     if noisy:
                         key = self._score(nc)
@@ -708,21 +751,27 @@ class EcgBeatDetector:
             )
             if self._gated(cand):  # noisy stretch: demand QRS evidence
                 early = early or self._score(cand) < self.score_min
-            if early or (r - self._last_r < self._twave and slope < 0.5 * self._last_slope):
+            if (
+                early
+                or (r - self._last_r < self._twave and slope < 0.5 * self._last_slope)
+                or self._steplike(cand, r)  # an electrode pop
+            ):
                 self._npki = 0.125 * val + 0.875 * self._npki  # T wave
                 self._add_noise(cand)
                 return
             if self._tent is None:
                 self._tent = cand  # decided once its look-ahead horizon has passed
+                self._tent_r = r
                 return
             tent = self._tent
-            tr = self._r_of(tent)
+            tr = self._tent_r
             if r - tr <= self._twave and self._gated(cand):
                 # noisy stretch: of two close complexes keep the more QRS-like one
                 if self._score(cand) > self._score(tent):
                     self._npki = 0.125 * tent[1] + 0.875 * self._npki
                     self._add_noise(tent)
                     self._tent = cand
+                    self._tent_r = r
                 else:
                     self._npki = 0.125 * val + 0.875 * self._npki
                     self._add_noise(cand)
@@ -737,6 +786,7 @@ class EcgBeatDetector:
                 self._npki = 0.125 * tent[1] + 0.875 * self._npki
                 self._add_noise(tent)
                 self._tent = cand
+                self._tent_r = r
                 return
             # the pending beat stands; judge this candidate against it
             self._finalize(beats)

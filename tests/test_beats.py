@@ -376,11 +376,11 @@ def _vs_neurokit(kind: str, rhythm: str, snr_db: float) -> tuple[float, float, f
 
 # (noise, rhythm, SNR dB for EMG, allowed shortfall vs neurokit2 in se and in PPV).
 # Measured (ours / neurokit2, se/PPV, seeds 1-2 at 250 and 360 Hz): motion_broad
-# 0.991/0.990 vs 0.991/0.993; pops 0.978/0.962 vs 0.968/0.937; emg pvc 0.998/0.998 vs
+# 0.991/0.991 vs 0.991/0.993; pops 0.976/0.998 vs 0.968/0.937; emg pvc 0.998/0.998 vs
 # 1.000/0.992; emg bigeminy 0.993/0.961 vs 0.905/0.915; wander 0.998/0.998 vs
-# 1.000/1.000; motion_band 0.859/0.939 vs 0.872/0.952; mix bigeminy 0.833/0.873 vs
-# 0.857/0.910; mix pvc 0.830/0.896 vs 0.845/0.895. Held out (seeds 3-6, never tuned
-# on): mean over the eight cases 0.924/0.945 vs neurokit2 0.920/0.950.
+# 1.000/1.000; motion_band 0.857/0.939 vs 0.872/0.952; mix bigeminy 0.844/0.899 vs
+# 0.857/0.910; mix pvc 0.830/0.914 vs 0.845/0.895. Held out (seeds 3-6, never tuned
+# on): mean over the eight cases 0.927/0.956 vs neurokit2 0.920/0.950.
 # 0.01 where the goal is reached; larger values are the measured open gaps, stated
 # honestly (motion noise confined to 0.5-20 Hz overlaps the QRS band: inside such
 # bursts neither detector is reliable, and ours still finds fewer true beats there)
@@ -392,7 +392,7 @@ NOISE_CASES = [
     ("emg", "bigeminy", -3.0, _GOAL, _GOAL),
     ("wander", "bigeminy", 6.0, _GOAL, _GOAL),
     ("motion_band", "pvc", 6.0, 0.02, 0.015),
-    ("mix", "bigeminy", 6.0, 0.03, 0.04),
+    ("mix", "bigeminy", 6.0, 0.02, 0.02),
     ("mix", "pvc", 3.0, 0.02, _GOAL),
 ]
 
