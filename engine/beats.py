@@ -141,13 +141,19 @@ class EcgBeatDetector:
        (R is the extremum of the cleaned ECG within +-``rank_s``), slope ratio (|slope|
        around R against the last ``slope_avg_s``), correlation with running QRS templates
        (one sinus, one for ectopic shapes; mean-free cleaned ECG, +-``tpl_s``, learnt
-       from clean beats only), R amplitude relative to clean beats, and RR plausibility
-       (nearness to the regular RR or to one of the last two RR, so bigeminy stays
-       plausible). In such a stretch R is placed upright or inverted, whichever gives
-       the higher log-odds (noise easily flips a complex's apparent dominance, and a
-       discordant PVC must not be placed on its small opposite deflection); outside
-       noisy stretches the running polarity decides. A candidate below ``score_min`` is
-       noise; of two candidates within the look-ahead the higher log-odds wins;
+       from clean beats only), R amplitude relative to clean beats, and RR plausibility:
+       nearness to the grid of regular RR multiples counted from the *anchor*, the
+       last clean beat that was not premature (so missed or false beats inside a
+       motion burst do not shift the expected beat times), or, after recent clean
+       ectopy, to that grid shifted by the premature beat's coupling (bigeminy stays
+       plausible; see ``grid_n``). An MWI peak accepted there never raises SPKI (noise
+       inflates it, and a raised threshold would then miss the low-energy wide PVCs
+       right after the stretch). In such a stretch R is placed upright or inverted,
+       whichever gives the higher log-odds (noise easily flips a complex's apparent
+       dominance, and a discordant PVC must not be placed on its small opposite
+       deflection); outside noisy stretches the running polarity decides. A candidate
+       below ``score_min`` is noise; of two candidates within the look-ahead the higher
+       log-odds wins;
        search-back takes the noise candidate of highest log-odds (at least
        ``score_searchback``), and outside noisy stretches never a candidate that lay
        in one. Once the regular RR is known, a candidate whose R has a steep cleaned-ECG
@@ -209,8 +215,23 @@ class EcgBeatDetector:
     slope_avg_s = 0.75  #: slope ratio: 0.1 s mean |slope| at R over the mean of this window, s
     #: weights of the QRS log-odds in noisy stretches: R prominence, slope ratio,
     #: template correlation, relative R amplitude, minus RR implausibility, minus bias
-    #: (logistic regression on synthetic ECG with motion, EMG and mixed noise)
-    score_w = (3.63, 2.34, 1.62, 1.14, 1.53, 9.5)
+    #: (logistic regression on synthetic ECG with motion, EMG and mixed noise; the RR
+    #: weight raised for the anchor grid, tuned on motion-burst records)
+    score_w = (3.63, 2.34, 1.62, 1.14, 5.0, 9.5)
+    #: RR implausibility in noisy stretches counts from the *anchor*, the last beat
+    #: accepted outside a noisy stretch that was not premature (a false beat inside a
+    #: motion burst must not shift the expected times): the distance of R from the
+    #: nearest multiple n of the regular RR beyond ``grid_tol``, in RR units, over
+    #: sqrt(n), while n is at most ``grid_n`` (beyond, the last RR are the reference)
+    grid_n = 12
+    grid_tol = 0.03  #: RR-grid deviation (fraction of the regular RR) that costs nothing
+    grid_premature = 0.8  #: a beat closer than this multiple of the regular RR is premature
+    #: after a clean premature beat (within this many beats), a beat at the same coupling
+    #: after a grid position is plausible too (over sqrt(n + ``grid_pvc_w``), plus
+    #: ``grid_pvc_pen`` unless premature beats come every second or third beat)
+    grid_ectopy = 16
+    grid_pvc_w = 2.0
+    grid_pvc_pen = 0.15
     score_min = -1.0  #: in a noisy stretch a candidate below this log-odds is noise
     score_searchback = -1.0  #: least log-odds of a beat found by search-back when noisy
     #: R placement: an earlier turning point of the QRS region beyond the +-50 ms
@@ -307,6 +328,10 @@ class EcgBeatDetector:
         #: its R sample (fixed while it waits: only an accepted beat changes the polarity)
         self._tent_r = 0
         self._last_r = -(10**12)  # absolute sample of the last R peak
+        self._anchor = -(10**12)  # R of the last clean, non-premature beat
+        self._coupling = 0.0  # coupling (fraction of the regular RR) of a clean premature beat
+        self._coupling_age = 10**9  # beats accepted since
+        self._last_clean = False  # whether the last beat lay outside noisy stretches
         self._last_slope = 0.0
         self._have_beat = False
         self._polarity = 0.0  # running QRS dominance, > 0 upright
@@ -579,14 +604,42 @@ class EcgBeatDetector:
         f = self._features(cand)
         rank, ratio = (f[1], f[3]) if up else (f[2], f[4])
         amp = (cand[6] if self._inverted else cand[5]) / self._ramp
-        avg2 = sum(self._rr2) / len(self._rr2)
-        d = (cand[2] if up else cand[3]) - self._last_r
-        rr = min(abs(d / v - 1.0) for v in [avg2, *self._rr[-2:]])
+        rr = self._rr_implausibility(cand[2] if up else cand[3])
         corr = self._match(cand)[0]
         if self._tpl2 is not None:
             corr = max(corr, self._match(cand, self._tpl2)[0])
         w = self.score_w
         return w[0] * rank + w[1] * ratio + w[2] * corr + w[3] * amp - w[4] * rr - w[5]
+
+    def _rr_implausibility(self, r: int) -> float:
+        """How far an R at sample ``r`` lies from the expected beat times, in RR units.
+
+        Within ``grid_n`` regular RR of the anchor (the last clean, non-premature beat),
+        the distance from the nearest RR multiple n beyond ``grid_tol``, over sqrt(n)
+        (sinus-rate drift accumulates), or, after recent clean ectopy, from that grid
+        shifted by the premature beat's coupling, or, right after a clean premature
+        beat, from its coupling interval (a couplet); the smallest counts. Farther from
+        the anchor, the distance from the regular or one of the last two RR after the
+        last beat. Missed or false beats inside a noisy stretch do not shift the grid.
+        """
+        avg2 = sum(self._rr2) / len(self._rr2)
+        q = (r - self._anchor) / avg2
+        n = max(1, round(q))
+        d = r - self._last_r
+        last = min(abs(d / v - 1.0) for v in [avg2, *self._rr[-2:]])
+        if n > self.grid_n:
+            return last
+        rr = max(0.0, abs(q - n) - self.grid_tol) / np.sqrt(n)
+        if self._last_clean and self._coupling_age == 0:
+            # right after a clean premature beat: a second one (a couplet) is plausible
+            rr = min(rr, abs(d / (self._coupling * avg2) - 1.0))
+        if self._coupling_age <= self.grid_ectopy:
+            qp = q - self._coupling
+            m = max(0, round(qp))
+            pen = self.grid_pvc_pen if self._coupling_age > 2 else 0.0  # bigeminy: none
+            dev = max(0.0, abs(qp - m) - self.grid_tol) / np.sqrt(m + self.grid_pvc_w)
+            rr = min(rr, dev + pen)
+        return rr
 
     def _qrs_like(self, cand: _Cand) -> bool:
         """Whether a search-back candidate outside noisy stretches looks like a QRS.
@@ -642,6 +695,8 @@ class EcgBeatDetector:
         _, val, _, _, slope, pos, neg, t_pos, t_neg = cand[:9]
         upright = self._upright(cand)
         r, t = (cand[2], t_pos) if upright else (cand[3], t_neg)
+        if self._gated(cand):
+            val = min(val, self._spki)  # a noise-inflated MWI peak never raises the level
         if searchback:
             self._spki = 0.25 * val + 0.75 * self._spki
         else:
@@ -656,6 +711,15 @@ class EcgBeatDetector:
                 elif not self._inverted and self._polarity < self.polarity_switch[0]:
                     self._inverted = True
             rr = r - self._last_r
+            ref = sum(self._rr2) / len(self._rr2) if self._rr2 else rr
+            self._coupling_age += 1
+            self._last_clean = not self._is_noisy(cand)
+            if self._last_clean:  # the RR grid of noisy stretches
+                if rr >= self.grid_premature * ref:
+                    self._anchor = r
+                elif r - self._anchor < 1.5 * ref:  # premature, right after the anchor
+                    self._coupling = (r - self._anchor) / ref
+                    self._coupling_age = 0
             self._rr.append(rr)
             if len(self._rr) > 8:
                 del self._rr[0]
@@ -670,6 +734,7 @@ class EcgBeatDetector:
         else:
             self._polarity = dom
             self._inverted = dom < 0
+            self._anchor = r
         if self._tpl is not None and self._is_clean(cand):
             corr, k = self._match(cand)
             if corr < 0.7 or self._discordant(dom):  # ectopic morphology: second template

@@ -260,7 +260,7 @@ def test_ecg_detector_with_motion_noise_bursts(fs):
     print(f"{fs:.0f} Hz: overall se {se:.3f} ppv {ppv:.3f}; clear se {se_clear} ppv {ppv_clear}")
     assert se_clear == 1.0 and ppv_clear == 1.0  # recovers right after every burst
     # ~10 s of 0.6 mV bursts in 120 s; neurokit2 offline on the same signal. Measured:
-    # 250 Hz se 0.932 ppv 0.938 (neurokit2 0.939 0.972), 360 Hz 0.925 0.958 (0.925 0.958)
+    # 250 Hz se 0.932 ppv 0.945 (neurokit2 0.939 0.972), 360 Hz 0.918 0.951 (0.925 0.958)
     nk_se, nk_ppv = _score(times, _nk_peaks(x, fs), 2.0, t1)
     print(f"  neurokit2 se {nk_se:.3f} ppv {nk_ppv:.3f}")
     assert se >= max(0.9, nk_se - 0.01)
@@ -376,14 +376,14 @@ def _vs_neurokit(kind: str, rhythm: str, snr_db: float) -> tuple[float, float, f
 
 # (noise, rhythm, SNR dB for EMG, allowed shortfall vs neurokit2 in se and in PPV).
 # Measured (ours / neurokit2, se/PPV, seeds 1-2 at 250 and 360 Hz): motion_broad
-# 0.991/0.991 vs 0.991/0.993; pops 0.976/0.998 vs 0.968/0.937; emg pvc 0.998/0.998 vs
+# 0.993/0.993 vs 0.991/0.993; pops 0.976/0.998 vs 0.968/0.937; emg pvc 0.998/0.998 vs
 # 1.000/0.992; emg bigeminy 0.993/0.961 vs 0.905/0.915; wander 0.998/0.998 vs
-# 1.000/1.000; motion_band 0.857/0.939 vs 0.872/0.952; mix bigeminy 0.844/0.899 vs
-# 0.857/0.910; mix pvc 0.830/0.914 vs 0.845/0.895. Held out (seeds 3-6, never tuned
-# on): mean over the eight cases 0.927/0.956 vs neurokit2 0.920/0.950.
-# 0.01 where the goal is reached; larger values are the measured open gaps, stated
-# honestly (motion noise confined to 0.5-20 Hz overlaps the QRS band: inside such
-# bursts neither detector is reliable, and ours still finds fewer true beats there)
+# 1.000/1.000; motion_band 0.886/0.956 vs 0.872/0.952; mix bigeminy 0.866/0.899 vs
+# 0.857/0.910; mix pvc 0.864/0.919 vs 0.845/0.895. Held out (seeds 3-6, not tuned on):
+# mean over the eight cases 0.934/0.957 vs neurokit2 0.920/0.950; motion_band
+# 0.849/0.930 vs 0.840/0.947, mix bigeminy 0.839/0.895 vs 0.838/0.902.
+# 0.01 where the goal is reached; a larger value is the measured open gap, stated
+# honestly (PPV inside 0.5-20 Hz motion bursts, which overlap the QRS band).
 _GOAL = 0.01
 NOISE_CASES = [
     ("motion_broad", "pvc", 6.0, _GOAL, _GOAL),
@@ -391,9 +391,9 @@ NOISE_CASES = [
     ("emg", "pvc", 0.0, _GOAL, _GOAL),
     ("emg", "bigeminy", -3.0, _GOAL, _GOAL),
     ("wander", "bigeminy", 6.0, _GOAL, _GOAL),
-    ("motion_band", "pvc", 6.0, 0.02, 0.015),
-    ("mix", "bigeminy", 6.0, 0.02, 0.02),
-    ("mix", "pvc", 3.0, 0.02, _GOAL),
+    ("motion_band", "pvc", 6.0, _GOAL, _GOAL),
+    ("mix", "bigeminy", 6.0, _GOAL, 0.015),
+    ("mix", "pvc", 3.0, _GOAL, _GOAL),
 ]
 
 
