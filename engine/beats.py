@@ -605,11 +605,16 @@ class EcgBeatDetector:
         rank, ratio = (f[1], f[3]) if up else (f[2], f[4])
         amp = (cand[6] if self._inverted else cand[5]) / self._ramp
         rr = self._rr_implausibility(cand[2] if up else cand[3])
+        corr = self._best_corr(cand)
+        w = self.score_w
+        return w[0] * rank + w[1] * ratio + w[2] * corr + w[3] * amp - w[4] * rr - w[5]
+
+    def _best_corr(self, cand: _Cand) -> float:
+        """Return the correlation with the sinus template or, if higher, the ectopic one."""
         corr = self._match(cand)[0]
         if self._tpl2 is not None:
             corr = max(corr, self._match(cand, self._tpl2)[0])
-        w = self.score_w
-        return w[0] * rank + w[1] * ratio + w[2] * corr + w[3] * amp - w[4] * rr - w[5]
+        return corr
 
     def _rr_implausibility(self, r: int) -> float:
         """How far an R at sample ``r`` lies from the expected beat times, in RR units.
@@ -655,10 +660,7 @@ class EcgBeatDetector:
         up = self._upright(cand)
         if (f[3] if up else f[4]) >= self.sb_ratio:
             return True
-        corr = self._match(cand)[0]
-        if self._tpl2 is not None:
-            corr = max(corr, self._match(cand, self._tpl2)[0])
-        return corr >= self.sb_corr
+        return self._best_corr(cand) >= self.sb_corr
 
     def _steplike(self, cand: _Cand, r: int) -> bool:
         """Whether a candidate is an electrode pop: a steep edge on one side of R only.

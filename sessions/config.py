@@ -376,6 +376,15 @@ def _known_keys(loc: tuple) -> list[str]:
     return list(model.model_fields)
 
 
+#: pydantic's bound error types: the operator to show and the key of the bound.
+_BOUND_ERRORS = {
+    "greater_than_equal": (">=", "ge"),
+    "greater_than": (">", "gt"),
+    "less_than_equal": ("<=", "le"),
+    "less_than": ("<", "lt"),
+}
+
+
 def format_validation_error(err: ValidationError, source: str) -> str:
     """One line naming the source, the field path, the rule and the bad value.
 
@@ -389,10 +398,8 @@ def format_validation_error(err: ValidationError, source: str) -> str:
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
     kind = first["type"]
     msg = first["msg"].removeprefix("Value error, ").replace("Input should be", "must be")
-    bound = {"greater_than_equal": ">=", "greater_than": ">", "less_than_equal": "<="}
-    if kind in bound or kind == "less_than":
-        op = bound.get(kind, "<")
-        key = {">=": "ge", ">": "gt", "<=": "le", "<": "lt"}[op]
+    if kind in _BOUND_ERRORS:
+        op, key = _BOUND_ERRORS[kind]
         msg = f"must be {op} {first['ctx'][key]}"
     if kind == "extra_forbidden":
         close = difflib.get_close_matches(str(first["loc"][-1]), _known_keys(first["loc"]), n=1)

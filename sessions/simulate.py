@@ -113,8 +113,6 @@ def run_simulation(
     *,
     progress: Callable[[float], None] | None = None,
     realtime: bool = False,
-    stop: Callable[[], bool] | None = None,
-    on_tick: Callable[[TickResult], None] | None = None,
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -129,11 +127,6 @@ def run_simulation(
         of the virtual clock: the session takes its protocol's length in wall time, and
         the listener's samples are produced up to each tick's actual time. The live
         outputs of ``cfg`` (``audio.device``, ``midi.port``) are checked first.
-    stop : callable, optional
-        Polled each tick; True ends the session gracefully (as Ctrl-C does).
-    on_tick : callable, optional
-        Called with every tick's :class:`engine.loop.TickResult` after the engine step
-        (a progress display, a test).
 
     Returns
     -------
@@ -160,8 +153,6 @@ def run_simulation(
     )
 
     def true_state(r: TickResult) -> dict[str, float]:
-        if on_tick is not None:
-            on_tick(r)
         a, v = listener.state_at(r.t)
         return {"sim_arousal": a, "sim_valence": v}
 
@@ -179,7 +170,6 @@ def run_simulation(
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,
-        stop=stop,
     )
     true_a = out.extras["sim_arousal"]
     summary = SessionSummary(

@@ -312,6 +312,14 @@ def _numeric(rows: list[tuple], n_cols: int) -> np.ndarray:
     return np.array(rows, dtype=float).T  # None -> nan
 
 
+def _meta(con: sqlite3.Connection) -> dict:
+    """Return the ``sessions`` row as a dict, ``status`` as in :func:`session_status`."""
+    row = con.execute("SELECT * FROM sessions").fetchone()
+    meta = dict(zip(_columns(con, "sessions"), row or (), strict=False))
+    meta["status"] = session_status(meta)
+    return meta
+
+
 def session_status(meta: dict) -> str:
     """Return ``ended``, ``interrupted``, ``running`` or ``crashed`` (process gone)."""
     status = meta.get("status") or "unknown"
@@ -332,9 +340,7 @@ def load_session(folder: Path | str) -> SessionData:
     """Read a whole session (ticks, beats, events, annotations) from its store."""
     con = open_store(folder)
     try:
-        meta_row = con.execute("SELECT * FROM sessions").fetchone()
-        meta = dict(zip(_columns(con, "sessions"), meta_row or (), strict=False))
-        meta["status"] = session_status(meta)
+        meta = _meta(con)
         cols = _columns(con, "ticks")
         numeric = [c for c in cols if c not in TEXT_COLUMNS]
         sel = ", ".join(_quote(c) for c in numeric)
@@ -407,14 +413,7 @@ def session_info(folder: Path | str) -> SessionInfo:
     """Summarise one session from its store (row counts, not whole tables)."""
     con = open_store(folder)
     try:
-        meta = dict(
-            zip(
-                _columns(con, "sessions"),
-                con.execute("SELECT * FROM sessions").fetchone() or (),
-                strict=False,
-            )
-        )
-        meta["status"] = session_status(meta)
+        meta = _meta(con)
         n, t_max = con.execute("SELECT COUNT(*), MAX(t_s) FROM ticks").fetchone()
         counts = [con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES]
     finally:
