@@ -1,12 +1,12 @@
 """Streaming R-peak detection vs neurokit2 on noisy ECG with ectopy (known truth).
 
-Each case is a 120 s synthetic record (``benchmarks.noisy_ecg``) at 250 and 360 Hz per
+Each case is a 120 s synthetic record (``attune.benchmarks.noisy_ecg``) at 250 and 360 Hz per
 seed; Attune's ``EcgBeatDetector`` is fed in 0.1 s chunks, neurokit2 runs
 ``ecg_clean`` + ``ecg_peaks`` offline on the whole record. Both are scored against the
 true beats at 50 ms, from 2 s to the end minus the detector's delay. Seeds 1-2 are the
 ones the detector's settings were chosen on; 3-6 were held out.
 
-    python -m benchmarks.bench_beats_noise --seeds 3 4 5 6
+    python -m attune.benchmarks.bench_beats_noise --seeds 3 4 5 6
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import argparse
 
 import numpy as np
 
-from benchmarks.noisy_ecg import noisy_record, score
+from attune.benchmarks.noisy_ecg import noisy_record, score
 
 #: (noise, rhythm, muscle-noise SNR in dB) of every case.
 CASES: tuple[tuple[str, str, float], ...] = (
@@ -41,7 +41,7 @@ def neurokit_peaks(x: np.ndarray, fs: float) -> np.ndarray:
 
 def streaming_peaks(x: np.ndarray, fs: float) -> tuple[np.ndarray, float]:
     """R times (s) from Attune's streaming detector fed 0.1 s chunks, and its delay (s)."""
-    from engine.beats import EcgBeatDetector
+    from attune.engine.heartbeats import EcgBeatDetector
 
     det = EcgBeatDetector(fs=fs)
     step = int(round(0.1 * fs))

@@ -1,9 +1,9 @@
 """Per-tick cost of the incremental-Welch EEG stage against full-window Welch.
 
-Run: ``.venv/bin/python -m benchmarks.bench_eeg [--seconds S]``
+Run: ``.venv/bin/python -m attune.benchmarks.bench_eeg [--seconds S]``
 
 For 8 ch at 256 Hz, 32 ch at 512 Hz and 64 ch at 1000 Hz (4 s window, 2 s segments,
-0.25 s ticks), feeds seeded random EEG to :class:`engine.eeg.EEGStage` one tick at a time
+0.25 s ticks), feeds seeded random EEG to :class:`attune.engine.eeg.EEGStage` one tick at a time
 and times each ``update`` (median, p99, in ms), for segment hops of 1 s (50 % overlap) and
 0.25 s (one segment per tick); in the same run, times ``scipy.signal.welch`` and
 ``mne.time_frequency.psd_array_welch`` on the full 4 s window with the same segments.
@@ -17,8 +17,8 @@ import time
 import numpy as np
 import scipy.signal
 
-from engine.eeg import EEGStage
-from sensors.types import Chunk, StreamInfo
+from attune.engine.eeg import EEGStage
+from attune.sensors.types import Chunk, StreamInfo
 
 CONFIGS = [(8, 256.0), (32, 512.0), (64, 1000.0)]
 NAMES = [f"EEG {i + 1:03d}" for i in range(64)]

@@ -1,7 +1,7 @@
 """Benchmark: streaming detection + HRV per 0.25 s tick vs recomputing neurokit2.
 
 One ECG channel at 1000 Hz (neurokit2's ``ecg_1000hz.csv``, tiled to 240 s). Per tick
-the streaming path feeds 250 new samples to :class:`engine.hrv.HRVStage` (R-peak
+the streaming path feeds 250 new samples to :class:`attune.engine.hrv.HRVStage` (R-peak
 detection, artifact screening, time- and frequency-domain HRV). In the same run and
 interleaved with it, the reference recomputes ``nk.ecg_peaks`` (on ``nk.ecg_clean``) +
 ``nk.hrv_time`` on the full last 60 s every ``--ref-every`` ticks (default 4, i.e. once
@@ -12,7 +12,7 @@ Both wall-clock (``time.perf_counter``) and CPU time of this process
 (``time.process_time``) are reported: on a shared machine wall-clock includes time
 spent waiting for a core, CPU time does not.
 
-Run: ``.venv/bin/python -m benchmarks.bench_hrv [--ref-every N] [--repeat R]``
+Run: ``.venv/bin/python -m attune.benchmarks.bench_hrv [--ref-every N] [--repeat R]``
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def run(ref_every: int = 4) -> dict[str, np.ndarray]:
     import neurokit2 as nk
     import pandas as pd
 
-    from engine.hrv import HRVStage
-    from sensors.types import Chunk, StreamInfo
+    from attune.engine.hrv import HRVStage
+    from attune.sensors.types import Chunk, StreamInfo
 
     path = Path(__file__).resolve().parents[1] / "tests" / "data" / "neurokit2" / "ecg_1000hz.csv"
     x = pd.read_csv(path).iloc[:, 0].to_numpy(float)

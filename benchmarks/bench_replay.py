@@ -1,6 +1,6 @@
 """Replay throughput: the whole engine over a generated recording, as x real time.
 
-Run: ``.venv/bin/python -m benchmarks.bench_replay [--hours 1] [--eeg-channels 32]``
+Run: ``.venv/bin/python -m attune.benchmarks.bench_replay [--hours 1] [--eeg-channels 32]``
 
 Generates a recording (simulated listener: EEG at 256 Hz on N channels plus ECG at
 250 Hz), then replays it in-process on the virtual clock (no audio) exactly as
@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from benchmarks.recordings import make_recording
-from sessions.config import SessionConfig
-from sessions.replay import replay_recording
-from sessions.store import load_session
+from attune.benchmarks.recordings import make_recording
+from attune.sessions.config import SessionConfig
+from attune.sessions.replay_run import replay_recording
+from attune.sessions.store import load_session
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """Per-tick engine cost and render speed of the demo session.
 
-Run: ``.venv/bin/python -m benchmarks.bench_session [--seeds N] [--audio]``
+Run: ``.venv/bin/python -m attune.benchmarks.bench_session [--seeds N] [--audio]``
 
 Reports, for the 10-minute demo on the simulated listener (ECG 250 Hz + 4-ch EEG
 256 Hz, 0.25 s ticks): the engine's per-tick compute time (median, p99, max, in ms)
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sessions.config import SessionConfig
-from sessions.simulate import run_simulation
-from sessions.store import load_session
+from attune.sessions.config import SessionConfig
+from attune.sessions.simulated_run import run_simulation
+from attune.sessions.store import load_session
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Offline render speed of the full pyo graph, and a crash soak.
 
-Run: ``.venv/bin/python -m benchmarks.bench_synth [--minutes M] [--jobs J]``
-     ``.venv/bin/python -m benchmarks.bench_synth --soak [N] [--jobs J]``
+Run: ``.venv/bin/python -m attune.benchmarks.bench_synth [--minutes M] [--jobs J]``
+     ``.venv/bin/python -m attune.benchmarks.bench_synth --soak [N] [--jobs J]``
 
 Speed: renders ``J`` sessions of ``M`` minutes (default 1 x 10 min) through the full
 graph with parameters changing every 0.25 s tick, one child process each, and reports
@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synthesis.composer import Composer
-from synthesis.params import MusicParams
-from synthesis.synth import OfflineRenderer, SynthError
+from attune.synthesis.composer import Composer
+from attune.synthesis.params import MusicParams
+from attune.synthesis.synth import OfflineRenderer, SynthError
 
 TICK_S = 0.25
 

@@ -1,10 +1,10 @@
 """Publish a simulated EEG + ECG recording over LSL in real time (a separate process).
 
-Run: ``python -m benchmarks.lsl_publisher PREFIX SECONDS EEG_CHANNELS EEG_FS ECG_FS``
+Run: ``python -m attune.benchmarks.lsl_publisher PREFIX SECONDS EEG_CHANNELS EEG_FS ECG_FS``
 
 Renders ``SECONDS`` (plus a margin) of the simulated listener with
-:func:`benchmarks.recordings.make_recording`, then publishes the two streams with
-:func:`sensors.lsl.publish_streams` (timestamps re-based to ``local_clock()`` at the
+:func:`attune.benchmarks.recordings.make_recording`, then publishes the two streams with
+:func:`attune.sensors.lsl_source.publish_streams` (timestamps re-based to ``local_clock()`` at the
 start, pushed every 2 ms) under source ids ``PREFIX-eeg`` and ``PREFIX-ecg``. Prints
 ``started <lsl time>`` once the outlets exist and ``stopped <samples>`` at the end.
 """
@@ -18,8 +18,9 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     """Publish until ``SECONDS`` have passed."""
     prefix, seconds, n_ch, eeg_fs, ecg_fs = (argv or sys.argv[1:])[:5]
-    from benchmarks.recordings import make_recording
-    from sensors.lsl import local_clock, publish_streams
+    from attune.benchmarks.recordings import make_recording
+    from attune.sensors.lsl_player import publish_streams
+    from attune.sensors.lsl_source import local_clock
 
     rec = make_recording(
         (float(seconds) + 2.0) / 3600.0,

@@ -1,10 +1,10 @@
 """Synthetic long recordings for the replay throughput benchmark.
 
 ``make_recording(hours=1.0)`` renders the simulated listener (no music: it rests) as a
-:class:`~sensors.readers.Recording` with a 32-channel EEG stream at 256 Hz and an ECG
+:class:`~attune.sensors.readers.Recording` with a 32-channel EEG stream at 256 Hz and an ECG
 stream at 250 Hz, in Attune's units, timestamps ``k / fs`` from 0.
 
-Run: ``.venv/bin/python -m benchmarks.recordings [--hours H]`` prints how long it takes.
+Run: ``.venv/bin/python -m attune.benchmarks.recordings [--hours H]`` prints how long it takes.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sensors.readers import RecordedStream, Recording
-from sensors.simulate import SimulatedListener
+from attune.sensors.readers import RecordedStream, Recording
+from attune.sensors.simulated_listener import SimulatedListener
 
 #: 10-10 electrode names used for the synthetic EEG (the first 32 make a standard cap).
 EEG_NAMES = (

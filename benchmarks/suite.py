@@ -1,13 +1,13 @@
 """The benchmark suite behind ``attune bench``: every figure beside its naive baseline.
 
-Run: ``attune bench [--quick] [--out DIR]`` (or ``python -m benchmarks.suite``).
+Run: ``attune bench [--quick] [--out DIR]`` (or ``python -m attune.benchmarks.suite``).
 
 Stages, all in one process and one run (so the figures share the machine and its load):
 
 ``tick``
-    The whole engine (:func:`sessions.build.build_engine`: HRV and EEG stages, affect
+    The whole engine (:func:`attune.sessions.build.build_engine`: HRV and EEG stages, affect
     estimator, controller, composer, silent synth) stepped on the virtual clock over a
-    recording from :func:`benchmarks.recordings.make_recording`, for three
+    recording from :func:`attune.benchmarks.recordings.make_recording`, for three
     configurations (8 ch 256 Hz EEG + 250 Hz ECG, 32 ch 512 Hz + 500 Hz, 64 ch 1000 Hz
     + 1000 Hz). Per tick: ``TickResult.compute_ms`` (wall) and the process CPU time of
     ``Engine.step``. Interleaved in the same loop, every ``ref_every``-th tick, the naive
@@ -17,18 +17,18 @@ Stages, all in one process and one run (so the figures share the machine and its
     (the naive figure covers the DSP only, not the rest of the loop, which favours it).
     Only steady-state ticks count (after the first 60 s, once the windows are full).
 ``loopback``
-    A publisher in a separate process (:mod:`benchmarks.lsl_publisher`) streams EEG
+    A publisher in a separate process (:mod:`attune.benchmarks.lsl_publisher`) streams EEG
     and ECG over LSL on loopback; the engine reads them with
-    :class:`sensors.lsl.LslSource` on :class:`engine.clocks.LiveClock`
-    (:func:`sessions.runner.run_session`, as ``attune run`` does).
+    :class:`attune.sensors.lsl_source.LslSource` on :class:`attune.engine.clocks.LiveClock`
+    (:func:`attune.sessions.runner.run_session`, as ``attune run`` does).
     ``TickResult.latency_ms`` = synth handoff time minus the newest sample's timestamp
     (data age at the tick plus compute).
 ``replay``
-    :func:`sessions.replay.replay_recording` (what ``attune replay`` runs: session
+    :func:`attune.sessions.replay_run.replay_recording` (what ``attune replay`` runs: session
     folder, CSV record and MIDI included) over generated recordings of each
     configuration, as session seconds per wall second and per CPU second.
 ``render``
-    Offline pyo render (:class:`synthesis.synth.OfflineRenderer`, child process) with
+    Offline pyo render (:class:`attune.synthesis.synth.OfflineRenderer`, child process) with
     parameters changing every tick, x real time (wall, and per child CPU second).
 ``startup``
     ``attune --help`` in a fresh interpreter, best of N, wall.
@@ -199,12 +199,12 @@ def bench_ticks(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, obje
     import neurokit2 as nk
     import scipy.signal
 
-    from benchmarks.recordings import make_recording
-    from engine.clocks import VirtualClock
-    from sensors.replay import file_sources
-    from sessions.build import build_engine
-    from sessions.config import SessionConfig
-    from synthesis.synth import SilentBackend
+    from attune.benchmarks.recordings import make_recording
+    from attune.engine.clocks import VirtualClock
+    from attune.sensors.file_source import file_sources
+    from attune.sessions.build import build_engine
+    from attune.sessions.config import SessionConfig
+    from attune.synthesis.synth import SilentBackend
 
     n_ch, eeg_fs, ecg_fs = cfg
     rec = make_recording(p.tick_seconds / 3600.0, eeg_channels=n_ch, eeg_fs=eeg_fs, ecg_fs=ecg_fs)
@@ -276,17 +276,17 @@ def bench_loopback(p: SuiteParams) -> dict[str, object]:
     """
     import uuid
 
-    from engine.clocks import LiveClock
-    from sensors.lsl import LslSource, local_clock
-    from sessions.config import SessionConfig
-    from sessions.runner import run_session
-    from sessions.store import load_session
+    from attune.engine.clocks import LiveClock
+    from attune.sensors.lsl_source import LslSource, local_clock
+    from attune.sessions.config import SessionConfig
+    from attune.sessions.runner import run_session
+    from attune.sessions.store import load_session
 
     n_ch, eeg_fs, ecg_fs = p.configs[min(p.loopback_config, len(p.configs) - 1)]
     prefix = f"attune-bench-{uuid.uuid4().hex[:8]}"
     seconds = p.loopback_seconds
     pub = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.lsl_publisher", prefix, str(seconds + 4.0)]
+        [sys.executable, "-m", "attune.benchmarks.lsl_publisher", prefix, str(seconds + 4.0)]
         + [str(n_ch), str(eeg_fs), str(ecg_fs)],
         stdout=subprocess.PIPE,
         text=True,
@@ -340,9 +340,9 @@ def bench_replay(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, obj
         ``speed_x`` (session s per wall s), ``speed_cpu_x`` (per CPU s), wall and CPU
         seconds, generation time, ticks.
     """
-    from benchmarks.recordings import make_recording
-    from sessions.config import SessionConfig
-    from sessions.replay import replay_recording
+    from attune.benchmarks.recordings import make_recording
+    from attune.sessions.config import SessionConfig
+    from attune.sessions.replay_run import replay_recording
 
     n_ch, eeg_fs, ecg_fs = cfg
     g = _Clock()
@@ -376,7 +376,7 @@ def bench_render(p: SuiteParams) -> dict[str, object]:
         ``audio_s``, ``wall_s``, ``speed_x``, child CPU seconds and ``speed_cpu_x``,
         ``error`` (None if the render succeeded).
     """
-    from benchmarks.bench_synth import render_one
+    from attune.benchmarks.bench_synth import render_one
 
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     path = Path(tempfile.mkdtemp(prefix="attune-bench-synth-")) / "render.wav"
@@ -402,7 +402,11 @@ def bench_startup(p: SuiteParams) -> dict[str, object]:
         ``best_ms``, ``median_ms``, ``runs`` and the command line.
     """
     script = Path(sys.executable).with_name("attune")
-    cmd = [str(script), "--help"] if script.exists() else [sys.executable, "-m", "sessions.cli"]
+    cmd = (
+        [str(script), "--help"]
+        if script.exists()
+        else [sys.executable, "-m", "attune.sessions.cli"]
+    )
     if not script.exists():
         cmd.append("--help")
     times = []
@@ -550,7 +554,7 @@ def write_outputs(res: dict[str, object], out_dir: Path) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry (``python -m benchmarks.suite``; ``attune bench`` calls it)."""
+    """Command-line entry (``python -m attune.benchmarks.suite``; ``attune bench`` calls it)."""
     ap = argparse.ArgumentParser(prog="attune bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
     ap.add_argument("--out", type=Path, default=Path("bench-results"), help="output directory")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from synthesis.params import clip
+from attune.synthesis.params import clip
 
 #: Sign of each arousal feature (Koelsch & Jancke 2015; Pope et al. 1995).
 AROUSAL_SIGNS: dict[str, float] = {

@@ -3,9 +3,9 @@
 One tick: the phase plan says where in the protocol the session is; the target for
 ``t`` follows the iso principle (match the measured state, then move it toward the
 goal); the control law chooses the arousal the music should express; the cue model
-(:func:`synthesis.params.params_for`) turns that into parameters, which are then
+(:func:`attune.synthesis.params.params_for`) turns that into parameters, which are then
 rate-limited and clipped to the session's safety envelope. Therapist overrides are
-applied last and always win (inside the absolute :data:`synthesis.params.BOUNDS`).
+applied last and always win (inside the absolute :data:`attune.synthesis.params.BOUNDS`).
 
 Protocol clock
     ``tau = t - offset``: pausing freezes ``tau`` (``offset`` grows by one tick per
@@ -78,9 +78,9 @@ from typing import Literal
 
 import numpy as np
 
-from engine.affect import AffectEstimate
-from synthesis.composer import BEATS_PER_PHRASE
-from synthesis.params import (
+from attune.engine.affect import AffectEstimate
+from attune.synthesis.composer import BEATS_PER_PHRASE
+from attune.synthesis.params import (
     BOUNDS,
     PARAM_NAMES,
     MusicParams,
@@ -140,7 +140,7 @@ class Envelope:
     Attributes
     ----------
     bounds : dict of str to (lo, hi)
-        Bounds per parameter name (inside :data:`synthesis.params.BOUNDS`).
+        Bounds per parameter name (inside :data:`attune.synthesis.params.BOUNDS`).
     slew_per_s : dict of str to float
         Largest change per second per parameter (tempo in BPM/s, loudness in dB/s ...);
         ``fade`` rises at ``fade_up_per_s`` and falls at ``slew_per_s["fade"]``.
@@ -192,7 +192,7 @@ class Envelope:
             Tick length, seconds.
         exempt : sequence of str
             Parameters under a therapist override this tick or the last: checked against
-            the absolute :data:`synthesis.params.BOUNDS` only.
+            the absolute :data:`attune.synthesis.params.BOUNDS` only.
         tol : float
             Numerical tolerance.
 
@@ -229,7 +229,7 @@ class Decision:
     ----------
     params : MusicParams
         The parameters to play (slew-limited, inside the envelope; overridden
-        parameters inside :data:`synthesis.params.BOUNDS`).
+        parameters inside :data:`attune.synthesis.params.BOUNDS`).
     phase : str
         Protocol phase at the tick.
     target_arousal, target_valence : float or None
@@ -509,7 +509,7 @@ class Controller:
     def begin_tick(self, t: float) -> str:
         """Apply queued commands for the tick at ``t`` and return its protocol phase.
 
-        Called by :class:`engine.loop.Engine` before the affect estimate (so the
+        Called by :class:`attune.engine.loop.Engine` before the affect estimate (so the
         estimator knows whether the baseline is still running) and by :meth:`update`;
         idempotent for one ``t``.
         """

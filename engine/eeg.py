@@ -34,8 +34,8 @@ import numpy as np
 import scipy.fft
 import scipy.signal
 
-from sensors.montage import ChannelLabel, classify_channels, is_frontal
-from sensors.types import Chunk
+from attune.sensors.montage import ChannelLabel, classify_channels, is_frontal
+from attune.sensors.types import Chunk
 
 __all__ = ["ARTIFACT_CAUSES", "DEFAULT_BANDS", "EEG_FEATURES", "EEGFeatures", "EEGStage"]
 
@@ -225,7 +225,7 @@ class EEGStage:
     """Streaming EEG spectral features by incremental Welch.
 
     Pipeline per chunk, vectorized over channels: pick the EEG rows (by label, see
-    :mod:`sensors.montage`), scale to uV, re-reference, optional causal high-pass and
+    :mod:`attune.sensors.montage`), scale to uV, re-reference, optional causal high-pass and
     notch (state carried across chunks), then cut segments of ``segment_s`` every
     ``segment_hop_s``. Each completed segment is detrended (constant), Hann-windowed
     (periodic) and transformed once (``scipy.fft.rfft``, one worker); its one-sided

@@ -3,7 +3,7 @@
 The pure functions (:func:`hrv_rmssd`, :func:`hrv_sdnn`, :func:`hrv_pnn50`,
 :func:`hrv_band_powers`, :func:`rr_artifacts`) work on 1-D arrays of RR (NN) intervals
 in milliseconds. :class:`HRVStage` turns ECG, PPG or RR-interval chunks into
-:class:`HRVFeatures` on rolling windows; the beat detectors live in :mod:`engine.beats`
+:class:`HRVFeatures` on rolling windows; the beat detectors live in :mod:`attune.engine.heartbeats`
 (re-exported here).
 
 References
@@ -39,8 +39,8 @@ import numpy as np
 import scipy.ndimage
 import scipy.signal
 
-from engine.beats import EcgBeatDetector, PpgPulseDetector
-from sensors.types import Chunk
+from attune.engine.heartbeats import EcgBeatDetector, PpgPulseDetector
+from attune.sensors.types import Chunk
 
 __all__ = [
     "HRV_FEATURES",
@@ -578,8 +578,8 @@ class HRVFeatures:
 class HRVStage:
     """Streaming HRV: beats from ECG, PPG or RR intervals into rolling features.
 
-    ``kind == "ecg"`` chunks pass through :class:`~engine.beats.EcgBeatDetector`,
-    ``kind == "ppg"`` chunks through :class:`~engine.beats.PpgPulseDetector` (first
+    ``kind == "ecg"`` chunks pass through :class:`~attune.engine.heartbeats.EcgBeatDetector`,
+    ``kind == "ppg"`` chunks through :class:`~attune.engine.heartbeats.PpgPulseDetector` (first
     channel); ``kind == "rr"`` chunks (irregular; values are RR intervals in ms,
     timestamps the beat times in s, e.g. a Polar H10) bypass detection.
 

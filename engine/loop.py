@@ -9,11 +9,11 @@ from typing import Protocol
 
 import numpy as np
 
-from engine.affect import AffectEstimate, AffectEstimator, ModalityStatus
-from engine.controller import Controller, Decision
-from sensors.types import Chunk, Source
-from synthesis.composer import Composer
-from synthesis.params import MusicParams
+from attune.engine.affect import AffectEstimate, AffectEstimator, ModalityStatus
+from attune.engine.controller import Controller, Decision
+from attune.sensors.types import Chunk, Source
+from attune.synthesis.composer import Composer
+from attune.synthesis.params import MusicParams
 
 #: Which stage each stream kind feeds.
 STAGE_OF_KIND = {"ecg": "hrv", "ppg": "hrv", "rr": "hrv", "eeg": "eeg"}

@@ -1,6 +1,6 @@
 """What a channel is, from its label, its declared type and its unit.
 
-Pure helpers shared by the file readers (:mod:`sensors.readers`): classify a channel
+Pure helpers shared by the file readers (:mod:`attune.sensors.readers`): classify a channel
 label as EEG, ECG, PPG, RR, EOG, trigger or something Attune does not use, normalise
 unit strings, and give the factor that converts a unit to Attune's unit for a kind
 (EEG uV, ECG mV, RR ms, PPG arbitrary units).

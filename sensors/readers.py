@@ -12,12 +12,12 @@ One entry point, :func:`read_recording`, reads
   read), a time column (:data:`TIME_COLUMNS`) or a given ``fs``; Polar H10 exports
   (``time_ns, ecg_mV, hr_bpm, rr_ms``), muse-lsl and Mind Monitor Muse exports.
 
-Channels are classified (:mod:`sensors.channels`) and grouped into one
+Channels are classified (:mod:`attune.sensors.channels`) and grouped into one
 :class:`RecordedStream` per kind: ``eeg`` (uV), ``ecg`` (mV), ``ppg`` (au), ``rr``
 (ms, one sample per beat, irregular) and ``markers``. EOG, auxiliary and other channels
 are left out (with a warning) unless picked by ``columns``.
 
-Every problem is either a one-line :class:`~sensors.types.SensorError` naming the file,
+Every problem is either a one-line :class:`~attune.sensors.types.SensorError` naming the file,
 stream or column, the value and what was expected, or a handled condition listed in
 :attr:`Recording.warnings`. No NaN reaches a stream: NaN runs shorter than
 :data:`NAN_INTERP_S` are linearly interpolated, longer ones are cut out (leaving a gap
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sensors.channels import (
+from attune.sensors.channels import (
     UNITS,
     kind_from_label,
     kind_from_type,
@@ -49,7 +49,7 @@ from sensors.channels import (
     unit_from_label,
     unit_scale,
 )
-from sensors.types import SensorError, StreamInfo, check_block
+from attune.sensors.types import SensorError, StreamInfo, check_block
 
 #: Stream kinds that carry signals (everything but markers).
 SIGNAL_KINDS = ("eeg", "ecg", "ppg", "rr")

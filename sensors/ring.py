@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sensors.types import SensorError
+from attune.sensors.types import SensorError
 
 
 class RingBuffer:

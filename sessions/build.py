@@ -1,4 +1,4 @@
-"""Build the closed loop's parts from a :class:`~sessions.config.SessionConfig`.
+"""Build the closed loop's parts from a :class:`~attune.sessions.config.SessionConfig`.
 
 Also the session's sound outputs: the offline WAV renderer (:func:`make_renderer`) and,
 for real-time sessions, the live sound card and MIDI port (:func:`check_live_outputs`
@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from engine.affect import AffectEstimator
-from engine.controller import Controller, Envelope, PhasePlan
-from engine.eeg import EEGStage
-from engine.hrv import HRVStage
-from engine.loop import STAGE_OF_KIND, Engine, SynthBackend
-from sensors.types import Source
-from sessions.config import ConfigError, Safety, SessionConfig
-from synthesis.composer import Composer
-from synthesis.params import BOUNDS, MusicParams, params_for
+from attune.engine.affect import AffectEstimator
+from attune.engine.controller import Controller, Envelope, PhasePlan
+from attune.engine.eeg import EEGStage
+from attune.engine.hrv import HRVStage
+from attune.engine.loop import STAGE_OF_KIND, Engine, SynthBackend
+from attune.sensors.types import Source
+from attune.sessions.config import ConfigError, Safety, SessionConfig
+from attune.synthesis.composer import Composer
+from attune.synthesis.params import BOUNDS, MusicParams, params_for
 
 
 def make_plan(cfg: SessionConfig) -> PhasePlan:
@@ -191,8 +191,8 @@ def make_renderer(
         The crash-isolated pyo renderer, or the silent backend if ``render_audio`` is
         false.
     """
-    from synthesis.supervisor import SupervisedSynth
-    from synthesis.synth import SilentBackend
+    from attune.synthesis.supervisor import SupervisedSynth
+    from attune.synthesis.synth import SilentBackend
 
     if not cfg.render_audio:
         return SilentBackend()
@@ -218,7 +218,7 @@ def check_live_outputs(cfg: SessionConfig) -> None:
         One line naming the field, the missing device or port and the available ones,
         e.g. ``midi.port: no MIDI output port matches 'Synth'; available: none (...)``.
     """
-    from synthesis.midi import MidiError, find_midi_output
+    from attune.synthesis.midi import MidiError, find_midi_output
 
     if cfg.midi.port is not None:
         try:
@@ -227,7 +227,7 @@ def check_live_outputs(cfg: SessionConfig) -> None:
             raise ConfigError(f"midi.port: {e}") from None
     dev = _audio_device(cfg)
     if cfg.audio.device is not None:
-        from synthesis.devices import list_audio_outputs
+        from attune.synthesis.devices import list_audio_outputs
 
         devices, default, problem = list_audio_outputs()
         if problem:
@@ -272,9 +272,9 @@ def open_live_outputs(
         One line naming ``audio.device`` or ``midi.port`` if it cannot be opened; what
         was already opened is closed.
     """
-    from synthesis.midi import MidiError, MidiPortOutput, open_midi_output
-    from synthesis.supervisor import SupervisedSynth
-    from synthesis.synth import SynthError
+    from attune.synthesis.midi import MidiError, MidiPortOutput, open_midi_output
+    from attune.synthesis.supervisor import SupervisedSynth
+    from attune.synthesis.synth import SynthError
 
     outs: list = []
     try:

@@ -34,7 +34,7 @@ def _progress_bar(label: str):
 
 
 def _load(args: argparse.Namespace):
-    from sessions.config import SessionConfig, load_config
+    from attune.sessions.config import SessionConfig, load_config
 
     cfg = load_config(args.config) if args.config else SessionConfig()
     changes: dict = {}
@@ -70,7 +70,7 @@ def _fmt_summary(s) -> str:
 def cmd_simulate(args: argparse.Namespace) -> int:
     """Run a session on the simulated listener."""
     cfg = _load(args)
-    from sessions.simulate import run_simulation
+    from attune.sessions.simulated_run import run_simulation
 
     summary = run_simulation(
         cfg, progress=_progress_bar("simulating"), realtime=getattr(args, "realtime", False)
@@ -87,28 +87,28 @@ def _report(folder: Path, args: argparse.Namespace | None = None) -> None:
     """
     if getattr(args, "no_report", False):
         return
-    from sessions.report import write_report
+    from attune.sessions.report import write_report
 
     print(f"Report: {write_report(folder)}")
 
 
 def _session(args: argparse.Namespace) -> Path:
     """Return the session folder named by ``args.session`` (a folder, or an id under ``--dir``)."""
-    from sessions.store import resolve_session
+    from attune.sessions.store import resolve_session
 
     return resolve_session(args.session, args.dir)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a table of a recorded session as CSV or JSON lines."""
-    from sessions.export import ExportError, export_table
+    from attune.sessions.export import ExportError, export_table
 
     folder = _session(args)
     try:
         if args.out is None:
             export_table(folder, args.table, fmt=args.format)
         else:
-            from sessions.record import private_open
+            from attune.sessions.record import private_open
 
             with private_open(args.out) as f:
                 n = export_table(folder, args.table, f, fmt=args.format)
@@ -120,7 +120,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_sessions(args: argparse.Namespace) -> int:
     """List the sessions recorded under ``--dir``."""
-    from sessions.store import list_sessions
+    from attune.sessions.store import list_sessions
 
     found, problems = list_sessions(args.dir)
     if not found:
@@ -156,7 +156,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_annotate(args: argparse.Namespace) -> int:
     """Add an annotation to a session, running or finished."""
-    from sessions.store import annotate
+    from attune.sessions.store import annotate
 
     folder = _session(args)
     t = annotate(folder, " ".join(args.text), t_s=args.t_s, author=args.author)
@@ -166,7 +166,7 @@ def cmd_annotate(args: argparse.Namespace) -> int:
 
 def cmd_devices(args: argparse.Namespace) -> int:
     """List audio output devices and MIDI output ports."""
-    from synthesis.devices import describe_devices
+    from attune.synthesis.devices import describe_devices
 
     print(describe_devices())
     return 0
@@ -174,8 +174,8 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_render_examples(args: argparse.Namespace) -> int:
     """Render short WAVs across the arousal-valence plane."""
-    from synthesis.examples import render_examples
-    from synthesis.synth import SynthError
+    from attune.synthesis.examples import render_examples
+    from attune.synthesis.synth import SynthError
 
     try:
         done = render_examples(
@@ -205,7 +205,7 @@ class CliError(Exception):
 
 def cmd_streams(args: argparse.Namespace) -> int:
     """List the LSL streams on the network."""
-    from sensors.lsl import find_streams, format_streams_table
+    from attune.sensors.lsl_source import find_streams, format_streams_table
 
     rows = find_streams(kind=args.kind, name=args.name, wait_s=args.wait)
     print(format_streams_table(rows))
@@ -214,15 +214,15 @@ def cmd_streams(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a live session on the LSL streams named in the session file."""
-    from sensors.types import SensorError
-    from sessions.config import load_config
+    from attune.sensors.types import SensorError
+    from attune.sessions.config import load_config
 
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
     if args.no_audio:
         cfg = cfg.model_copy(update={"render_audio": False})
-    from sessions.live import run_live
+    from attune.sessions.live_run import run_live
 
     try:
         out = run_live(cfg, duration_s=args.duration_s, progress=_progress_bar("live"))
@@ -255,8 +255,8 @@ def _fmt_replay(s) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay a recording through the engine, or publish it over LSL."""
-    from sensors.readers import read_recording
-    from sensors.types import SensorError
+    from attune.sensors.readers import read_recording
+    from attune.sensors.types import SensorError
 
     columns = [c for arg in args.column or [] for c in arg.split(",") if c]
     channels = [c for c in (args.channels or "").split(",") if c]
@@ -274,7 +274,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if not args.audio:
             named = {} if args.config else {"name": "replay"}  # keep a session file's name
             cfg = cfg.model_copy(update={"render_audio": False, **named})
-        from sessions.replay import replay_recording
+        from attune.sessions.replay_run import replay_recording
 
         summary = replay_recording(
             rec,
@@ -292,8 +292,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def _publish(rec, args: argparse.Namespace, channels: list[str]) -> int:
     """Publish the recording's streams as LSL outlets until it ends (or Ctrl-C)."""
-    from sensors.lsl import publish_streams
-    from sensors.readers import select_streams
+    from attune.sensors.lsl_player import publish_streams
+    from attune.sensors.readers import select_streams
 
     streams = (
         select_streams(rec, names=args.stream or (), channels=channels)
@@ -322,7 +322,7 @@ def _publish(rec, args: argparse.Namespace, channels: list[str]) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Run the population evaluation: closed loop against open-loop calm music."""
-    from sessions.evaluate import EvalProtocol, evaluate
+    from attune.sessions.evaluate import EvalProtocol, evaluate
 
     if args.listeners < 1:
         raise CliError(f"--listeners must be >= 1, got {args.listeners}")
@@ -338,8 +338,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def cmd_control(args: argparse.Namespace) -> int:
     """Send a therapist command to a running session."""
-    from engine.controller import CommandError, parse_command
-    from sessions.therapist import TherapistError, send_command
+    from attune.engine.controller import CommandError, parse_command
+    from attune.sessions.therapist import TherapistError, send_command
 
     line = " ".join(args.words)
     try:
@@ -354,11 +354,7 @@ def cmd_control(args: argparse.Namespace) -> int:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run the benchmark suite; write JSON and Markdown, print the table."""
-    try:
-        from benchmarks.suite import run_and_report
-    except ImportError:  # not installed as a package: run from the repository
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from benchmarks.suite import run_and_report
+    from attune.benchmarks.suite import run_and_report
 
     return run_and_report(quick=args.quick, out=args.out)
 
@@ -562,8 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``attune``; returns the exit code."""
     args = build_parser().parse_args(argv)
-    from sessions.config import ConfigError
-    from sessions.store import StoreError
+    from attune.sessions.config import ConfigError
+    from attune.sessions.store import StoreError
 
     try:
         return args.func(args)

@@ -1,7 +1,7 @@
 """Evaluation harness: the closed loop against open-loop calm music on simulated people.
 
 ``attune evaluate`` draws a population of simulated listeners
-(:meth:`sensors.simulate.ListenerTraits.draw`: random set points, music gains, time
+(:meth:`attune.sensors.simulated_listener.ListenerTraits.draw`: random set points, music gains, time
 constants, noise) and adds random artifact rates (ectopic/missed/extra beats, blinks,
 EMG bursts). Each listener is run twice on the same seed, so the same physiology and
 noise meet both conditions:
@@ -25,11 +25,11 @@ Protocol (:class:`EvalProtocol`, [E])
 
 Measures (on the listener's true arousal, not the estimate)
     * success: ``|arousal - goal| < 0.2`` held for 60 s at some time
-      (:func:`sessions.simulate.time_to_band`), and the time when it began;
+      (:func:`attune.sessions.simulated_run.time_to_band`), and the time when it began;
     * overshoot: the largest excursion past the goal, in the direction of travel,
       after the transition began;
     * safety violations: on every tick, every parameter against the envelope's bounds
-      and slew limits (:meth:`engine.controller.Envelope.violations`) and mode steps
+      and slew limits (:meth:`attune.engine.controller.Envelope.violations`) and mode steps
       against the one-per-phrase rule.
 
 Runs use ``render_audio = False`` and the silent backend, no session folders, and a
@@ -46,7 +46,8 @@ from multiprocessing import get_context
 
 import numpy as np
 
-from sensors.types import Chunk, Source, empty_chunk
+from attune.sensors.types import Chunk, Source, empty_chunk
+from attune.sessions.simulated_run import hear_music
 
 TARGET_BAND = 0.2
 TARGET_HOLD_S = 60.0
@@ -218,7 +219,7 @@ class DropoutSource:
 
 def eval_config(protocol: EvalProtocol, *, goal: float, intake: float, closed: bool):
     """Return the config of one evaluation run (session defaults apart from the protocol)."""
-    from sessions.config import SessionConfig
+    from attune.sessions.config import SessionConfig
 
     base = SessionConfig()
     return base.model_copy(
@@ -265,7 +266,7 @@ def draw_listener(seed: int, index: int, protocol: EvalProtocol):
         engine measures change from the baseline, so a rating error shifts its anchor
         and its goal alike).
     """
-    from sensors.simulate import SimulatedListener
+    from attune.sensors.simulated_listener import SimulatedListener
 
     traits, err = _draw_traits(seed, index, protocol)
     listener = SimulatedListener(seed=seed * 100_003 + index, traits=traits)
@@ -280,7 +281,7 @@ def draw_listener(seed: int, index: int, protocol: EvalProtocol):
 
 def _draw_traits(seed: int, index: int, protocol: EvalProtocol):
     """Traits and intake rating error of listener ``index``."""
-    from sensors.simulate import ListenerTraits
+    from attune.sensors.simulated_listener import ListenerTraits
 
     rng = np.random.default_rng([seed, index])
     extra = {}
@@ -299,9 +300,9 @@ def check_run(decisions, envelope, dt: float) -> tuple[int, str]:
 
     Parameters
     ----------
-    decisions : sequence of engine.controller.Decision
+    decisions : sequence of attune.engine.controller.Decision
         Every tick of a run, in order.
-    envelope : engine.controller.Envelope
+    envelope : attune.engine.controller.Envelope
         The session's envelope.
     dt : float
         Tick length, seconds.
@@ -311,7 +312,7 @@ def check_run(decisions, envelope, dt: float) -> tuple[int, str]:
     (int, str)
         Ticks with a violation, and the first one described.
     """
-    from engine.controller import phrase_s
+    from attune.engine.controller import phrase_s
 
     n, first = 0, ""
     prev, prev_over = None, ()
@@ -332,10 +333,10 @@ def check_run(decisions, envelope, dt: float) -> tuple[int, str]:
 
 def run_one(seed: int, index: int, condition: str, protocol: EvalProtocol) -> RunResult:
     """Run one listener under one condition (``"closed"`` or ``"open"``)."""
-    from engine.clocks import VirtualClock
-    from sessions.build import build_engine, make_envelope
-    from sessions.simulate import time_to_band
-    from synthesis.synth import SilentBackend
+    from attune.engine.clocks import VirtualClock
+    from attune.sessions.build import build_engine, make_envelope
+    from attune.sessions.simulated_run import time_to_band
+    from attune.synthesis.synth import SilentBackend
 
     listener, intake, goal, true_goal = draw_listener(seed, index, protocol)
     traits = listener.traits
@@ -344,7 +345,7 @@ def run_one(seed: int, index: int, condition: str, protocol: EvalProtocol) -> Ru
         cfg,
         sources=listener.sources(),
         synths=[SilentBackend()],
-        listeners=[lambda t, p: listener.hear(p, t)],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
     )
     clock = VirtualClock(tick_s=cfg.tick_s)
     n = int(round(protocol.total_s / cfg.tick_s))

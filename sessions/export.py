@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 from typing import Literal, TextIO
 
-from sessions.store import TABLES, StoreError, read_table
+from attune.sessions.store import TABLES, StoreError, read_table
 
 #: Tables ``attune export`` can write.
 EXPORT_TABLES: tuple[str, ...] = ("ticks", *TABLES)

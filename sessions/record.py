@@ -1,6 +1,6 @@
 """The session record: a private folder whose store keeps every tick, beat and event.
 
-Rows are committed to the folder's SQLite store (:mod:`sessions.store`) once a second of
+Rows are committed to the folder's SQLite store (:mod:`attune.sessions.store`) once a second of
 session time, so a crash loses at most the last second. Folders are created 0700 and
 files 0600: session data is personal data.
 """
@@ -12,9 +12,9 @@ import os
 from datetime import datetime
 from pathlib import Path
 
-from engine.loop import TickResult
-from sessions.store import SessionStore
-from synthesis.params import PARAM_NAMES
+from attune.engine.loop import TickResult
+from attune.sessions.store import SessionStore
+from attune.synthesis.params import PARAM_NAMES
 
 #: Columns measured from the machine (vary from run to run); excluded when comparing runs.
 MEASURED_COLUMNS: tuple[str, ...] = ("latency_ms", "compute_ms")
@@ -58,7 +58,7 @@ class SessionRecord:
     feature_names : sequence of str
         Feature columns, in order.
     meta : dict
-        The store's ``sessions`` row (see :class:`sessions.store.SessionStore`).
+        The store's ``sessions`` row (see :class:`attune.sessions.store.SessionStore`).
     extra_columns : sequence of str
         More per-tick columns supplied by the caller (e.g. the simulated listener's true
         state).

@@ -1,6 +1,6 @@
 """The session report: one self-contained HTML page with figures and a summary table.
 
-:func:`write_report` reads a session folder's store (:func:`sessions.store.load_session`)
+:func:`write_report` reads a session folder's store (:func:`attune.sessions.store.load_session`)
 and writes ``report.html`` beside it (mode 0600): the session header and status, a
 summary table (baseline against end, time to target, holds, beats, compute time),
 figures of the arousal-valence estimate against the target, the heart (HR, HRV,
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sessions.record import private_open
-from sessions.simulate import TARGET_BAND, TARGET_HOLD_S, time_to_band
-from sessions.store import SessionData, load_session
+from attune.sessions.record import private_open
+from attune.sessions.simulated_run import TARGET_BAND, TARGET_HOLD_S, time_to_band
+from attune.sessions.store import SessionData, load_session
 
 #: File name of the report inside a session folder.
 REPORT_FILE = "report.html"
@@ -44,7 +44,7 @@ END_WINDOW_S = 60.0
 FIG_WIDTH_IN = 11.0
 FIG_DPI = 100
 
-#: Mode names by index (synthesis.params.MODES, capitalised for display).
+#: Mode names by index (attune.synthesis.params.MODES, capitalised for display).
 MODE_LABELS = ("Lydian", "Ionian", "Mixolydian", "Dorian", "Aeolian", "Phrygian", "Locrian")
 
 #: One colour per meaning, the same in every figure.
@@ -166,7 +166,7 @@ def _limits(config_toml: str | None) -> _Limits:
     A configuration that no longer validates (written by another version) is read
     section by section; what cannot be read is left out and said in ``note``.
     """
-    from sessions.config import ConfigError, Estimator, Goal, Phases, Safety, validate_config
+    from attune.sessions.config import ConfigError, Estimator, Goal, Phases, Safety, validate_config
 
     if not config_toml:
         return _Limits(None, None, None, None, None, None, None, "no configuration stored")
@@ -181,8 +181,12 @@ def _limits(config_toml: str | None) -> _Limits:
     except ConfigError as e:
         note = f"{e}; limits read section by section"
         parts = []
-        for model, key in ((Goal, "goal"), (Safety, "safety"), (Estimator, "estimator"),
-                           (Phases, "phases")):
+        for model, key in (
+            (Goal, "goal"),
+            (Safety, "safety"),
+            (Estimator, "estimator"),
+            (Phases, "phases"),
+        ):
             try:
                 parts.append(model.model_validate(raw.get(key, {})))
             except Exception:  # noqa: BLE001 - any validation failure: leave it out
@@ -222,8 +226,10 @@ class _Plotter:
         self.phases = _phase_spans(tk["phase"], self.t, self.tick_s) if "phase" in tk else []
         hold = self.col("hold")
         a, b = _runs(np.nan_to_num(hold) > 0.5)
-        self.holds = [(float(self.t[i]), float(self.t[j - 1] + self.tick_s)) for i, j in
-                      zip(a, b, strict=True)]
+        self.holds = [
+            (float(self.t[i]), float(self.t[j - 1] + self.tick_s))
+            for i, j in zip(a, b, strict=True)
+        ]
         self.axes_width_in = FIG_WIDTH_IN - MARGIN_LEFT_IN - MARGIN_RIGHT_IN
         self.ev_t = np.array([e[0] for e in data.events], dtype=float)
         self.ann_t = np.array([e[0] for e in data.annotations], dtype=float)
@@ -250,7 +256,10 @@ class _Plotter:
 
         fig = Figure(figsize=(FIG_WIDTH_IN, height_in), dpi=FIG_DPI)
         axes = fig.subplots(
-            n_rows, 1, sharex=True, squeeze=False,
+            n_rows,
+            1,
+            sharex=True,
+            squeeze=False,
             gridspec_kw={"height_ratios": ratios} if ratios else None,
         )[:, 0]
         fig.subplots_adjust(
@@ -269,8 +278,9 @@ class _Plotter:
 
     def time_axis(self, ax) -> None:
         span = max(self.t_end, self.tick_s)
-        step = next((s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
-                     if span / s <= 14), 7200)
+        step = next(
+            (s for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600) if span / s <= 14), 7200
+        )
         ax.xaxis.set_major_locator(self._MultipleLocator(step))
         ax.xaxis.set_major_formatter(self._FuncFormatter(lambda x, _pos: mmss(x)))
         ax.set_xlim(0.0, span)
@@ -284,11 +294,29 @@ class _Plotter:
             ax.axvspan(a, b, color=COLORS["hold"], alpha=0.18, lw=0, zorder=0.5)
         xf = ax.get_xaxis_transform()
         if self.ev_t.size:
-            ax.plot(self.ev_t, np.zeros_like(self.ev_t), ls="none", marker="^", ms=6,
-                    color=COLORS["event"], transform=xf, clip_on=False, zorder=5)
+            ax.plot(
+                self.ev_t,
+                np.zeros_like(self.ev_t),
+                ls="none",
+                marker="^",
+                ms=6,
+                color=COLORS["event"],
+                transform=xf,
+                clip_on=False,
+                zorder=5,
+            )
         if self.ann_t.size:
-            ax.plot(self.ann_t, np.zeros_like(self.ann_t), ls="none", marker="^", ms=8,
-                    color=COLORS["annotation"], transform=xf, clip_on=False, zorder=6)
+            ax.plot(
+                self.ann_t,
+                np.zeros_like(self.ann_t),
+                ls="none",
+                marker="^",
+                ms=8,
+                color=COLORS["annotation"],
+                transform=xf,
+                clip_on=False,
+                zorder=6,
+            )
         ax.grid(True, color="#ffffff", lw=0.8, alpha=0.9, zorder=0.6)
         ax.grid(True, axis="y", color="#c8c8c8", lw=0.5, zorder=0.6)
         ax.set_axisbelow(True)
@@ -302,15 +330,32 @@ class _Plotter:
         xf = ax.get_xaxis_transform()
         span = max(self.t_end, self.tick_s)
         for name, a, b in self.phases:
-            ax.add_patch(Rectangle((a, 1.015), b - a, 0.085, transform=xf, clip_on=False,
-                                   facecolor=PHASE_COLORS.get(name, "#f2f2f2"),
-                                   edgecolor="white", lw=1.0))
+            ax.add_patch(
+                Rectangle(
+                    (a, 1.015),
+                    b - a,
+                    0.085,
+                    transform=xf,
+                    clip_on=False,
+                    facecolor=PHASE_COLORS.get(name, "#f2f2f2"),
+                    edgecolor="white",
+                    lw=1.0,
+                )
+            )
             # Axes width in inches over ~0.068 in per character at 9 pt: shorten to fit.
             fits = int((b - a) / span * self.axes_width_in / 0.068)
             label = name if len(name) <= fits else name[: fits - 1] + "." if fits >= 4 else ""
             if label:
-                ax.text((a + b) / 2, 1.057, label, transform=xf, ha="center", va="center",
-                        fontsize=9, color="#333333")
+                ax.text(
+                    (a + b) / 2,
+                    1.057,
+                    label,
+                    transform=xf,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="#333333",
+                )
 
     def legend_extras(self) -> list:
         """Proxy artists for hold periods, events and annotations (when there are any)."""
@@ -321,11 +366,19 @@ class _Plotter:
         if self.holds:
             out.append(Patch(color=COLORS["hold"], alpha=0.18, label="hold (music frozen)"))
         if self.ev_t.size:
-            out.append(Line2D([], [], ls="none", marker="^", color=COLORS["event"],
-                              label="event"))
+            out.append(Line2D([], [], ls="none", marker="^", color=COLORS["event"], label="event"))
         if self.ann_t.size:
-            out.append(Line2D([], [], ls="none", marker="^", ms=8,
-                              color=COLORS["annotation"], label="annotation"))
+            out.append(
+                Line2D(
+                    [],
+                    [],
+                    ls="none",
+                    marker="^",
+                    ms=8,
+                    color=COLORS["annotation"],
+                    label="annotation",
+                )
+            )
         return out
 
     @staticmethod
@@ -333,13 +386,27 @@ class _Plotter:
         handles, _labels = ax.get_legend_handles_labels()
         handles = handles + list(extra)
         if handles:
-            ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-                      fontsize=9, frameon=False, ncol=ncol or 1)
+            ax.legend(
+                handles=handles,
+                loc="upper left",
+                bbox_to_anchor=(1.01, 1.0),
+                fontsize=9,
+                frameon=False,
+                ncol=ncol or 1,
+            )
 
     @staticmethod
     def empty(ax, text: str) -> None:
-        ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
-                fontsize=10, color="#777777")
+        ax.text(
+            0.5,
+            0.5,
+            text,
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=10,
+            color="#777777",
+        )
         ax.set_yticks([])
 
     # -- the figures
@@ -348,35 +415,68 @@ class _Plotter:
         lim = self.limits
         fig, axes = self.figure(2, 6.4, _TITLES["affect"])
         specs = (
-            ("arousal", "confidence", "target_arousal", "sim_arousal", lim.goal_arousal,
-             "Arousal (-1 calm .. +1 aroused)"),
-            ("valence", "valence_confidence", "target_valence", "sim_valence", lim.goal_valence,
-             "Valence (-1 negative .. +1 positive)"),
+            (
+                "arousal",
+                "confidence",
+                "target_arousal",
+                "sim_arousal",
+                lim.goal_arousal,
+                "Arousal (-1 calm .. +1 aroused)",
+            ),
+            (
+                "valence",
+                "valence_confidence",
+                "target_valence",
+                "sim_valence",
+                lim.goal_valence,
+                "Valence (-1 negative .. +1 positive)",
+            ),
         )
         for ax, (est, conf, tgt, true, goal, ylabel) in zip(axes, specs, strict=True):
             t = self.ts
             if goal is not None:
-                ax.axhspan(goal - TARGET_BAND, goal + TARGET_BAND, color=COLORS["goal"],
-                           alpha=0.22, lw=0, zorder=0.7, label=f"goal ±{TARGET_BAND:g}")
+                ax.axhspan(
+                    goal - TARGET_BAND,
+                    goal + TARGET_BAND,
+                    color=COLORS["goal"],
+                    alpha=0.22,
+                    lw=0,
+                    zorder=0.7,
+                    label=f"goal ±{TARGET_BAND:g}",
+                )
                 ax.axhline(goal, color=COLORS["goal"], lw=1.2, ls=":", zorder=0.8)
             x, c = self.sc(est), self.sc(conf)
             if _finite(x):
                 half = 1.0 - np.clip(np.nan_to_num(c, nan=0.0), 0.0, 1.0)
-                ax.fill_between(t, np.clip(x - half, -1, 1), np.clip(x + half, -1, 1),
-                                color=COLORS["estimate"], alpha=0.2, lw=0,
-                                label="estimate ± (1 − confidence)")
+                ax.fill_between(
+                    t,
+                    np.clip(x - half, -1, 1),
+                    np.clip(x + half, -1, 1),
+                    color=COLORS["estimate"],
+                    alpha=0.2,
+                    lw=0,
+                    label="estimate ± (1 − confidence)",
+                )
                 ax.plot(t, x, color=COLORS["estimate"], lw=1.8, label="estimate")
             if self.has(true):
-                ax.plot(t, self.sc(true), color=COLORS["true"], lw=1.3,
-                        label="true state (simulated)")
+                ax.plot(
+                    t, self.sc(true), color=COLORS["true"], lw=1.3, label="true state (simulated)"
+                )
             if self.has(tgt):
-                ax.plot(t, self.sc(tgt), color=COLORS["target"], lw=1.4, ls="--",
-                        label="target")
+                ax.plot(t, self.sc(tgt), color=COLORS["target"], lw=1.4, ls="--", label="target")
             if _finite(x) and not (np.nan_to_num(c) > 0.0).any():
-                ax.text(0.5, 0.04, f"{est} confidence was 0 throughout: the estimate stayed at "
-                        "its intake prior (no usable input for this axis)",
-                        transform=ax.transAxes, ha="center", va="bottom", fontsize=9.5,
-                        color="#444444", bbox={"facecolor": "white", "alpha": 0.85, "lw": 0})
+                ax.text(
+                    0.5,
+                    0.04,
+                    f"{est} confidence was 0 throughout: the estimate stayed at "
+                    "its intake prior (no usable input for this axis)",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="bottom",
+                    fontsize=9.5,
+                    color="#444444",
+                    bbox={"facecolor": "white", "alpha": 0.85, "lw": 0},
+                )
             ax.set_ylim(-1.05, 1.05)
             ax.set_ylabel(ylabel)
             self.legend(ax, self.legend_extras() if ax is axes[0] else ())
@@ -393,33 +493,82 @@ class _Plotter:
         fig = Figure(figsize=(FIG_WIDTH_IN, h), dpi=FIG_DPI)
         # A square plot at the left margin, the colour bar and legend to its right.
         side = h - MARGIN_TOP_IN - MARGIN_BOTTOM_IN
-        ax = fig.add_axes((MARGIN_LEFT_IN / FIG_WIDTH_IN, MARGIN_BOTTOM_IN / h,
-                           side / FIG_WIDTH_IN, side / h))
-        cax = fig.add_axes(((MARGIN_LEFT_IN + side + 0.25) / FIG_WIDTH_IN, MARGIN_BOTTOM_IN / h,
-                            0.18 / FIG_WIDTH_IN, side / h))
-        fig.suptitle(_TITLES["plane"], fontsize=13,
-                     fontweight="bold", x=0.01, ha="left")
+        ax = fig.add_axes(
+            (MARGIN_LEFT_IN / FIG_WIDTH_IN, MARGIN_BOTTOM_IN / h, side / FIG_WIDTH_IN, side / h)
+        )
+        cax = fig.add_axes(
+            (
+                (MARGIN_LEFT_IN + side + 0.25) / FIG_WIDTH_IN,
+                MARGIN_BOTTOM_IN / h,
+                0.18 / FIG_WIDTH_IN,
+                side / h,
+            )
+        )
+        fig.suptitle(_TITLES["plane"], fontsize=13, fontweight="bold", x=0.01, ha="left")
         ax.axhline(0, color="#bbbbbb", lw=0.8)
         ax.axvline(0, color="#bbbbbb", lw=0.8)
-        for x, y, text, ha, va in ((-0.97, 0.97, "tense, distressed", "left", "top"),
-                                   (0.97, 0.97, "excited, elated", "right", "top"),
-                                   (-0.97, -0.97, "sad, fatigued", "left", "bottom"),
-                                   (0.97, -0.97, "calm, content", "right", "bottom")):
+        for x, y, text, ha, va in (
+            (-0.97, 0.97, "tense, distressed", "left", "top"),
+            (0.97, 0.97, "excited, elated", "right", "top"),
+            (-0.97, -0.97, "sad, fatigued", "left", "bottom"),
+            (0.97, -0.97, "calm, content", "right", "bottom"),
+        ):
             ax.text(x, y, text, ha=ha, va=va, fontsize=9, color="#8a8a8a", style="italic")
         if self.has("sim_arousal", "sim_valence"):
-            ax.plot(self.sc("sim_valence"), self.sc("sim_arousal"), color=COLORS["true"],
-                    lw=0.9, alpha=0.6, label="true state (simulated listener)")
-        pts = ax.scatter(v[ok], a[ok], c=self.ts[ok] / 60.0, cmap="viridis", s=5, zorder=3,
-                         label="estimate (colour = time)")
+            ax.plot(
+                self.sc("sim_valence"),
+                self.sc("sim_arousal"),
+                color=COLORS["true"],
+                lw=0.9,
+                alpha=0.6,
+                label="true state (simulated listener)",
+            )
+        pts = ax.scatter(
+            v[ok],
+            a[ok],
+            c=self.ts[ok] / 60.0,
+            cmap="viridis",
+            s=5,
+            zorder=3,
+            label="estimate (colour = time)",
+        )
         i0, i1 = np.flatnonzero(ok)[[0, -1]]
-        ax.plot(v[i0], a[i0], marker="o", ms=11, mfc="white", mec="#111111", mew=1.5,
-                ls="none", zorder=4, label=f"start ({mmss(self.ts[i0])})")
-        ax.plot(v[i1], a[i1], marker="s", ms=9, mfc="#111111", mec="#111111", ls="none",
-                zorder=4, label=f"end ({mmss(self.ts[i1])})")
+        ax.plot(
+            v[i0],
+            a[i0],
+            marker="o",
+            ms=11,
+            mfc="white",
+            mec="#111111",
+            mew=1.5,
+            ls="none",
+            zorder=4,
+            label=f"start ({mmss(self.ts[i0])})",
+        )
+        ax.plot(
+            v[i1],
+            a[i1],
+            marker="s",
+            ms=9,
+            mfc="#111111",
+            mec="#111111",
+            ls="none",
+            zorder=4,
+            label=f"end ({mmss(self.ts[i1])})",
+        )
         lim = self.limits
         if lim.goal_arousal is not None and lim.goal_valence is not None:
-            ax.plot(lim.goal_valence, lim.goal_arousal, marker="*", ms=20,
-                    color=COLORS["goal"], mec="#111111", ls="none", zorder=5, label="goal")
+            ax.plot(
+                lim.goal_valence,
+                lim.goal_arousal,
+                marker="*",
+                ms=20,
+                color=COLORS["goal"],
+                mec="#111111",
+                ls="none",
+                zorder=5,
+                label="goal",
+            )
         ax.set_xlim(-1.05, 1.05)
         ax.set_ylim(-1.05, 1.05)
         ax.set_xlabel("Valence (-1 negative .. +1 positive)")
@@ -427,15 +576,26 @@ class _Plotter:
         ax.grid(True, color="#e3e3e3", lw=0.6)
         cb = fig.colorbar(pts, cax=cax)
         cb.set_label("Session time (min)")
-        leg = ax.legend(loc="upper left", bbox_to_anchor=(1.0 + 1.4 / side, 1.0), fontsize=9,
-                        frameon=False)
-        lines = [f"start  arousal {a[i0]:+.2f}  valence {v[i0]:+.2f}",
-                 f"end    arousal {a[i1]:+.2f}  valence {v[i1]:+.2f}"]
+        leg = ax.legend(
+            loc="upper left", bbox_to_anchor=(1.0 + 1.4 / side, 1.0), fontsize=9, frameon=False
+        )
+        lines = [
+            f"start  arousal {a[i0]:+.2f}  valence {v[i0]:+.2f}",
+            f"end    arousal {a[i1]:+.2f}  valence {v[i1]:+.2f}",
+        ]
         if lim.goal_arousal is not None and lim.goal_valence is not None:
-            lines.append(f"goal   arousal {lim.goal_arousal:+.2f}  valence "
-                         f"{lim.goal_valence:+.2f}")
-        ax.text(1.0 + 1.47 / side, 0.55, "\n".join(lines), transform=ax.transAxes,
-                fontsize=9.5, family="monospace", va="top", ha="left", color="#333333")
+            lines.append(f"goal   arousal {lim.goal_arousal:+.2f}  valence {lim.goal_valence:+.2f}")
+        ax.text(
+            1.0 + 1.47 / side,
+            0.55,
+            "\n".join(lines),
+            transform=ax.transAxes,
+            fontsize=9.5,
+            family="monospace",
+            va="top",
+            ha="left",
+            color="#333333",
+        )
         del leg
         return fig
 
@@ -462,20 +622,35 @@ class _Plotter:
         if has_beats:
             t, rr, corr = b["time_s"], b["rr_ms"], b["corrected"].astype(bool)
             if t.size <= 1500:
-                ax.plot(t, rr, color=COLORS["rr"], lw=0.8, marker=".", ms=2.5,
-                        label=f"RR, {t.size} beats")
+                ax.plot(
+                    t,
+                    rr,
+                    color=COLORS["rr"],
+                    lw=0.8,
+                    marker=".",
+                    ms=2.5,
+                    label=f"RR, {t.size} beats",
+                )
             else:  # a long session: a dense trace and its 31-beat running median
                 from numpy.lib.stride_tricks import sliding_window_view
 
-                ax.plot(t, rr, color="#9aa5b1", lw=0.4,
-                        label=f"RR, {t.size} beats")
+                ax.plot(t, rr, color="#9aa5b1", lw=0.4, label=f"RR, {t.size} beats")
                 good = np.isfinite(rr)
                 med = np.median(sliding_window_view(rr[good], 31), axis=1)
-                ax.plot(t[good][15:-15], med, color=COLORS["rr"], lw=1.6,
-                        label="31-beat running median")
+                ax.plot(
+                    t[good][15:-15], med, color=COLORS["rr"], lw=1.6, label="31-beat running median"
+                )
             if corr.any():
-                ax.plot(t[corr], rr[corr], ls="none", marker="x", ms=6, mew=1.5,
-                        color=COLORS["hold"], label=f"corrected beat ({int(corr.sum())})")
+                ax.plot(
+                    t[corr],
+                    rr[corr],
+                    ls="none",
+                    marker="x",
+                    ms=6,
+                    mew=1.5,
+                    color=COLORS["hold"],
+                    label=f"corrected beat ({int(corr.sum())})",
+                )
             lo, hi = np.nanpercentile(rr, [0.5, 99.5])
             pad = max(30.0, 0.25 * (hi - lo))
             ax.set_ylim(lo - pad, hi + pad)
@@ -501,8 +676,13 @@ class _Plotter:
         self.legend(ax, self.legend_extras())
         ax = axes[1]
         if self.has("eeg_engagement_ln"):
-            ax.plot(self.ts, self.sc("eeg_engagement_ln"), color=COLORS["engagement"], lw=1.4,
-                    label="engagement β/(α+θ)")
+            ax.plot(
+                self.ts,
+                self.sc("eeg_engagement_ln"),
+                color=COLORS["engagement"],
+                lw=1.4,
+                label="engagement β/(α+θ)",
+            )
             self.legend(ax)
         else:
             self.empty(ax, "engagement index not available")
@@ -510,8 +690,13 @@ class _Plotter:
         ax = axes[2]
         if self.has("faa"):
             ax.axhline(0, color="#888888", lw=0.8)
-            ax.plot(self.ts, self.sc("faa"), color=COLORS["faa"], lw=1.4,
-                    label="FAA = ln α(right) − ln α(left)")
+            ax.plot(
+                self.ts,
+                self.sc("faa"),
+                color=COLORS["faa"],
+                lw=1.4,
+                label="FAA = ln α(right) − ln α(left)",
+            )
             self.legend(ax)
         else:
             self.empty(ax, "frontal alpha asymmetry not available (needs AF7/AF8 or F3/F4)")
@@ -522,13 +707,13 @@ class _Plotter:
         if not self.has("tempo_bpm", "loudness_db", "mode", "fade"):
             return None
         lim = self.limits
-        fig, axes = self.figure(5, 11.0, _TITLES["music"],
-                                ratios=(1, 1, 1.2, 1, 0.7))
+        fig, axes = self.figure(5, 11.0, _TITLES["music"], ratios=(1, 1, 1.2, 1, 0.7))
 
         def limit_lines(ax, values, label):
             for k, y in enumerate(values):
-                ax.axhline(y, color=COLORS["limit"], lw=1.2, ls="--",
-                           label=label if k == 0 else None)
+                ax.axhline(
+                    y, color=COLORS["limit"], lw=1.2, ls="--", label=label if k == 0 else None
+                )
 
         ax = axes[0]
         ax.plot(self.ts, self.sc("tempo_bpm"), color=COLORS["tempo"], lw=1.8, label="tempo")
@@ -537,8 +722,13 @@ class _Plotter:
         ax.set_ylabel("Tempo (BPM)")
         self.legend(ax, self.legend_extras())
         ax = axes[1]
-        ax.plot(self.ts, self.sc("loudness_db"), color=COLORS["loudness"], lw=1.8,
-                label="loudness (program level)")
+        ax.plot(
+            self.ts,
+            self.sc("loudness_db"),
+            color=COLORS["loudness"],
+            lw=1.8,
+            label="loudness (program level)",
+        )
         if lim.loudness:
             limit_lines(ax, lim.loudness, "safety limits")
         ax.set_ylabel("Loudness (dBFS)")
@@ -552,8 +742,11 @@ class _Plotter:
         ax.set_ylabel("Mode (bright → dark)")
         self.legend(ax)
         ax = axes[3]
-        for name, ls, lw in (("brightness", "-", 3.0), ("tension", "-", 1.6),
-                             ("density", "--", 1.6)):
+        for name, ls, lw in (
+            ("brightness", "-", 3.0),
+            ("tension", "-", 1.6),
+            ("density", "--", 1.6),
+        ):
             if self.has(name):
                 ax.plot(self.ts, self.sc(name), color=COLORS[name], lw=lw, ls=ls, label=name)
         if lim.tension_max is not None:
@@ -574,8 +767,7 @@ class _Plotter:
         fig, axes = self.figure(2, 5.6, _TITLES["quality"])
         ax = axes[0]
         any_q = False
-        for name, label in (("hrv_quality", "heart (HRV) quality"),
-                            ("eeg_quality", "EEG quality")):
+        for name, label in (("hrv_quality", "heart (HRV) quality"), ("eeg_quality", "EEG quality")):
             if self.has(name):
                 ax.plot(self.ts, self.sc(name), color=COLORS[name], lw=1.5, label=label)
                 any_q = True
@@ -585,13 +777,20 @@ class _Plotter:
         ax.set_ylabel("Quality (0-1)")
         self.legend(ax, self.legend_extras())
         ax = axes[1]
-        for name, label in (("confidence", "arousal confidence"),
-                            ("valence_confidence", "valence confidence")):
+        for name, label in (
+            ("confidence", "arousal confidence"),
+            ("valence_confidence", "valence confidence"),
+        ):
             if self.has(name):
                 ax.plot(self.ts, self.sc(name), color=COLORS[name], lw=1.5, label=label)
         if self.limits.min_confidence is not None:
-            ax.axhline(self.limits.min_confidence, color=COLORS["limit"], lw=1.2, ls="--",
-                       label=f"hold threshold ({self.limits.min_confidence:g})")
+            ax.axhline(
+                self.limits.min_confidence,
+                color=COLORS["limit"],
+                lw=1.2,
+                ls="--",
+                label=f"hold threshold ({self.limits.min_confidence:g})",
+            )
         ax.set_ylim(-0.03, 1.05)
         ax.set_ylabel("Confidence (0-1)")
         self.legend(ax)
@@ -703,8 +902,14 @@ def _facts(data: SessionData, limits: _Limits) -> list[tuple[str, str, float | N
     hold = np.asarray(data.ticks.get("hold", np.full(t.size, np.nan)), dtype=float)
     if t.size:
         frac = float(np.mean(np.nan_to_num(hold) > 0.5))
-        facts.append(("Ticks on hold", f"{100 * frac:.1f} % ({int(round(frac * t.size))} of "
-                      f"{t.size} ticks; music frozen for low confidence)", frac))
+        facts.append(
+            (
+                "Ticks on hold",
+                f"{100 * frac:.1f} % ({int(round(frac * t.size))} of "
+                f"{t.size} ticks; music frozen for low confidence)",
+                frac,
+            )
+        )
     nb = int(data.beats["time_s"].size)
     nc = int(np.sum(data.beats["corrected"])) if nb else 0
     pct = 100.0 * nc / nb if nb else None
@@ -751,8 +956,9 @@ def _utc(text: str | None) -> str:
     return text.replace("T", " ").replace("+00:00", " UTC")
 
 
-def _render_html(data: SessionData, limits: _Limits, figures: list[tuple[str, str | None, str]],
-                 notes: list[str]) -> str:
+def _render_html(
+    data: SessionData, limits: _Limits, figures: list[tuple[str, str | None, str]], notes: list[str]
+) -> str:
     e = html.escape
     m = data.meta
     t = data.ticks["t_s"]
@@ -773,9 +979,7 @@ def _render_html(data: SessionData, limits: _Limits, figures: list[tuple[str, st
     status_text = _STATUS_TEXT.get(status, f"Status {status!r}.")
     if status != "ended":
         status_text += f" Recorded: 0:00 to {mmss(dur)}{planned}."
-    out.append(
-        f'<div class="status {cls}" id="status">Status: {e(status)}. {e(status_text)}</div>'
-    )
+    out.append(f'<div class="status {cls}" id="status">Status: {e(status)}. {e(status_text)}</div>')
     rows = [
         ("Session", m.get("id") or data.folder.name),
         ("Name", m.get("name")),
@@ -785,18 +989,24 @@ def _render_html(data: SessionData, limits: _Limits, figures: list[tuple[str, st
         ("Ended", _utc(m.get("ended_utc")) if m.get("ended_utc") else "– (not closed)"),
         ("Duration recorded", f"{mmss(dur)} (min:s), {t.size} ticks of {tick_s:g} s{planned}"),
         ("Status", status),
-        ("Protocol phases", ", ".join(
-            f"{n} {mmss(a)}–{mmss(b)}"
-            for n, a, b in _phase_spans(data.ticks.get("phase", np.array([], object)), t, tick_s)
-        ) or "–"),
+        (
+            "Protocol phases",
+            ", ".join(
+                f"{n} {mmss(a)}–{mmss(b)}"
+                for n, a, b in _phase_spans(
+                    data.ticks.get("phase", np.array([], object)), t, tick_s
+                )
+            )
+            or "–",
+        ),
         ("Seed", m.get("seed")),
     ]
     if limits.goal_arousal is not None:
-        rows.append(("Goal", f"arousal {limits.goal_arousal:+g}, valence "
-                     f"{limits.goal_valence:+g}"))
+        rows.append(("Goal", f"arousal {limits.goal_arousal:+g}, valence {limits.goal_valence:+g}"))
     out.append('<table class="meta" id="header">')
-    out += [f"<tr><th>{e(k)}</th><td>{e(str(v if v is not None else '–'))}</td></tr>"
-            for k, v in rows]
+    out += [
+        f"<tr><th>{e(k)}</th><td>{e(str(v if v is not None else '–'))}</td></tr>" for k, v in rows
+    ]
     out.append("</table>")
     out += [f'<p class="note">{e(n)}</p>' for n in notes]
 
@@ -844,23 +1054,27 @@ def _render_html(data: SessionData, limits: _Limits, figures: list[tuple[str, st
     items += [(ts, "annotation", author, text) for ts, author, text in data.annotations]
     items.sort(key=lambda r: r[0])
     if items:
-        out.append('<table id="events"><tr><th>Time (min:s)</th><th>Kind</th><th>Text</th>'
-                   "</tr>")
+        out.append('<table id="events"><tr><th>Time (min:s)</th><th>Kind</th><th>Text</th></tr>')
         for ts, kind, author, text in items:
             who = f" ({author})" if author else ""
-            out.append(f'<tr><td class="num">{mmss(ts)}</td><td>{e(kind + who)}</td>'
-                       f"<td>{e(text)}</td></tr>")
+            out.append(
+                f'<tr><td class="num">{mmss(ts)}</td><td>{e(kind + who)}</td>'
+                f"<td>{e(text)}</td></tr>"
+            )
         out.append("</table>")
     else:
         out.append('<p class="note">No events or annotations recorded.</p>')
 
     cfg = m.get("config_toml")
     if cfg:
-        out.append("<details><summary>Session configuration (TOML)</summary>"
-                   f"<pre>{e(cfg)}</pre></details>")
+        out.append(
+            f"<details><summary>Session configuration (TOML)</summary><pre>{e(cfg)}</pre></details>"
+        )
     stamp = _utc(datetime.now(UTC).isoformat(timespec="seconds"))
-    out.append(f'<p class="note">Written by Attune on {e(stamp)} from '
-               f"{e(str(Path(data.folder).name))}/session.db.</p>")
+    out.append(
+        f'<p class="note">Written by Attune on {e(stamp)} from '
+        f"{e(str(Path(data.folder).name))}/session.db.</p>"
+    )
     out.append("</main></body></html>")
     return "\n".join(out)
 
@@ -938,7 +1152,7 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
 
     Raises
     ------
-    sessions.store.StoreError
+    attune.sessions.store.StoreError
         If the folder has no readable store.
 
     Notes
@@ -971,8 +1185,9 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
                     figures.append((fid, None, html.escape(_ABSENT[fid])))
                 continue
             caption = html.escape(
-                _CAPTIONS[fid].format(true=true_plane if fid == "plane" else true_txt,
-                                      band=TARGET_BAND)
+                _CAPTIONS[fid].format(
+                    true=true_plane if fid == "plane" else true_txt, band=TARGET_BAND
+                )
             )
             figures.append((fid, _png(fig), caption))
     text = _render_html(data, limits, figures, notes)

@@ -18,17 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clocks import VirtualClock
-from engine.eeg import EEG_FEATURES
-from engine.hrv import HRV_FEATURES
-from engine.loop import STAGE_OF_KIND, TickResult
-from sensors.types import Source
-from sessions.build import build_engine, make_renderer, open_live_outputs
-from sessions.config import SessionConfig, dump_config
-from sessions.record import SessionRecord, new_session_dir, private_file, private_open
-from sessions.therapist import CommandSource, TherapistChannel
-from synthesis.midi import MidiRecorder
-from synthesis.params import MusicParams
+from attune.engine.clocks import VirtualClock
+from attune.engine.eeg import EEG_FEATURES
+from attune.engine.hrv import HRV_FEATURES
+from attune.engine.loop import STAGE_OF_KIND, TickResult
+from attune.sensors.types import Source
+from attune.sessions.build import build_engine, make_renderer, open_live_outputs
+from attune.sessions.config import SessionConfig, dump_config
+from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
+from attune.sessions.therapist import CommandSource, TherapistChannel
+from attune.synthesis.midi import MidiRecorder
+from attune.synthesis.params import MusicParams
 
 #: The synth's control ramp, seconds: a fade reaching 0 is silent this much later.
 SYNTH_RAMP_S = 1.0
@@ -131,7 +131,7 @@ def run_session(
         Signal sources; ``kind == "markers"`` sources are recorded as events, the
         others feed the engine.
     clock : object with ``begin() -> float`` and ``next_tick() -> float``
-        :class:`engine.clocks.VirtualClock` or :class:`engine.clocks.LiveClock`. The
+        :class:`attune.engine.clocks.VirtualClock` or :class:`attune.engine.clocks.LiveClock`. The
         clock is begun after all set-up; sources with a ``session_t0`` attribute (live
         LSL inlets) get its start so their timestamps are session seconds.
     n_ticks : int
@@ -144,21 +144,21 @@ def run_session(
         Additional per-tick columns.
     notes : sequence of str
         Events recorded at t = 0 (e.g. reader warnings).
-    outlets : sensors.lsl.StateOutlets, optional
+    outlets : attune.sessions.state_outlets.StateOutlets, optional
         Publishes every tick over LSL (needs ``lsl_time`` from the clock's ``start``).
     progress : callable, optional
         Called with the fraction done about once per session second.
     stop : callable, optional
         Polled each tick; True ends the session gracefully, as Ctrl-C (SIGINT) and
         SIGTERM do: the controller fades the music out at the normal rate
-        (:meth:`engine.controller.Controller.end`), the loop runs on until it is
+        (:meth:`attune.engine.controller.Controller.end`), the loop runs on until it is
         silent, then the store is closed. A second Ctrl-C stops at once; what was
         recorded is kept either way.
     commands : sequence of CommandSource
         Therapist command sources polled before every tick (e.g.
-        :class:`sessions.therapist.ScriptedCommands`); with
+        :class:`attune.sessions.therapist.ScriptedCommands`); with
         ``cfg.control.command_channel`` the local channel of ``attune control``
-        (:class:`sessions.therapist.TherapistChannel`) is added. Commands are queued on
+        (:class:`attune.sessions.therapist.TherapistChannel`) is added. Commands are queued on
         the controller and take effect at that tick; the controller records them as
         events, rejected ones are recorded too.
     """

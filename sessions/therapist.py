@@ -9,7 +9,7 @@ JSON line per command and reads one JSON reply line per command::
     <- {"ok": true, "command": "pin tempo_bpm 70"}
     <- {"ok": false, "error": "pin: tempo_bpm must be in [40, 160], got 300"}
 
-Commands (:func:`engine.controller.parse_command`): ``pin NAME VALUE``, ``unpin
+Commands (:func:`attune.engine.controller.parse_command`): ``pin NAME VALUE``, ``unpin
 NAME|all``, ``goal AROUSAL [VALENCE]``, ``pause``, ``resume``, ``skip``, ``estop``, ``end``.
 
 The session runner polls the channel once per tick, before the tick runs
@@ -53,7 +53,7 @@ class CommandSource(Protocol):
     def poll(self, t: float, submit: Submit) -> list[str]:
         """Hand each command due at ``t`` (s) to ``submit``; return event lines to record.
 
-        ``submit`` raises :class:`engine.controller.CommandError` for an invalid command.
+        ``submit`` raises :class:`attune.engine.controller.CommandError` for an invalid command.
         """
         ...
 
@@ -77,7 +77,7 @@ class ScriptedCommands:
 
     def poll(self, t: float, submit: Submit) -> list[str]:
         """Submit the commands due at ``t``; invalid ones become events."""
-        from engine.controller import CommandError
+        from attune.engine.controller import CommandError
 
         out = []
         while self._i < len(self._script) and self._script[self._i][0] <= t:
@@ -139,7 +139,7 @@ class TherapistChannel:
         list of str
             Event lines for the session record (rejected commands).
         """
-        from engine.controller import CommandError
+        from attune.engine.controller import CommandError
 
         events: list[str] = []
         for key, _ in self._sel.select(timeout=0):

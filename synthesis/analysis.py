@@ -274,7 +274,7 @@ def chord_roughness(
     Parameters
     ----------
     spans : list of (t_on_s, t_off_s, pitch)
-        Notes, e.g. from :func:`synthesis.midi.read_midi_note_spans`.
+        Notes, e.g. from :func:`attune.synthesis.midi.read_midi_note_spans`.
     hop_s : float, default 0.25
         Spacing of the analysis instants, seconds.
     t_max : float, optional

@@ -36,7 +36,7 @@ from typing import Literal
 
 import numpy as np
 
-from synthesis.params import MODE_STEPS, MODES, MusicParams, clip
+from attune.synthesis.params import MODE_STEPS, MODES, MusicParams, clip
 
 Voice = Literal["bass", "pad", "melody", "arp"]
 

@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from synthesis.midi import list_midi_outputs
+from attune.synthesis.midi import list_midi_outputs
 
 _LIST_CODE = (
     "import json, os; os.environ.setdefault('PYO_GUI_WX', '0'); import pyo; "

@@ -1,6 +1,6 @@
 """Short example renders across the arousal-valence plane (``attune render-examples``).
 
-Each example holds the music that :func:`synthesis.params.params_for` gives for one
+Each example holds the music that :func:`attune.synthesis.params.params_for` gives for one
 corner of the plane, composed with a fixed seed and rendered offline through the same
 pyo graph as a session (in its own process), with a MIDI file of the same notes.
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthesis.composer import Composer
-from synthesis.midi import MidiRecorder
-from synthesis.params import MusicParams, params_for
-from synthesis.synth import OfflineRenderer
+from attune.synthesis.composer import Composer
+from attune.synthesis.midi import MidiRecorder
+from attune.synthesis.params import MusicParams, params_for
+from attune.synthesis.synth import OfflineRenderer
 
 #: ``name: (arousal, valence)`` of each example.
 QUADRANTS: dict[str, tuple[float, float]] = {

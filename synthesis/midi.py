@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from synthesis.composer import Beat, NoteEvent
-from synthesis.params import MusicParams, clip
+from attune.synthesis.composer import Beat, NoteEvent
+from attune.synthesis.params import MusicParams, clip
 
 #: Control numbers: brightness (sound controller 5, "brightness"), volume, expression.
 CC_BRIGHTNESS, CC_VOLUME, CC_EXPRESSION = 74, 7, 11
-#: loudness_db of the maximum CC7 value (the top of :data:`synthesis.params.BOUNDS`).
+#: loudness_db of the maximum CC7 value (the top of :data:`attune.synthesis.params.BOUNDS`).
 CC_VOLUME_REF_DB: float = -6.0
 
 

@@ -1,12 +1,12 @@
 """Crash isolation: a synth backend that restarts its pyo child when it dies.
 
 pyo 1.1.0 can crash in native code (DESIGN.md, "Known hazards"). The synth therefore
-runs in a child process (:class:`~synthesis.synth.OfflineRenderer` or
-:class:`~synthesis.synth.LiveSynth`), and :class:`SupervisedSynth` stands between it and
+runs in a child process (:class:`~attune.synthesis.synth.OfflineRenderer` or
+:class:`~attune.synthesis.synth.LiveSynth`), and :class:`SupervisedSynth` stands between it and
 the engine with the same ``start`` / ``send`` / ``close`` API:
 
 - on every :meth:`SupervisedSynth.send` it checks that the child lives (and catches the
-  :class:`~synthesis.synth.SynthError` of a broken pipe); a dead child is reported
+  :class:`~attune.synthesis.synth.SynthError` of a broken pipe); a dead child is reported
   through ``on_event(t, text)`` (``"warning: synth process died (SIGKILL); restarting
   with fade-in"``) and replaced by a new child that continues the same session
   timeline from the start of the current tick. The new child starts silent and fades
@@ -31,9 +31,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from synthesis.composer import NoteEvent
-from synthesis.params import MusicParams
-from synthesis.synth import LiveSynth, OfflineRenderer, RenderStats, SynthError
+from attune.synthesis.composer import NoteEvent
+from attune.synthesis.params import MusicParams
+from attune.synthesis.synth import LiveSynth, OfflineRenderer, RenderStats, SynthError
 
 #: Length of the fade-out applied where a crashed segment's audio stops, seconds.
 CRASH_FADE_S: float = 0.02
@@ -186,7 +186,7 @@ class SupervisedSynth:
     device : int or str or None
         Live output device (index or name); ignored offline.
     sr, ceiling_dbfs, bits, start_s, breathing_hz, pacer, pacer_pitch
-        Passed to every child (see :class:`~synthesis.synth.OfflineRenderer`).
+        Passed to every child (see :class:`~attune.synthesis.synth.OfflineRenderer`).
     on_event : callable, optional
         Called as ``on_event(t_s, text)`` for a death, restart or giving up (e.g. the
         session record's ``event``).
@@ -203,7 +203,7 @@ class SupervisedSynth:
     Notes
     -----
     Not thread-safe: call from the engine thread. :meth:`start` raises
-    :class:`~synthesis.synth.SynthError` if the first child cannot start (e.g. no audio
+    :class:`~attune.synthesis.synth.SynthError` if the first child cannot start (e.g. no audio
     device); :meth:`send` and :meth:`close` never raise for a crashed child.
     """
 

@@ -52,8 +52,8 @@ from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from synthesis.composer import NoteEvent
-from synthesis.params import MusicParams
+from attune.synthesis.composer import NoteEvent
+from attune.synthesis.params import MusicParams
 
 #: Samples per pyo buffer; 240 divides a 0.25 s control tick at 48 kHz (12000 samples).
 BUFFER_SIZE: int = 240

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engine.affect import ModalityStatus
-from sessions.build import make_estimator
-from sessions.config import SessionConfig
+from attune.engine.affect import ModalityStatus
+from attune.sessions.build import make_estimator
+from attune.sessions.config import SessionConfig
 
 CFG = SessionConfig()
 OK = {"hrv": ModalityStatus(1.0, 60.0, 0.1), "eeg": ModalityStatus(1.0, 4.0, 0.1)}

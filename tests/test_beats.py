@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from chunking import feed, fixed, random_sizes
 
-import benchmarks.noisy_ecg as necg
-from benchmarks.bench_beats_noise import CASES, compare, neurokit_peaks, streaming_peaks
-from engine.beats import EcgBeatDetector, PpgPulseDetector
+import attune.benchmarks.noisy_ecg as necg
+from attune.benchmarks.bench_beats_noise import CASES, compare, neurokit_peaks, streaming_peaks
+from attune.engine.heartbeats import EcgBeatDetector, PpgPulseDetector
 
 DATA = Path(__file__).parent / "data"
 
@@ -179,7 +179,7 @@ def test_ecg_detector_with_motion_noise_bursts(fs):
 @pytest.mark.parametrize("seed", [1, 3])
 def test_ecg_detector_on_simulated_listener_with_ectopy(seed):
     """The simulator's ECG with 5 % ectopic, missed and extra beats, vs its beat times."""
-    from sensors.simulate import ListenerTraits, SimulatedListener
+    from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
 
     sim = SimulatedListener(seed=seed, traits=ListenerTraits(ectopic_rate=0.05), ecg_fs=250.0)
     src = next(s for s in sim.sources() if s.info.kind == "ecg")

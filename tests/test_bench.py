@@ -8,7 +8,7 @@ import math
 import subprocess
 import sys
 
-from benchmarks.suite import SuiteParams, run_and_report, to_markdown
+from attune.benchmarks.suite import SuiteParams, run_and_report, to_markdown
 
 TINY = SuiteParams(
     configs=((4, 256.0, 250.0),),
@@ -52,7 +52,7 @@ def test_suite_writes_json_and_markdown(tmp_path, capsys):
 
 def test_bench_is_a_cli_command_and_help_stays_light():
     code = (
-        "import sys; from sessions.cli import build_parser; "
+        "import sys; from attune.sessions.cli import build_parser; "
         "a = build_parser().parse_args(['bench', '--quick']); "
         "assert a.quick and a.func.__name__ == 'cmd_bench'; "
         "bad = [m for m in ('numpy', 'scipy', 'engine', 'benchmarks') if m in sys.modules]; "

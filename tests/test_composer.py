@@ -5,8 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from synthesis.composer import BEATS_PER_PHRASE, Composer, NoteEvent
-from synthesis.params import MODE_STEPS, MODES, MusicParams
+from attune.synthesis.composer import BEATS_PER_PHRASE, Composer, NoteEvent
+from attune.synthesis.params import MODE_STEPS, MODES, MusicParams
 
 TICK_S = 0.25
 
@@ -239,7 +239,7 @@ def test_fast_params_helpers_equal_the_dataclass_way():
     """clipped/with_/params_for build what the dataclass constructor would."""
     import dataclasses
 
-    from synthesis.params import params_for
+    from attune.synthesis.params import params_for
 
     p = MusicParams(tempo_bpm=200.0, mode=9, tension=-1.0, loudness_db=-3.0, fade=0.5)
     want = MusicParams(

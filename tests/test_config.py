@@ -4,7 +4,7 @@ import sys
 import pytest
 from pydantic import ValidationError
 
-from sessions.config import (
+from attune.sessions.config import (
     LOUDNESS_HARD_CAP_DB,
     ConfigError,
     Safety,
@@ -81,7 +81,7 @@ def test_loudness_hard_cap_holds_for_every_ceiling_above_it():
 
 @pytest.mark.parametrize(("text", "expected"), INVALID[:6], ids=lambda x: str(x)[:12])
 def test_cli_prints_the_one_line_and_exits_2(tmp_path, capsys, text, expected):
-    from sessions.cli import main
+    from attune.sessions.cli import main
 
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -95,7 +95,7 @@ def test_console_script_exit_code_and_stderr(tmp_path):
     path = tmp_path / "loud.toml"
     path.write_text("[safety]\nloudness_db_max = -3")
     p = subprocess.run(
-        [sys.executable, "-m", "sessions.cli", "simulate", "--config", str(path)],
+        [sys.executable, "-m", "attune.sessions.cli", "simulate", "--config", str(path)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -109,8 +109,8 @@ def test_console_script_exit_code_and_stderr(tmp_path):
 
 
 def test_missing_midi_port_is_one_line_at_session_start(tmp_path, capsys):
-    from sessions.cli import main
-    from synthesis.midi import list_midi_outputs
+    from attune.sessions.cli import main
+    from attune.synthesis.midi import list_midi_outputs
 
     path = tmp_path / "midi.toml"
     path.write_text('[midi]\nport = "NoSuchSynth"')
@@ -126,7 +126,7 @@ def test_missing_midi_port_is_one_line_at_session_start(tmp_path, capsys):
 
 
 def test_live_session_checks_its_midi_port_before_opening_streams(tmp_path):
-    from sessions.live import run_live
+    from attune.sessions.live_run import run_live
 
     cfg = validate_config(
         {
@@ -142,7 +142,7 @@ def test_live_session_checks_its_midi_port_before_opening_streams(tmp_path):
 
 
 def test_streams_of_a_switched_off_modality_are_not_read():
-    from sessions.live import wanted_streams
+    from attune.sessions.live_run import wanted_streams
 
     streams = [{"kind": "ecg", "name": "h10"}, {"kind": "eeg", "name": "muse"}]
     cfg = validate_config({"streams": streams, "features": {"eeg": False}})
@@ -153,8 +153,8 @@ def test_streams_of_a_switched_off_modality_are_not_read():
 
 
 def test_features_reach_the_engine():
-    from sensors.simulate import SimulatedListener
-    from sessions.build import build_engine, make_estimator
+    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sessions.build import build_engine, make_estimator
 
     sources = SimulatedListener(seed=0).sources()
     default = build_engine(SessionConfig(), sources=sources, synths=[])
@@ -190,7 +190,7 @@ def test_features_reach_the_engine():
 
 
 def test_audio_device_default_and_index(tmp_path):
-    from sessions.build import _audio_device, make_renderer
+    from attune.sessions.build import _audio_device, make_renderer
 
     assert _audio_device(validate_config({"audio": {"device": "default"}})) is None
     assert _audio_device(validate_config({"audio": {"device": 2}})) == 2

@@ -1,11 +1,12 @@
 import numpy as np
 import pytest
 
-from engine.affect import AffectEstimate
-from engine.controller import phrase_s
-from sessions.build import make_controller, make_envelope
-from sessions.config import SessionConfig
-from synthesis.params import PARAM_NAMES, MusicParams, music_arousal, params_for
+from attune.engine.affect import AffectEstimate
+from attune.engine.controller import phrase_s
+from attune.sessions.build import make_controller, make_envelope
+from attune.sessions.config import SessionConfig
+from attune.sessions.simulated_run import hear_music
+from attune.synthesis.params import PARAM_NAMES, MusicParams, music_arousal, params_for
 
 CFG = SessionConfig()
 
@@ -191,17 +192,20 @@ def test_law_is_bounded():
 
 # ---------------------------------------------------------------- sensor dropout, closed loop
 def _closed_loop_with_dropout(window):
-    from engine.clocks import VirtualClock
-    from sensors.simulate import SimulatedListener
-    from sessions.build import build_engine
-    from sessions.evaluate import DropoutSource
-    from synthesis.synth import SilentBackend
+    from attune.engine.clocks import VirtualClock
+    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sessions.build import build_engine
+    from attune.sessions.evaluate import DropoutSource
+    from attune.synthesis.synth import SilentBackend
 
     cfg = CFG.model_copy(update={"render_audio": False})
     listener = SimulatedListener(seed=11)
     sources = [DropoutSource(s, [window]) for s in listener.sources()]
     engine = build_engine(
-        cfg, sources=sources, synths=[SilentBackend()], listeners=[lambda t, p: listener.hear(p, t)]
+        cfg,
+        sources=sources,
+        synths=[SilentBackend()],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
     )
     clock = VirtualClock(tick_s=cfg.tick_s)
     return [engine.step(clock.next_tick()) for _ in range(int(window[1] + 100) * 4)]

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import scipy.signal
 
-from engine.eeg import DEFAULT_BANDS, EEG_FEATURES, EEGFeatures, EEGStage
-from sensors.montage import classify_channels
-from sensors.types import Chunk, StreamInfo
+from attune.engine.eeg import DEFAULT_BANDS, EEG_FEATURES, EEGFeatures, EEGStage
+from attune.sensors.montage import classify_channels
+from attune.sensors.types import Chunk, StreamInfo
 
 DATA = Path(__file__).parent / "data"
 MUSE = ("TP9", "AF7", "AF8", "TP10")
@@ -509,7 +509,7 @@ def test_rereferenced_small_chunks_equal_one_chunk_bit_for_bit():
 
 
 def test_median_rows_equals_numpy_bit_for_bit():
-    from engine.eeg import _median_rows
+    from attune.engine.eeg import _median_rows
 
     rng = np.random.default_rng(0)
     for n_cols in (1, 2, 7, 60, 61):

@@ -4,12 +4,12 @@ import json
 
 import pytest
 
-from engine.controller import Decision
-from sessions.build import make_envelope
-from sessions.cli import main
-from sessions.config import SessionConfig
-from sessions.evaluate import EvalProtocol, check_run, draw_listener, evaluate
-from synthesis.params import MusicParams
+from attune.engine.controller import Decision
+from attune.sessions.build import make_envelope
+from attune.sessions.cli import main
+from attune.sessions.config import SessionConfig
+from attune.sessions.evaluate import EvalProtocol, check_run, draw_listener, evaluate
+from attune.synthesis.params import MusicParams
 
 CFG = SessionConfig()
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessions.cli import build_parser
-from sessions.config import SessionConfig, load_config
-from sessions.store import load_session
+from attune.sessions.cli import build_parser
+from attune.sessions.config import SessionConfig, load_config
+from attune.sessions.store import load_session
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = sorted((ROOT / "sessions" / "examples").glob("*.toml"))
@@ -87,7 +87,7 @@ def test_example_runs_shortened(path, tmp_path):
     args = run_command(path)
     cfg = shortened(load_config(path), tmp_path)
     if args.command == "simulate":
-        from sessions.simulate import run_simulation
+        from attune.sessions.simulated_run import run_simulation
 
         s = run_simulation(cfg)
         ticks = load_session(s.folder).ticks
@@ -106,8 +106,8 @@ def test_example_runs_shortened(path, tmp_path):
         assert np.isfinite(ticks["eeg_alpha_ln"][-1]) == cfg.features.eeg
         assert np.isfinite(s.end_arousal) and np.isfinite(s.end_arousal_estimate)
     elif args.command == "replay":
-        from sensors.readers import read_recording
-        from sessions.replay import replay_recording
+        from attune.sensors.readers import read_recording
+        from attune.sessions.replay_run import replay_recording
 
         rec = read_recording(ROOT / args.file, fs=args.fs, kind=args.kind, columns=args.column)
         s = replay_recording(rec, cfg)
@@ -121,8 +121,8 @@ def test_example_runs_shortened(path, tmp_path):
 
 
 def test_resonance_example_paces_the_music_and_drops_hf(tmp_path):
-    from sensors.simulate import SimulatedListener
-    from sessions.build import build_engine, make_estimator, make_renderer
+    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sessions.build import build_engine, make_estimator, make_renderer
 
     cfg = load_config(ROOT / "sessions/examples/resonance-breathing.toml")
     assert cfg.features.paced_breathing_hz == pytest.approx(0.1)
@@ -134,7 +134,7 @@ def test_resonance_example_paces_the_music_and_drops_hf(tmp_path):
 
 
 def test_realtime_simulation_is_paced_on_the_wall_clock(tmp_path):
-    from sessions.simulate import run_simulation
+    from attune.sessions.simulated_run import run_simulation
 
     cfg = SessionConfig(output_dir=tmp_path, render_audio=False, lsl_outlets=False)
     cfg = cfg.model_copy(
@@ -160,7 +160,7 @@ def test_realtime_simulation_is_paced_on_the_wall_clock(tmp_path):
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_survives_the_session_folder_round_trip(path, tmp_path):
     # a session folder keeps config.toml; `attune simulate --config` must take it back
-    from sessions.config import dump_config
+    from attune.sessions.config import dump_config
 
     cfg = load_config(path)
     again = tmp_path / "config.toml"

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from xdf_writer import write_xdf
 
-from sensors.readers import read_recording, select_streams
-from sensors.types import SensorError
+from attune.sensors.readers import read_recording, select_streams
+from attune.sensors.types import SensorError
 
 DATA = Path(__file__).parent / "data"
 
@@ -359,7 +359,7 @@ def test_module_import_is_light():
     import sys
 
     code = (
-        "import sys, sensors.readers, sensors.replay; "
+        "import sys, attune.sensors.readers, attune.sensors.file_source; "
         "print('mne' in sys.modules, 'pyxdf' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

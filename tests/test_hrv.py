@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from chunking import feed, fixed, random_sizes
 
-from engine.hrv import (
+from attune.engine.hrv import (
     HRV_BANDS,
     HRV_FEATURES,
     EcgBeatDetector,
@@ -18,7 +18,7 @@ from engine.hrv import (
     hrv_sdnn,
     rr_artifacts,
 )
-from sensors.types import Chunk, StreamInfo
+from attune.sensors.types import Chunk, StreamInfo
 
 DATA = Path(__file__).parent / "data"
 
@@ -365,7 +365,7 @@ def test_stage_spectrum_equals_pure_function_on_its_window():
 
 
 def test_incremental_lipponen_tarvainen_equals_the_whole_series_rule():
-    from engine.hrv import _rr_artifact_at
+    from attune.engine.hrv import _rr_artifact_at
 
     rng = np.random.default_rng(0)
     for trial in range(60):
@@ -407,7 +407,7 @@ def test_ppg_chunks_drive_the_stage():
 
 def test_scalar_reductions_equal_numpy_bit_for_bit():
     """The tick path's written-out reductions give NumPy's floats exactly."""
-    from engine.hrv import (
+    from attune.engine.hrv import (
         _band_powers_from_psd,
         _band_powers_tab,
         _band_table,

@@ -11,12 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.clocks import LiveClock
-from sensors.lsl import LslSource, StateOutlets, find_streams, format_streams_table, local_clock
-from sensors.types import SensorError
-from sessions.config import SessionConfig
-from sessions.runner import run_session
-from sessions.store import load_session
+from attune.engine.clocks import LiveClock
+from attune.sensors.lsl_source import (
+    LslSource,
+    find_streams,
+    format_streams_table,
+    local_clock,
+)
+from attune.sensors.types import SensorError
+from attune.sessions.config import SessionConfig
+from attune.sessions.runner import run_session
+from attune.sessions.state_outlets import StateOutlets
+from attune.sessions.store import load_session
 
 PUBLISHER = Path(__file__).with_name("publish_counter.py")
 
@@ -172,8 +178,8 @@ def test_live_session_publishes_its_state_tick_by_tick(tmp_path):
 
     import pylsl
 
-    from sessions.config import validate_config
-    from sessions.live import run_live
+    from attune.sessions.config import validate_config
+    from attune.sessions.live_run import run_live
 
     sid = f"attune-test-{uuid.uuid4().hex[:8]}"
     name = f"live-{uuid.uuid4().hex[:6]}"

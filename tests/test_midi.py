@@ -3,9 +3,9 @@ from __future__ import annotations
 import mido
 import numpy as np
 
-from synthesis.composer import Composer, NoteEvent
-from synthesis.midi import read_midi_notes, read_tempo_map, write_midi
-from synthesis.params import MusicParams
+from attune.synthesis.composer import Composer, NoteEvent
+from attune.synthesis.midi import read_midi_notes, read_tempo_map, write_midi
+from attune.synthesis.params import MusicParams
 
 TICK_S = 0.25
 
@@ -71,8 +71,8 @@ def test_constant_tempo_has_one_tempo_event(tmp_path):
 # ---------------------------------------------------------------- issue 7 additions
 import pytest  # noqa: E402
 
-from synthesis.analysis import chord_roughness  # noqa: E402
-from synthesis.midi import (  # noqa: E402
+from attune.synthesis.analysis import chord_roughness  # noqa: E402
+from attune.synthesis.midi import (  # noqa: E402
     MidiError,
     MidiPortOutput,
     MidiRecorder,
@@ -82,7 +82,7 @@ from synthesis.midi import (  # noqa: E402
     read_midi_controls,
     read_midi_note_spans,
 )
-from synthesis.params import MODE_STEPS, MODES, params_for  # noqa: E402
+from attune.synthesis.params import MODE_STEPS, MODES, params_for  # noqa: E402
 
 
 def record(params_at, duration_s: float, seed: int) -> tuple[Composer, MidiRecorder]:
@@ -166,7 +166,7 @@ def test_control_changes_written_where_they_change(tmp_path):
 
 
 def test_notes_in_midi_are_the_notes_pyo_played(tmp_path):
-    from synthesis.synth import OfflineRenderer, note_payload, notes_digest
+    from attune.synthesis.synth import OfflineRenderer, note_payload, notes_digest
 
     comp = Composer(seed=9)
     rec = MidiRecorder()

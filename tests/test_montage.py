@@ -5,9 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.eeg import EEGStage
-from sensors.montage import BIOSEMI64, classify_channels, position_name
-from sensors.types import Chunk, StreamInfo
+from attune.engine.eeg import EEGStage
+from attune.sensors.montage import BIOSEMI64, classify_channels, position_name
+from attune.sensors.types import Chunk, StreamInfo
 
 DATA = Path(__file__).parent / "data"
 

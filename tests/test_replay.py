@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sensors.lsl import publish_streams
-from sensors.readers import read_recording
-from sessions.cli import main
-from sessions.replay import choose_streams
-from sessions.store import load_session
+from attune.sensors.lsl_player import publish_streams
+from attune.sensors.readers import read_recording
+from attune.sessions.cli import main
+from attune.sessions.replay_run import choose_streams
+from attune.sessions.store import load_session
 
 DATA = Path(__file__).parent / "data"
 #: Every file holding EEG or cardiac signals, with the options a user passes for it.
@@ -152,9 +152,9 @@ def test_lsl_roundtrip_is_exact(name):
 
 
 def test_replay_is_deterministic(tmp_path):
-    from sessions.config import SessionConfig
-    from sessions.record import MEASURED_COLUMNS
-    from sessions.replay import run_replay
+    from attune.sessions.config import SessionConfig
+    from attune.sessions.record import MEASURED_COLUMNS
+    from attune.sessions.replay_run import run_replay
 
     path = DATA / "neurokit2/bio_eventrelated_100hz.csv"
     runs = []
@@ -177,7 +177,7 @@ def test_cli_replay_lsl_loop_publishes_the_file(tmp_path):
     path = tmp_path / "minimal.xdf"
     path.write_bytes((DATA / "xdf/minimal.xdf").read_bytes())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sessions.cli", "replay", str(path), "--lsl", "--loop"],
+        [sys.executable, "-m", "attune.sessions.cli", "replay", str(path), "--lsl", "--loop"],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.recordings import make_recording
-from sensors.readers import read_recording, select_streams
-from sensors.replay import FileSource, file_sources
+from attune.benchmarks.recordings import make_recording
+from attune.sensors.file_source import FileSource, file_sources
+from attune.sensors.readers import read_recording, select_streams
 
 DATA = Path(__file__).parent / "data"
 

@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessions.config import Phases, SessionConfig
-from sessions.report import write_report
-from sessions.simulate import run_simulation, time_to_band
-from sessions.store import annotate, load_session
+from attune.sessions.config import Phases, SessionConfig
+from attune.sessions.report import write_report
+from attune.sessions.simulated_run import run_simulation, time_to_band
+from attune.sessions.store import annotate, load_session
 
 DATA = Path(__file__).parent / "data"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -178,8 +178,10 @@ def test_facts_match_the_store(sim_folder, sim_report):
     d = load_session(sim_folder)
     facts = facts_table(page)
     t = d.ticks["t_s"]
-    for label, col in (("Time to target, arousal estimate", "arousal"),
-                       ("Time to target, arousal true state", "sim_arousal")):
+    for label, col in (
+        ("Time to target, arousal estimate", "arousal"),
+        ("Time to target, arousal true state", "sim_arousal"),
+    ):
         tt = time_to_band(t, d.ticks[col], -0.5)
         text, attrs = facts[label]
         if tt is None:
@@ -214,7 +216,7 @@ def test_events_and_annotations_are_listed(sim_folder, sim_report):
 
 @pytest.fixture(scope="module")
 def polar_folder(tmp_path_factory):
-    from sessions.replay import run_replay
+    from attune.sessions.replay_run import run_replay
 
     cfg = SessionConfig(
         output_dir=tmp_path_factory.mktemp("polar"), render_audio=False, lsl_outlets=False
@@ -256,8 +258,9 @@ def test_report_of_a_session_that_did_not_end(sim_folder, tmp_path, status):
         con.execute("DELETE FROM beats WHERE time_s >= 30")
         con.execute("DELETE FROM events WHERE t_s >= 30")
         if status == "crashed":  # killed: never closed, its process is gone
-            con.execute("UPDATE sessions SET status = 'running', ended_utc = NULL, pid = ?",
-                        (_dead_pid(),))
+            con.execute(
+                "UPDATE sessions SET status = 'running', ended_utc = NULL, pid = ?", (_dead_pid(),)
+            )
         else:
             con.execute("UPDATE sessions SET status = 'interrupted'")
     con.close()
@@ -273,20 +276,24 @@ def test_report_of_a_session_that_did_not_end(sim_folder, tmp_path, status):
 
 
 def test_report_of_a_session_with_no_ticks(tmp_path):
-    from sessions.store import SessionStore
+    from attune.sessions.store import SessionStore
 
     folder = tmp_path / "empty"
     folder.mkdir(mode=0o700)
-    SessionStore(folder, tick_columns=["t_s", "phase", "arousal"],
-                 meta={"name": "x", "mode": "live", "tick_s": 0.25}).close(status="interrupted")
+    SessionStore(
+        folder,
+        tick_columns=["t_s", "phase", "arousal"],
+        meta={"name": "x", "mode": "live", "tick_s": 0.25},
+    ).close(status="interrupted")
     text, page = render(folder)
     assert page.images == [] and "No ticks were recorded" in text
     assert "Status: interrupted" in page.ids["status"]
 
 
 def test_importing_the_report_module_does_not_import_matplotlib():
-    code = "import sys, sessions.report; print('matplotlib' in sys.modules)"
+    code = "import sys, attune.sessions.report; print('matplotlib' in sys.modules)"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         env=env, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    )
     assert out.stdout.strip() == "False"

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sensors.ring import Reader, RingBuffer
-from sensors.types import Chunk, SensorError, StreamInfo
+from attune.sensors.ring import Reader, RingBuffer
+from attune.sensors.types import Chunk, SensorError, StreamInfo
 
 
 def test_ring_wraps_and_counts():

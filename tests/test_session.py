@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessions.config import SessionConfig
-from sessions.record import MEASURED_COLUMNS
-from sessions.simulate import TARGET_BAND, run_simulation
-from sessions.store import load_session
-from synthesis.analysis import estimate_tempo_bpm, peak_dbfs, read_wav, rms_dbfs_windows
-from synthesis.midi import read_midi_notes, read_tempo_map
+from attune.sessions.config import SessionConfig
+from attune.sessions.record import MEASURED_COLUMNS
+from attune.sessions.simulated_run import TARGET_BAND, run_simulation
+from attune.sessions.store import load_session
+from attune.synthesis.analysis import estimate_tempo_bpm, peak_dbfs, read_wav, rms_dbfs_windows
+from attune.synthesis.midi import read_midi_notes, read_tempo_map
 
 
 def read_ticks(folder):
@@ -151,10 +151,10 @@ def test_midi_reads_back(demo, demo_ticks):
 
 def test_help_is_fast_and_light():
     code = (
-        "import sys, time; t=time.perf_counter(); import sessions.cli as c;"
+        "import sys, time; t=time.perf_counter(); import attune.sessions.cli as c;"
         "\ntry:\n c.main(['--help'])\nexcept SystemExit: pass\n"
         "print(time.perf_counter()-t)\n"
-        "heavy = ('mne', 'neurokit2', 'pyo', 'scipy', 'engine.loop')\n"
+        "heavy = ('mne', 'neurokit2', 'pyo', 'scipy', 'attune.engine.loop')\n"
         "print(any(m in sys.modules for m in heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -162,7 +162,7 @@ def test_help_is_fast_and_light():
     assert heavy == "False"
     t0 = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "sessions.cli", "--help"], capture_output=True, check=True
+        [sys.executable, "-m", "attune.sessions.cli", "--help"], capture_output=True, check=True
     )
     assert time.perf_counter() - t0 < 0.5
 
@@ -173,7 +173,7 @@ def test_demo_ends_with_its_report(tmp_path, capsys):
     import base64
     import re
 
-    from sessions.cli import main
+    from attune.sessions.cli import main
 
     assert main(["demo", "--no-audio", "--out", str(tmp_path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sessions.cli import main
-from sessions.store import STORE_FILE, list_sessions, load_session
+from attune.sessions.cli import main
+from attune.sessions.store import STORE_FILE, list_sessions, load_session
 
 KILL_AFTER_S = 30.0
 #: Ctrl-C comes once the music has faded in (1 s baseline + 8 s fade-in).
@@ -25,7 +25,7 @@ SIGINT_AFTER_S = 12.0
 
 
 def start(out: Path, *args: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "sessions.cli", "simulate", "--realtime", "--no-audio"]
+    cmd = [sys.executable, "-m", "attune.sessions.cli", "simulate", "--realtime", "--no-audio"]
     return subprocess.Popen(
         [*cmd, "--out", str(out), *args],
         stdout=subprocess.PIPE,

@@ -1,4 +1,4 @@
-"""Tests of the simulated listener (sensors/simulate.py)."""
+"""Tests of the simulated listener (sensors/simulated_listener.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,15 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from sensors.simulate import DT_S, ListenerHistory, ListenerTraits, SimulatedListener
-from sensors.types import SensorError
-from synthesis.params import MusicParams, music_arousal
+from attune.sensors.simulated_listener import (
+    DT_S,
+    ListenerHistory,
+    ListenerTraits,
+    SimulatedListener,
+)
+from attune.sensors.types import SensorError
+from attune.sessions.simulated_run import hear_music
+from attune.synthesis.params import MusicParams, music_arousal
 
 CALM = MusicParams(
     tempo_bpm=60.0,
@@ -65,7 +71,7 @@ def test_pull_pattern_invariance_with_music() -> None:
         t = 100.0
         bounds = [h for h, _ in hear_at[1:]] + [t_end]
         for (t_h, params), t_next in zip(hear_at, bounds, strict=True):
-            sim.hear(params, 100.0 + t_h)
+            hear_music(sim, 100.0 + t_h, params)
             target = 100.0 + t_next
             while t < target:
                 dt = step if step is not None else float(rng.uniform(0.003, 4.0))
@@ -98,7 +104,7 @@ def test_calm_music_lowers_arousal_vs_aroused_music() -> None:
     finals = {}
     for name, params in (("calm", CALM), ("aroused", AROUSED)):
         sim = SimulatedListener(seed=3)
-        sim.hear(params, 0.0)
+        hear_music(sim, 0.0, params)
         sim.state_at(300.0)
         hist = sim.history
         finals[name] = float(hist.arousal[hist.t >= 240.0].mean())
@@ -114,7 +120,7 @@ def test_silence_relaxes_to_set_point_and_matching_music_holds() -> None:
     matched = MusicParams().with_(tempo_bpm=108.0, loudness_db=-21.2, density=0.8)
     m = music_arousal(matched)
     sim = SimulatedListener(seed=4, arousal0=m, traits=ListenerTraits(arousal_mu=m, sigma=0.0))
-    sim.hear(matched, 0.0)
+    hear_music(sim, 0.0, matched)
     assert abs(sim.state_at(200.0)[0] - m) < 1e-9
 
 
@@ -134,7 +140,7 @@ def test_hr_changes_by_a_few_bpm_and_rmssd_falls_with_arousal() -> None:
 
 def test_hr_lags_arousal_through_sympathetic_path() -> None:
     sim = SimulatedListener(seed=8, traits=ListenerTraits(sigma=0.0))
-    sim.hear(CALM, 0.0)
+    hear_music(sim, 0.0, CALM)
     sim.state_at(200.0)
     h = sim.history
     # Arousal starts falling after lag_s (2 s); HR follows more slowly.
@@ -222,9 +228,9 @@ def test_history_state_and_validation() -> None:
     assert len(sim.sources()) == 2
     assert sim.ecg.info.source_id == "sim-1-ecg" and sim.eeg.info.units == "uV"
     assert sim.ecg.pull(4.0).n_samples == 0
-    sim.hear(CALM, 10.0)
+    hear_music(sim, 10.0, CALM)
     with pytest.raises(SensorError, match="t must not decrease"):
-        sim.hear(CALM, 9.0)
+        hear_music(sim, 9.0, CALM)
     with pytest.raises(SensorError, match="lag_s"):
         ListenerTraits(lag_s=0.1)
     with pytest.raises(SensorError, match="seed"):

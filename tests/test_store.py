@@ -10,11 +10,11 @@ import stat
 import numpy as np
 import pytest
 
-from sessions.cli import main
-from sessions.config import Phases, SessionConfig
-from sessions.export import export_table
-from sessions.simulate import run_simulation
-from sessions.store import STORE_FILE, annotate, list_sessions, load_session
+from attune.sessions.cli import main
+from attune.sessions.config import Phases, SessionConfig
+from attune.sessions.export import export_table
+from attune.sessions.simulated_run import hear_music, run_simulation
+from attune.sessions.store import STORE_FILE, annotate, list_sessions, load_session
 
 
 def short_cfg(tmp_path, **kw):
@@ -119,9 +119,9 @@ def test_annotations_are_filed_and_exported(session, capsys):
 
 def test_stop_request_fades_out_then_ends(tmp_path):
     """A stop (as Ctrl-C or SIGTERM) fades the music out at the normal rate, then ends."""
-    from engine.clocks import VirtualClock
-    from sensors.simulate import SimulatedListener
-    from sessions.runner import run_session
+    from attune.engine.clocks import VirtualClock
+    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sessions.runner import run_session
 
     cfg = short_cfg(tmp_path)
     listener = SimulatedListener(seed=1, ecg_fs=250.0, eeg_fs=256.0)
@@ -133,7 +133,7 @@ def test_stop_request_fades_out_then_ends(tmp_path):
         sources=listener.sources(),
         clock=clock,
         n_ticks=400,
-        listeners=[lambda t, p: listener.hear(p, t)],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
         stop=lambda: clock.n * cfg.tick_s > stop_at,
     )
     data = load_session(out.folder)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sessions.config import Phases, SessionConfig
-from sessions.store import load_session
-from synthesis.analysis import read_wav, rms_dbfs_windows
-from synthesis.composer import Composer
-from synthesis.params import MusicParams
-from synthesis.supervisor import SupervisedSynth, read_wav_frames
-from synthesis.synth import LiveSynth, SynthError
+from attune.sessions.config import Phases, SessionConfig
+from attune.sessions.store import load_session
+from attune.synthesis.analysis import read_wav, rms_dbfs_windows
+from attune.synthesis.composer import Composer
+from attune.synthesis.params import MusicParams
+from attune.synthesis.supervisor import SupervisedSynth, read_wav_frames
+from attune.synthesis.synth import LiveSynth, SynthError
 
 TICK_S = 0.25
 #: Largest sample-to-sample step allowed anywhere in the audio (full-scale units).
@@ -91,8 +91,8 @@ def short_config(tmp_path) -> SessionConfig:
 
 def test_session_survives_synth_kill(tmp_path, monkeypatch):
     """Must-show 7: SIGKILL mid-session; record complete, sound back with a fade-in."""
-    import sessions.simulate as simulate
-    import synthesis.supervisor as supervisor
+    import attune.sessions.simulated_run as simulate
+    import attune.synthesis.supervisor as supervisor
 
     kill_at = 40.0
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.bench_synth import sweep
-from synthesis.analysis import (
+from attune.benchmarks.bench_synth import sweep
+from attune.synthesis.analysis import (
     envelope_spectrum,
     estimate_tempo_bpm,
     peak_dbfs,
@@ -17,9 +17,9 @@ from synthesis.analysis import (
     rms_dbfs_windows,
     spectral_centroid_hz,
 )
-from synthesis.composer import Composer
-from synthesis.params import MusicParams
-from synthesis.synth import OfflineRenderer, RenderStats, SilentBackend, SynthError
+from attune.synthesis.composer import Composer
+from attune.synthesis.params import MusicParams
+from attune.synthesis.synth import OfflineRenderer, RenderStats, SilentBackend, SynthError
 
 TICK_S = 0.25
 
@@ -253,7 +253,7 @@ def test_breathing_mode_swells_at_0p1_hz(tmp_path):
 
 
 def test_render_examples_cover_the_plane(tmp_path):
-    from synthesis.examples import QUADRANTS, render_examples
+    from attune.synthesis.examples import QUADRANTS, render_examples
 
     done = render_examples(tmp_path, duration_s=6.0)
     assert [e.name for e in done] == list(QUADRANTS)
@@ -268,7 +268,7 @@ def test_render_examples_cover_the_plane(tmp_path):
 
 
 def test_cli_devices_and_render_examples(tmp_path, capsys):
-    from sessions.cli import main
+    from attune.sessions.cli import main
 
     assert main(["devices"]) == 0
     out = capsys.readouterr().out

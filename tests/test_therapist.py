@@ -1,6 +1,5 @@
 """The therapist's hand: pins, goal, pause, skip, emergency stop, and the command channel."""
 
-
 import json
 import socket
 import threading
@@ -8,23 +7,24 @@ import threading
 import numpy as np
 import pytest
 
-from engine.affect import AffectEstimate
-from engine.clocks import VirtualClock
-from engine.controller import CommandError, parse_command
-from sensors.simulate import SimulatedListener
-from sessions.build import make_controller, make_envelope
-from sessions.config import SessionConfig
-from sessions.runner import run_session
-from sessions.store import load_session
-from sessions.therapist import (
+from attune.engine.affect import AffectEstimate
+from attune.engine.clocks import VirtualClock
+from attune.engine.controller import CommandError, parse_command
+from attune.sensors.simulated_listener import SimulatedListener
+from attune.sessions.build import make_controller, make_envelope
+from attune.sessions.config import SessionConfig
+from attune.sessions.runner import run_session
+from attune.sessions.simulated_run import hear_music
+from attune.sessions.store import load_session
+from attune.sessions.therapist import (
     CHANNEL_FILE,
     ScriptedCommands,
     TherapistChannel,
     TherapistError,
     send_command,
 )
-from synthesis.analysis import read_wav, rms_dbfs_windows
-from synthesis.params import BOUNDS
+from attune.synthesis.analysis import read_wav, rms_dbfs_windows
+from attune.synthesis.params import BOUNDS
 
 CFG = SessionConfig()
 DT = CFG.tick_s
@@ -259,7 +259,7 @@ def _short_session(tmp_path, script, *, audio, total_s):
         sources=listener.sources(),
         clock=VirtualClock(tick_s=cfg.tick_s),
         n_ticks=int(round(total_s / cfg.tick_s)),
-        listeners=[lambda t, p: listener.hear(p, t)],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
         commands=[ScriptedCommands(script)],
     )
     return out, load_session(out.folder).events

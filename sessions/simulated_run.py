@@ -1,10 +1,10 @@
 """Run a whole session on the simulated listener, on the virtual or the live clock.
 
 This is ``attune simulate`` and ``attune demo``: the same loop as a live session, fed by
-:class:`sensors.simulate.SimulatedListener`, rendering audio offline through the pyo
-synth (in its own process) and writing the session folder. By default the virtual
+:class:`attune.sensors.simulated_listener.SimulatedListener`, rendering audio offline
+through the pyo synth (in its own process) and writing the session folder. By default the virtual
 clock runs it as fast as the CPU allows; ``attune simulate --realtime`` paces it on the
-live clock (:class:`engine.clocks.LiveClock`), one tick per ``tick_s`` of wall time, so
+live clock (:class:`attune.engine.clocks.LiveClock`), one tick per ``tick_s`` of wall time, so
 it behaves like a live session (for crash drills, the therapist channel, or listening).
 """
 
@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clocks import LiveClock, VirtualClock
-from engine.loop import TickResult
-from sensors.simulate import ListenerTraits, SimulatedListener
-from sessions.config import SessionConfig
-from sessions.record import private_open
-from sessions.runner import run_session
+from attune.engine.clocks import LiveClock, VirtualClock
+from attune.engine.loop import TickResult
+from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
+from attune.sessions.config import SessionConfig
+from attune.sessions.record import private_open
+from attune.sessions.runner import run_session
+from attune.synthesis.params import MusicParams, music_arousal, music_valence
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
 #: |arousal - goal| below this, held for TARGET_HOLD_S, counts as reaching the target band.
@@ -108,6 +109,20 @@ def time_to_band(
     return None
 
 
+def hear_music(listener: SimulatedListener, t: float, params: MusicParams | None) -> None:
+    """Play ``params`` to the simulated listener from ``t`` (s) on (``None``: silence).
+
+    The listener hears plain numbers, the arousal and valence the music expresses and its
+    fade, so the sensors layer never depends on :class:`MusicParams`.
+    """
+    if params is None:
+        listener.hear(t, arousal=0.0, valence=0.0, fade=0.0)
+    else:
+        listener.hear(
+            t, arousal=music_arousal(params), valence=music_valence(params), fade=params.fade
+        )
+
+
 def run_simulation(
     cfg: SessionConfig,
     *,
@@ -138,7 +153,7 @@ def run_simulation(
         With ``realtime``, if a configured audio device or MIDI port does not exist.
     """
     if realtime:
-        from sessions.build import check_live_outputs
+        from attune.sessions.build import check_live_outputs
 
         check_live_outputs(cfg)
     sim = cfg.simulation
@@ -166,7 +181,7 @@ def run_simulation(
             else VirtualClock(tick_s=cfg.tick_s)
         ),
         n_ticks=int(round(cfg.phases.total_s / cfg.tick_s)),
-        listeners=[lambda t, p: listener.hear(p, t)],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,

@@ -1,7 +1,7 @@
 """A live session: LSL streams in, real-time pacing, Attune's own streams out.
 
 ``attune run CONFIG`` opens the streams named in the session file, paces the loop on
-LSL's clock (:class:`engine.clocks.LiveClock`), publishes state, music parameters and
+LSL's clock (:class:`attune.engine.clocks.LiveClock`), publishes state, music parameters and
 markers as LSL outlets (so LabRecorder records them beside the raw signals), and ends
 gracefully on Ctrl-C or after the protocol: the record is flushed and closed either way.
 """
@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from engine.clocks import LiveClock
-from sensors.lsl import LslSource, StateOutlets, local_clock
-from sessions.build import check_live_outputs
-from sessions.config import LiveStream, SessionConfig
-from sessions.runner import RunOutcome, run_session
+from attune.engine.clocks import LiveClock
+from attune.sensors.lsl_source import LslSource, local_clock
+from attune.sessions.build import check_live_outputs
+from attune.sessions.config import LiveStream, SessionConfig
+from attune.sessions.runner import RunOutcome, run_session
+from attune.sessions.state_outlets import StateOutlets
 
 
 def wanted_streams(cfg: SessionConfig) -> list[LiveStream]:
@@ -71,7 +72,7 @@ def run_live(
     duration_s : float, optional
         Stop after this many seconds instead of the protocol's length.
     progress, stop : callable, optional
-        As for :func:`sessions.runner.run_session`.
+        As for :func:`attune.sessions.runner.run_session`.
 
     Raises
     ------

@@ -1,7 +1,7 @@
 """Replay a recorded stream on the virtual clock: :class:`FileSource`.
 
-A :class:`FileSource` is a :class:`~sensors.types.Source` over one
-:class:`~sensors.readers.RecordedStream`: ``pull(t)`` hands over every sample whose
+A :class:`FileSource` is a :class:`~attune.sensors.types.Source` over one
+:class:`~attune.sensors.readers.RecordedStream`: ``pull(t)`` hands over every sample whose
 session-clock timestamp is <= ``t`` and that was not handed over before, as views into
 the recording (no copies of the recording, O(new samples) per pull).
 """
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from sensors.readers import RecordedStream
-from sensors.types import Chunk, SensorError, StreamInfo, empty_chunk
+from attune.sensors.readers import RecordedStream
+from attune.sensors.types import Chunk, SensorError, StreamInfo, empty_chunk
 
 
 class FileSource:
@@ -28,7 +28,7 @@ class FileSource:
     origin : float, optional
         Recording-clock time, in seconds, mapped to ``t0``. Defaults to the stream's
         first timestamp (its first sample is then at ``t0``). Give the recording's
-        common start (:attr:`~sensors.readers.Recording.start`, or use
+        common start (:attr:`~attune.sensors.readers.Recording.start`, or use
         :func:`file_sources`) to keep several streams of one file aligned.
 
     Attributes
@@ -111,7 +111,7 @@ def file_sources(streams: Sequence[RecordedStream], *, t0: float = 0.0) -> list[
     Parameters
     ----------
     streams : sequence of RecordedStream
-        Streams of one recording (e.g. from :func:`~sensors.readers.select_streams`).
+        Streams of one recording (e.g. from :func:`~attune.sensors.readers.select_streams`).
     t0 : float
         Session time, in seconds, of the earliest sample over all the streams.
 

@@ -2,11 +2,10 @@
 
 :class:`SimulatedListener` holds one latent core-affect trajectory (arousal ``A`` and
 valence ``V`` in [-1, 1]) and renders it as an ECG stream and an EEG stream (plus an
-optional RR-interval stream), each a :class:`~sensors.types.Source` with
-``pull(t) -> Chunk``. The engine tells the listener what music is playing with
-:meth:`SimulatedListener.hear`; the listener hears it through the same cue model the
-controller inverts (:func:`synthesis.params.music_arousal`,
-:func:`synthesis.params.music_valence`).
+optional RR-interval stream), each a :class:`~attune.sensors.types.Source` with
+``pull(t) -> Chunk``. The session tells the listener what music is playing with
+:meth:`SimulatedListener.hear`, as plain numbers: the arousal and valence the music
+expresses and its master fade (this package never imports the synthesizer).
 
 Everything is generated lazily, on demand, and is deterministic for a seed regardless
 of how the streams are pulled: the latent process is integrated on a fixed step of
@@ -65,8 +64,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 from scipy import signal
 
-from sensors.types import Chunk, SensorError, Source, StreamInfo, empty_chunk
-from synthesis.params import MusicParams, music_arousal, music_valence
+from attune.sensors.types import Chunk, SensorError, Source, StreamInfo, empty_chunk
 
 #: Integration step of the latent trajectory, in seconds.
 DT_S: float = 0.05
@@ -459,15 +457,17 @@ class SimulatedListener:
         """Return the sample streams ``[ecg, eeg]``."""
         return [self.ecg, self.eeg]
 
-    def hear(self, params: MusicParams | None, t: float) -> None:
+    def hear(self, t: float, *, arousal: float, valence: float, fade: float) -> None:
         """Tell the listener what music plays from time ``t`` on.
 
         Parameters
         ----------
-        params : MusicParams or None
-            The music (``None`` or ``fade == 0`` is silence).
         t : float
             Session-clock time in s; must not decrease between calls.
+        arousal, valence : float
+            What the music expresses, each in [-1, 1].
+        fade : float
+            The music's master fade in [0, 1] (0: silence).
 
         Notes
         -----
@@ -481,11 +481,8 @@ class SimulatedListener:
                 f"SimulatedListener.hear: t must not decrease, got {t!r} after "
                 f"{self._m_t[-1] + self.t0!r}"
             )
-        if params is None:
-            ma, mv, fade = 0.0, 0.0, 0.0
-        else:
-            ma, mv = float(music_arousal(params)), float(music_valence(params))
-            fade = float(np.clip(params.fade, 0.0, 1.0))
+        ma, mv = float(arousal), float(valence)
+        fade = float(np.clip(fade, 0.0, 1.0))
         if self._m_t and tau == self._m_t[-1]:
             self._m_a[-1], self._m_v[-1], self._m_f[-1] = ma, mv, fade
             return

@@ -1,4 +1,4 @@
-"""Lab Streaming Layer: discover streams, read them as sources, publish Attune's own.
+"""Lab Streaming Layer inlets: discover streams and read them as sources.
 
 Inlets use clock synchronisation, dejitter (regular streams) and monotonic timestamps,
 and start from the newest data: on opening, everything the inlet had buffered is
@@ -14,21 +14,17 @@ both transitions as events.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+import pylsl  # liblsl reads LSLAPICFG, set by attune.sensors, when it loads
+from pylsl.util import LostError
 
-from sensors.channels import UNITS, kind_from_type, normalise_unit, unit_scale
-from sensors.ring import Reader, RingBuffer
-from sensors.types import Chunk, SensorError, StreamInfo, empty_chunk
-
-os.environ.setdefault("LSLAPICFG", str(Path(__file__).with_name("lsl_api.cfg")))
-import pylsl  # noqa: E402  (after LSLAPICFG: liblsl reads it when loaded)
-from pylsl.util import LostError  # noqa: E402
+from attune.sensors.channels import UNITS, kind_from_type, normalise_unit, unit_scale
+from attune.sensors.ring import Reader, RingBuffer
+from attune.sensors.types import Chunk, SensorError, StreamInfo, empty_chunk
 
 _FORMATS = {
     pylsl.cf_float32: "float32",
@@ -39,7 +35,8 @@ _FORMATS = {
     pylsl.cf_int64: "int64",
     pylsl.cf_string: "string",
 }
-_CHANNEL_FORMAT = {v: k for k, v in _FORMATS.items()}
+#: LSL channel format per numpy dtype name.
+CHANNEL_FORMAT = {v: k for k, v in _FORMATS.items()}
 
 
 @dataclass(frozen=True)
@@ -103,7 +100,7 @@ def find_streams(
     ----------
     kind : str, optional
         Attune kind (``eeg``, ``ecg``, ``ppg``, ``rr``, ``markers``); matched against
-        the LSL type through :func:`sensors.channels.kind_from_type`.
+        the LSL type through :func:`attune.sensors.channels.kind_from_type`.
     name, source_id : str, optional
         Exact stream name or source id.
     wait_s : float
@@ -151,7 +148,7 @@ def _channel_meta(info: pylsl.StreamInfo) -> tuple[list[str], str]:
 
 
 class LslSource:
-    """A live LSL stream as an Attune :class:`~sensors.types.Source`.
+    """A live LSL stream as an Attune :class:`~attune.sensors.types.Source`.
 
     Parameters
     ----------
@@ -378,201 +375,6 @@ class LslSource:
         for inlet in (self._inlet, self._fresh):
             if inlet is not None:
                 inlet.close_stream()
-
-
-class StateOutlets:
-    """Attune's own LSL streams, so LabRecorder records them beside the raw signals.
-
-    Three outlets, each with channel labels and units in its description:
-
-    - ``<prefix>-state`` (type ``AttuneState``, 4 Hz at the default tick): arousal,
-      valence, confidence, valence_confidence, target_arousal, target_valence;
-    - ``<prefix>-music`` (type ``AttuneMusic``): every music parameter;
-    - ``<prefix>-markers`` (type ``Markers``, strings): phase changes, holds,
-      overrides, warnings.
-
-    Parameters
-    ----------
-    prefix : str
-        Stream name prefix, e.g. the session name.
-    tick_s : float
-        Control tick, seconds (the nominal rate of the state and music streams).
-    source_id : str
-        Base source id (each outlet appends its role).
-    """
-
-    STATE = (
-        ("arousal", "au"),
-        ("valence", "au"),
-        ("confidence", "au"),
-        ("valence_confidence", "au"),
-        ("target_arousal", "au"),
-        ("target_valence", "au"),
-    )
-
-    def __init__(self, *, prefix: str, tick_s: float, source_id: str) -> None:
-        from synthesis.params import PARAM_NAMES
-
-        self.param_names = PARAM_NAMES
-        music_units = {"tempo_bpm": "BPM", "loudness_db": "dBFS", "register_st": "semitones"}
-        self.state = self._outlet(
-            f"{prefix}-state", "AttuneState", self.STATE, 1.0 / tick_s, f"{source_id}-state"
-        )
-        self.music = self._outlet(
-            f"{prefix}-music",
-            "AttuneMusic",
-            [(n, music_units.get(n, "au")) for n in PARAM_NAMES],
-            1.0 / tick_s,
-            f"{source_id}-music",
-        )
-        info = pylsl.StreamInfo(
-            f"{prefix}-markers", "Markers", 1, 0.0, "string", f"{source_id}-markers"
-        )
-        self.markers = pylsl.StreamOutlet(info)
-
-    @staticmethod
-    def _outlet(name, type_, channels, fs, source_id) -> pylsl.StreamOutlet:
-        info = pylsl.StreamInfo(name, type_, len(channels), fs, "double64", source_id)
-        info.set_channel_labels([c for c, _ in channels])
-        info.set_channel_units([u for _, u in channels])
-        return pylsl.StreamOutlet(info)
-
-    def publish(self, result, *, lsl_time: float) -> None:
-        """Push one tick (a :class:`engine.loop.TickResult`) stamped ``lsl_time``."""
-        e, d = result.estimate, result.decision
-        nan = float("nan")
-        self.state.push_sample(
-            [
-                e.arousal,
-                e.valence,
-                e.confidence,
-                e.valence_confidence,
-                nan if d.target_arousal is None else d.target_arousal,
-                nan if d.target_valence is None else d.target_valence,
-            ],
-            lsl_time,
-        )
-        self.music.push_sample([float(getattr(d.params, n)) for n in self.param_names], lsl_time)
-        for text in d.events:
-            self.markers.push_sample([text], lsl_time)
-
-    def marker(self, text: str, *, lsl_time: float) -> None:
-        """Push one marker string."""
-        self.markers.push_sample([text], lsl_time)
-
-
-def _outlet_for(stream, *, speed: float) -> pylsl.StreamOutlet:
-    """Create an outlet matching a recorded stream's name, kind, channels and format."""
-    info = stream.info
-    fmt = "string" if info.kind == "markers" else stream.dtype
-    if fmt not in _CHANNEL_FORMAT:
-        fmt = "float64"
-    lsl_info = pylsl.StreamInfo(
-        info.name,
-        "Markers" if info.kind == "markers" else info.kind.upper(),
-        info.n_channels,
-        info.fs * speed,
-        _CHANNEL_FORMAT[fmt],
-        info.source_id or info.name,
-    )
-    if info.kind != "markers":
-        lsl_info.set_channel_labels(list(info.channels))
-        lsl_info.set_channel_units([info.units] * info.n_channels)
-    return pylsl.StreamOutlet(lsl_info, chunk_size=0, max_buffered=60)
-
-
-def publish_streams(
-    streams: Sequence,
-    *,
-    speed: float = 1.0,
-    loop: bool = False,
-    stop=None,
-    poll_s: float = 0.005,
-    ready=None,
-    wait_for_consumers_s: float = 0.0,
-    linger_s: float = 1.0,
-) -> int:
-    """Publish recorded streams as LSL outlets in real time (or ``speed`` x faster).
-
-    Each stream keeps its name, kind (as the LSL type), channel labels, units and
-    original sample format, so float32 data arrive bit-exact. Timestamps are the
-    recording's, re-based to the moment publishing starts and divided by ``speed``;
-    the nominal rate is ``fs * speed``.
-
-    Parameters
-    ----------
-    streams : sequence of sensors.files.RecordedStream
-        What to publish.
-    speed : float
-        Replay speed factor (> 0).
-    loop : bool
-        Start over at the end (each pass continues the timeline).
-    stop : callable, optional
-        Polled between pushes; publishing ends when it returns True.
-    poll_s : float
-        Pause between pushes, seconds (sets the chunk size: ``fs * speed * poll_s``).
-    ready : callable, optional
-        Called once the outlets exist, before the first sample.
-    wait_for_consumers_s : float
-        Wait up to this long for every outlet to have a consumer before the first
-        sample (LSL delivers only what is pushed after an inlet connects); 0: start at
-        once.
-    linger_s : float
-        Keep the outlets open this long after the last sample, so liblsl delivers
-        what is still in its send buffers before the outlets are destroyed.
-
-    Returns
-    -------
-    int
-        Number of samples pushed, over all streams.
-    """
-    import time
-
-    if speed <= 0:
-        raise SensorError(f"replay speed must be > 0, got {speed!r}")
-    outlets = [_outlet_for(s, speed=speed) for s in streams]
-    starts = [float(s.timestamps[0]) for s in streams if s.timestamps.size]
-    if not starts:
-        raise SensorError("nothing to publish: every selected stream is empty")
-    rec_t0 = min(starts)
-    rec_end = max(float(s.timestamps[-1]) for s in streams if s.timestamps.size)
-    last_step = max((1.0 / s.info.fs for s in streams if s.info.fs > 0), default=0.0)
-    period = rec_end - rec_t0 + last_step
-    native = [
-        None if s.info.kind == "markers" else np.ascontiguousarray(s.data.T.astype(s.dtype))
-        for s in streams
-    ]
-    if ready is not None:
-        ready()
-    for out in outlets:
-        if wait_for_consumers_s > 0 and not out.wait_for_consumers(wait_for_consumers_s):
-            raise SensorError(f"no consumer connected within {wait_for_consumers_s} s")
-    wall0 = pylsl.local_clock()
-    cursors = [0] * len(streams)
-    offset = 0.0  # recording seconds added by earlier loop passes
-    pushed = 0
-    while stop is None or not stop():
-        pos = rec_t0 + (pylsl.local_clock() - wall0) * speed - offset
-        for i, (s, out) in enumerate(zip(streams, outlets, strict=True)):
-            hi = int(np.searchsorted(s.timestamps, pos, side="right"))
-            lo = cursors[i]
-            if hi <= lo:
-                continue
-            stamps = wall0 + (s.timestamps[lo:hi] - rec_t0 + offset) / speed
-            out.push_chunk(
-                list(s.labels[lo:hi]) if native[i] is None else native[i][lo:hi], stamps.tolist()
-            )
-            pushed += hi - lo
-            cursors[i] = hi
-        if all(c >= s.timestamps.size for c, s in zip(cursors, streams, strict=True)):
-            if not loop:
-                break
-            cursors = [0] * len(streams)
-            offset += period
-        time.sleep(poll_s)
-    if stop is None or not stop():
-        time.sleep(linger_s)
-    return pushed
 
 
 def local_clock() -> float:

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.clocks import VirtualClock
-from sensors.readers import RecordedStream, Recording, read_recording, select_streams
-from sensors.replay import file_sources
-from sessions.config import SessionConfig
-from sessions.runner import run_session
-from sessions.store import load_session
+from attune.engine.clocks import VirtualClock
+from attune.sensors.file_source import file_sources
+from attune.sensors.readers import RecordedStream, Recording, read_recording, select_streams
+from attune.sessions.config import SessionConfig
+from attune.sessions.runner import run_session
+from attune.sessions.store import load_session
 
 #: Which cardiac stream feeds HRV when a file has several: beats the device detected
 #: itself (chest-strap RR), then ECG, then PPG.
@@ -87,7 +87,7 @@ def choose_streams(
     """Pick what to replay: one cardiac stream, one EEG stream and every marker stream.
 
     With ``names``, ``kinds`` or ``channels`` the choice is narrowed first
-    (:func:`sensors.readers.select_streams`); among several cardiac streams
+    (:func:`attune.sensors.readers.select_streams`); among several cardiac streams
     :data:`HRV_PREFERENCE` decides, among several EEG streams the first wins.
     """
     pool = (
@@ -190,7 +190,7 @@ def run_replay(
     channels: Sequence[str] = (),
     progress: Callable[[float], None] | None = None,
 ) -> ReplaySummary:
-    """Read ``path`` (:func:`sensors.readers.read_recording`) and replay it."""
+    """Read ``path`` (:func:`attune.sensors.readers.read_recording`) and replay it."""
     rec = read_recording(path, fs=fs, kind=kind, columns=columns, time_column=time_column)
     return replay_recording(
         rec, cfg, names=names, kinds=kinds, channels=channels, progress=progress
