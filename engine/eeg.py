@@ -84,6 +84,8 @@ _UNIT_TO_UV = {
     "nv": 1e-3,
 }
 _IAPF_RANGE_HZ = (7.0, 14.0)
+_NO_HEARTBEATS = np.zeros((0, 3))
+_NO_HEARTBEATS.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,16 @@ class EEGFeatures:
     dropped: tuple[str, ...] = ()
     artifact_counts: tuple[tuple[str, int], ...] = ()
     events: tuple[str, ...] = ()
+
+    @property
+    def quality(self) -> float:
+        """Fraction of clean spectra in the window, in [0, 1] (:attr:`clean_fraction`)."""
+        return self.clean_fraction
+
+    @property
+    def heartbeats(self) -> np.ndarray:
+        """No heartbeats from EEG: shape (0, 3) (the loop's ``StageResult`` seam)."""
+        return _NO_HEARTBEATS
 
     def as_features(self) -> dict[str, float | None]:
         """Return the features for the affect estimator.
@@ -460,7 +472,7 @@ class EEGStage:
     def _reference(self, reference: Sequence[str] | None):
         """Return (target EEG rows, reference stream rows) or None."""
         eeg_pos = {self.labels[i].name.lower(): j for j, i in enumerate(self._idx)}
-        row_of = {}
+        row_of: dict[str, int] = {}
         for i, c in enumerate(self.labels):
             row_of.setdefault(c.label.strip().lower(), i)
             row_of.setdefault(c.name.lower(), i)

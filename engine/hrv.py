@@ -329,6 +329,8 @@ _EMPTY = np.zeros(0)
 _EMPTY.flags.writeable = False
 _EMPTY_BOOL = np.zeros(0, dtype=bool)
 _EMPTY_BOOL.flags.writeable = False
+_NO_HEARTBEATS = np.zeros((0, 3))
+_NO_HEARTBEATS.flags.writeable = False
 
 #: Frequency bands in Hz (Task Force 1996).
 HRV_BANDS: dict[str, tuple[float, float]] = {"lf": (0.04, 0.15), "hf": (0.15, 0.40)}
@@ -554,6 +556,17 @@ class HRVFeatures:
     corrected_fraction: float = 0.0
     rhythm_ok: bool = True
     events: tuple[str, ...] = ()
+
+    @property
+    def heartbeats(self) -> np.ndarray:
+        """The beats added by this update, shape (k, 3): time (s), RR (ms), corrected (0/1).
+
+        Shape (0, 3) when the update added none (most ticks); part of the loop's
+        :class:`attune.engine.loop.StageResult` seam.
+        """
+        if not self.new_beat_times.size:
+            return _NO_HEARTBEATS
+        return np.column_stack([self.new_beat_times, self.new_rr_ms, self.new_corrected])
 
     def as_features(self) -> dict[str, float | None]:
         """Return the features for the affect estimator.

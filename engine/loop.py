@@ -12,24 +12,65 @@ import numpy as np
 from attune.engine.affect import AffectEstimate, AffectEstimator, ModalityStatus
 from attune.engine.controller import Controller, Decision
 from attune.sensors.types import Chunk, Source
-from attune.synthesis.composer import Composer
+from attune.synthesis.composer import Composer, NoteEvent
 from attune.synthesis.params import MusicParams
 
 #: Which stage each stream kind feeds.
 STAGE_OF_KIND = {"ecg": "hrv", "ppg": "hrv", "rr": "hrv", "eeg": "eeg"}
 
 
+#: No new heartbeats: shape (0, 3), read-only (shared by every tick without a beat).
+NO_HEARTBEATS = np.empty((0, 3))
+NO_HEARTBEATS.flags.writeable = False
+
+
+class StageResult(Protocol):
+    """What a feature stage hands the loop each tick, whatever the modality.
+
+    :class:`attune.engine.hrv.HRVFeatures` and :class:`attune.engine.eeg.EEGFeatures`
+    satisfy it; a new modality only has to provide these members.
+
+    Attributes
+    ----------
+    quality : float
+        Fraction of good data in the window, in [0, 1].
+    coverage_s : float
+        Seconds of data the window features rest on.
+    events : tuple of str
+        Things that happened in this update, recorded in the session's events.
+    heartbeats : ndarray, shape (n, 3)
+        Heartbeats new in this update: time (s), RR (ms), corrected (0/1); shape (0, 3)
+        for a modality without heartbeats or a tick without one.
+    """
+
+    @property
+    def quality(self) -> float: ...  # noqa: D102 - documented above
+
+    @property
+    def coverage_s(self) -> float: ...  # noqa: D102
+
+    @property
+    def events(self) -> tuple[str, ...]: ...  # noqa: D102
+
+    @property
+    def heartbeats(self) -> np.ndarray: ...  # noqa: D102
+
+    def as_features(self) -> dict[str, float | None]:
+        """Return the features for the affect estimator (None where not available)."""
+        ...
+
+
 class Stage(Protocol):
     """A stateful feature stage: one ``update(chunk) -> result`` per tick."""
 
-    def update(self, chunk: Chunk):  # noqa: D102 - protocol
+    def update(self, chunk: Chunk) -> StageResult:  # noqa: D102 - protocol
         ...
 
 
 class SynthBackend(Protocol):
     """Where the music goes: the pyo renderer, a live synth, or the silent backend."""
 
-    def send(self, t_end_s: float, params: MusicParams, notes: list) -> None:  # noqa: D102
+    def send(self, t_end_s: float, params: MusicParams, notes: list[NoteEvent]) -> None:  # noqa: D102
         ...
 
 
@@ -125,12 +166,12 @@ class Engine:
         self.tick_s = tick_s
         self.listeners = list(listeners)
         self._last_sample_t = {name: -np.inf for name in stages}
-        self._results: dict[str, object] = {}
+        self._results: dict[str, StageResult] = {}
 
     def step(self, t: float) -> TickResult:
         """Run the tick at time ``t`` (seconds) and hand its parameters to the synth."""
         t_start = time.perf_counter()
-        beats = np.empty((0, 3))
+        beats = NO_HEARTBEATS
         events: tuple[str, ...] = ()
         for src in self.sources:
             chunk = src.pull(t)
@@ -145,13 +186,11 @@ class Engine:
         for name, res in self._results.items():
             features.update(res.as_features())
             age = t - self._last_sample_t[name]
-            if name == "hrv":
-                status[name] = ModalityStatus(res.quality, res.coverage_s, age)
-                if res.new_beat_times.size:  # most ticks bring no beat
-                    beats = np.column_stack([res.new_beat_times, res.new_rr_ms, res.new_corrected])
-            else:
-                status[name] = ModalityStatus(res.clean_fraction, res.coverage_s, age)
-            events += tuple(getattr(res, "events", ()))
+            status[name] = ModalityStatus(res.quality, res.coverage_s, age)
+            new_beats = res.heartbeats
+            if new_beats.size:  # most ticks bring no heartbeat
+                beats = np.concatenate([beats, new_beats]) if beats.size else new_beats
+            events += res.events
         # Commands queued for this tick (skip, pause) decide whether the baseline runs.
         phase = self.controller.begin_tick(t)
         estimate = self.estimator.update(t, features, status, baseline=phase == "baseline")

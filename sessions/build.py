@@ -14,7 +14,7 @@ from attune.engine.affect import AffectEstimator
 from attune.engine.controller import Controller, Envelope, PhasePlan
 from attune.engine.eeg import EEGStage
 from attune.engine.hrv import HRVStage
-from attune.engine.loop import STAGE_OF_KIND, Engine, SynthBackend
+from attune.engine.loop import STAGE_OF_KIND, Engine, Stage, SynthBackend
 from attune.sensors.types import Source
 from attune.sessions.config import ConfigError, Safety, SessionConfig
 from attune.synthesis.composer import Composer
@@ -133,7 +133,7 @@ def build_engine(
     with ``cfg.features.paced_breathing_hz``.
     """
     feats = cfg.features
-    stages: dict = {}
+    stages: dict[str, Stage] = {}
     for src in sources:
         info = src.info
         kind = STAGE_OF_KIND.get(info.kind)
