@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +35,9 @@ def main() -> None:
         hours=args.hours, eeg_channels=args.eeg_channels, eeg_fs=args.eeg_fs, ecg_fs=args.ecg_fs
     )
     gen_s = time.perf_counter() - t0
-    cfg = SessionConfig(output_dir=tempfile.mkdtemp(prefix="attune-bench-"), render_audio=False)
+    cfg = SessionConfig(
+        output_dir=Path(tempfile.mkdtemp(prefix="attune-bench-")), render_audio=False
+    )
     cpu0 = time.process_time()
     s = replay_recording(rec, cfg)
     cpu = time.process_time() - cpu0

@@ -52,8 +52,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -103,6 +105,129 @@ class SuiteParams:
     warmup_s: float = 60.0
 
 
+class Stats(TypedDict):
+    """Summary of a series: median, 99th percentile, maximum and count."""
+
+    median: float
+    p99: float
+    max: float
+    n: int
+
+
+class WallCpu(TypedDict):
+    """Wall and CPU time of a stage, seconds."""
+
+    wall_s: float
+    cpu_s: float
+
+
+class TickCost(TypedDict):
+    """Per-tick cost statistics of one side (engine or naive), ms."""
+
+    wall_ms: Stats
+    cpu_ms: Stats
+
+
+class Speedup(TypedDict):
+    """Naive over engine cost at the median and the 99th percentile."""
+
+    median: float
+    p99: float
+
+
+class Machine(TypedDict, total=False):
+    """The machine a suite ran on (``load_avg_1min_end`` added at the end)."""
+
+    cpu: str
+    cores: int | None
+    load_avg_1min: float
+    load_avg_1min_end: float
+    python: str
+    numpy: str
+    scipy: str
+    platform: str
+
+
+class TickBench(TypedDict):
+    """What :func:`bench_ticks` measures for one configuration."""
+
+    config: str
+    eeg_channels: int
+    eeg_fs: float
+    ecg_fs: float
+    signal_s: float
+    ref_every: int
+    engine: TickCost
+    naive: TickCost
+    speedup_wall: Speedup
+    speedup_cpu: Speedup
+
+
+class LoopbackBench(TypedDict):
+    """What :func:`bench_loopback` measures."""
+
+    config: str
+    seconds: float
+    tick_ms: float
+    latency_ms: Stats
+    compute_ms: Stats
+    late_ticks: int
+
+
+class ReplayBench(TypedDict):
+    """What :func:`bench_replay` measures for one configuration."""
+
+    config: str
+    hours: float
+    session_s: float
+    n_ticks: int
+    wall_s: float
+    cpu_s: float
+    speed_x: float
+    speed_cpu_x: float
+    generate_wall_s: float
+
+
+class RenderBench(TypedDict):
+    """What :func:`bench_render` measures."""
+
+    audio_s: float
+    wall_s: float
+    speed_x: float
+    child_cpu_s: float
+    speed_cpu_x: float
+    error: str | None
+
+
+class StartupBench(TypedDict):
+    """What :func:`bench_startup` measures."""
+
+    command: str
+    best_ms: float
+    median_ms: float
+    runs: int
+
+
+class Memory(TypedDict):
+    """Peak resident set sizes, MB, by the stage after which they were read."""
+
+    peak_rss_mb: dict[str, float]
+
+
+class SuiteResult(TypedDict):
+    """What :func:`run_suite` returns and ``bench.json`` holds."""
+
+    machine: Machine
+    params: dict[str, object]
+    startup: StartupBench
+    ticks: list[TickBench]
+    loopback: LoopbackBench
+    replay: list[ReplayBench]
+    render: RenderBench
+    memory: Memory
+    total: WallCpu
+
+
 FULL = SuiteParams()
 QUICK = SuiteParams(
     tick_seconds=120.0,
@@ -121,15 +246,15 @@ class _Clock:
     wall0: float = field(default_factory=time.perf_counter)
     cpu0: float = field(default_factory=time.process_time)
 
-    def done(self) -> dict[str, float]:
+    def done(self) -> WallCpu:
         return {
             "wall_s": time.perf_counter() - self.wall0,
             "cpu_s": time.process_time() - self.cpu0,
         }
 
 
-def _stats(x) -> dict[str, float]:
-    a = np.asarray(x, dtype=float)
+def _stats(x: Iterable[float]) -> Stats:
+    a = np.asarray(list(x), dtype=float)
     if a.size == 0:
         return {"median": float("nan"), "p99": float("nan"), "max": float("nan"), "n": 0}
     return {
@@ -149,7 +274,7 @@ def _peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
     return resource.getrusage(who).ru_maxrss / 1024.0  # kB on Linux
 
 
-def machine() -> dict[str, object]:
+def machine() -> Machine:
     """Describe the machine: CPU model, cores, load, Python, NumPy and SciPy versions.
 
     Returns
@@ -180,7 +305,7 @@ def machine() -> dict[str, object]:
     }
 
 
-def bench_ticks(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, object]:
+def bench_ticks(cfg: tuple[int, float, float], p: SuiteParams) -> TickBench:
     """Per-tick cost of the whole engine and of the naive full-window DSP, interleaved.
 
     Parameters
@@ -218,7 +343,10 @@ def bench_ticks(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, obje
     clock = VirtualClock(tick_s=TICK_S)
     nper = int(round(2.0 * eeg_fs))
     n_eeg, n_ecg = int(round(4.0 * eeg_fs)), int(round(60.0 * ecg_fs))
-    ew, ec, nw, nc = [], [], [], []
+    ew: list[float] = []
+    ec: list[float] = []
+    nw: list[float] = []
+    nc: list[float] = []
     n_ticks = int(p.tick_seconds / TICK_S)
     for k in range(n_ticks):
         t = clock.next_tick()
@@ -242,25 +370,35 @@ def bench_ticks(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, obje
         scipy.signal.welch(x_eeg, fs=eeg_fs, nperseg=nper, noverlap=nper // 2, axis=-1)
         nw.append((time.perf_counter() - w0) * 1e3)
         nc.append((time.process_time() - c0) * 1e3)
-    out: dict[str, object] = {
+    eng: TickCost = {"wall_ms": _stats(ew), "cpu_ms": _stats(ec)}
+    naive: TickCost = {"wall_ms": _stats(nw), "cpu_ms": _stats(nc)}
+    return {
         "config": _label(cfg),
         "eeg_channels": n_ch,
         "eeg_fs": eeg_fs,
         "ecg_fs": ecg_fs,
         "signal_s": p.tick_seconds,
         "ref_every": p.ref_every,
-        "engine": {"wall_ms": _stats(ew), "cpu_ms": _stats(ec)},
-        "naive": {"wall_ms": _stats(nw), "cpu_ms": _stats(nc)},
+        "engine": eng,
+        "naive": naive,
+        "speedup_wall": _speedup(naive["wall_ms"], eng["wall_ms"]),
+        "speedup_cpu": _speedup(naive["cpu_ms"], eng["cpu_ms"]),
     }
-    for kind in ("wall_ms", "cpu_ms"):
-        e, n = out["engine"][kind], out["naive"][kind]
-        out[f"speedup_{kind[:-3]}"] = {
-            q: (n[q] / e[q] if e[q] > 0 else float("nan")) for q in ("median", "p99")
-        }
-    return out
 
 
-def bench_loopback(p: SuiteParams) -> dict[str, object]:
+def _speedup(naive: Stats, engine: Stats) -> Speedup:
+    """Naive over engine cost at the median and p99 (NaN where the engine took 0)."""
+
+    def ratio(n: float, e: float) -> float:
+        return n / e if e > 0 else float("nan")
+
+    return {
+        "median": ratio(naive["median"], engine["median"]),
+        "p99": ratio(naive["p99"], engine["p99"]),
+    }
+
+
+def bench_loopback(p: SuiteParams) -> LoopbackBench:
     """Sample-to-synth latency through real LSL streams on loopback.
 
     Parameters
@@ -292,7 +430,8 @@ def bench_loopback(p: SuiteParams) -> dict[str, object]:
         text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
-    sources = []
+    sources: list[LslSource] = []
+    assert pub.stdout is not None  # stdout=PIPE
     try:
         line = pub.stdout.readline().split()
         if not line or line[0] != "started":
@@ -301,7 +440,9 @@ def bench_loopback(p: SuiteParams) -> dict[str, object]:
             LslSource(source_id=f"{prefix}-ecg", stale_after_s=2.0),
             LslSource(source_id=f"{prefix}-eeg", stale_after_s=2.0),
         ]
-        cfg = SessionConfig(output_dir=tempfile.mkdtemp(prefix="attune-bench-"), render_audio=False)
+        cfg = SessionConfig(
+            output_dir=Path(tempfile.mkdtemp(prefix="attune-bench-")), render_audio=False
+        )
         cfg = cfg.model_copy(update={"name": "bench-live"})
         clock = LiveClock(tick_s=cfg.tick_s, now=local_clock)
         out = run_session(
@@ -324,7 +465,7 @@ def bench_loopback(p: SuiteParams) -> dict[str, object]:
     }
 
 
-def bench_replay(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, object]:
+def bench_replay(cfg: tuple[int, float, float], p: SuiteParams) -> ReplayBench:
     """Replay throughput of a generated recording through ``replay_recording``.
 
     Parameters
@@ -348,7 +489,9 @@ def bench_replay(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, obj
     g = _Clock()
     rec = make_recording(p.replay_hours, eeg_channels=n_ch, eeg_fs=eeg_fs, ecg_fs=ecg_fs)
     gen = g.done()
-    scfg = SessionConfig(output_dir=tempfile.mkdtemp(prefix="attune-bench-"), render_audio=False)
+    scfg = SessionConfig(
+        output_dir=Path(tempfile.mkdtemp(prefix="attune-bench-")), render_audio=False
+    )
     scfg = scfg.model_copy(update={"name": "bench-replay"})
     c = _Clock()
     s = replay_recording(rec, scfg)
@@ -367,7 +510,7 @@ def bench_replay(cfg: tuple[int, float, float], p: SuiteParams) -> dict[str, obj
     }
 
 
-def bench_render(p: SuiteParams) -> dict[str, object]:
+def bench_render(p: SuiteParams) -> RenderBench:
     """Offline pyo render speed (child process), x real time.
 
     Returns
@@ -393,7 +536,7 @@ def bench_render(p: SuiteParams) -> dict[str, object]:
     }
 
 
-def bench_startup(p: SuiteParams) -> dict[str, object]:
+def bench_startup(p: SuiteParams) -> StartupBench:
     """Wall time of ``attune --help`` in a fresh interpreter, best of ``startup_runs``.
 
     Returns
@@ -422,7 +565,7 @@ def bench_startup(p: SuiteParams) -> dict[str, object]:
     }
 
 
-def run_suite(p: SuiteParams = FULL, *, log=None) -> dict[str, object]:
+def run_suite(p: SuiteParams = FULL, *, log: Callable[[str], None] | None = None) -> SuiteResult:
     """Run every stage; return the results (what ``attune bench`` writes as JSON).
 
     Parameters
@@ -441,36 +584,44 @@ def run_suite(p: SuiteParams = FULL, *, log=None) -> dict[str, object]:
     """
     say = log or (lambda s: None)
     total = _Clock()
-    res: dict[str, object] = {"machine": machine(), "params": dataclasses.asdict(p)}
+    mach = machine()
     mem: dict[str, float] = {}
     say("startup: attune --help")
-    res["startup"] = bench_startup(p)
-    res["ticks"] = []
+    startup = bench_startup(p)
+    ticks = []
     for cfg in p.configs:
         say(f"per-tick: {_label(cfg)}, {p.tick_seconds:g} s, naive every {p.ref_every} ticks")
-        res["ticks"].append(bench_ticks(cfg, p))
+        ticks.append(bench_ticks(cfg, p))
     mem["after ticks"] = _peak_rss_mb()
     say(f"loopback: LSL publisher process, {p.loopback_seconds:g} s live session")
-    res["loopback"] = bench_loopback(p)
-    res["replay"] = []
+    loopback = bench_loopback(p)
+    replay = []
     for cfg in p.configs:
         say(f"replay: {_label(cfg)}, {p.replay_hours:g} h")
-        res["replay"].append(bench_replay(cfg, p))
+        replay.append(bench_replay(cfg, p))
         mem[f"after replay {cfg[0]} ch"] = _peak_rss_mb()
     say(f"render: pyo offline, {p.render_seconds:g} s")
-    res["render"] = bench_render(p)
+    render = bench_render(p)
     mem["largest child (fork: shared pages count)"] = _peak_rss_mb(resource.RUSAGE_CHILDREN)
-    res["memory"] = {"peak_rss_mb": mem}
-    res["total"] = total.done()
-    res["machine"]["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
-    return res
+    mach["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+    return {
+        "machine": mach,
+        "params": dataclasses.asdict(p),
+        "startup": startup,
+        "ticks": ticks,
+        "loopback": loopback,
+        "replay": replay,
+        "render": render,
+        "memory": {"peak_rss_mb": mem},
+        "total": total.done(),
+    }
 
 
-def _f(x: float, nd: int = 2) -> str:
+def _f(x: float | None, nd: int = 2) -> str:
     return "-" if x is None or not np.isfinite(x) else f"{x:.{nd}f}"
 
 
-def to_markdown(res: dict[str, object]) -> str:
+def to_markdown(res: SuiteResult) -> str:
     """Format suite results as Markdown: a machine line and two tables.
 
     Parameters
@@ -544,7 +695,7 @@ def to_markdown(res: dict[str, object]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(res: dict[str, object], out_dir: Path) -> tuple[Path, Path]:
+def write_outputs(res: SuiteResult, out_dir: Path) -> tuple[Path, Path]:
     """Write ``bench.json`` and ``bench.md`` into ``out_dir``; return their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     js, md = out_dir / "bench.json", out_dir / "bench.md"

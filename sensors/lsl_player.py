@@ -109,8 +109,9 @@ def publish_streams(
             if hi <= lo:
                 continue
             stamps = wall0 + (s.timestamps[lo:hi] - rec_t0 + offset) / speed
+            block = native[i]
             out.push_chunk(
-                list(s.labels[lo:hi]) if native[i] is None else native[i][lo:hi], stamps.tolist()
+                list(s.labels[lo:hi]) if block is None else block[lo:hi], stamps.tolist()
             )
             pushed += hi - lo
             cursors[i] = hi

@@ -300,14 +300,14 @@ class LslSource:
         )
         self._thread.start()
 
-    def _pull_once(self, labels: list[str]) -> int:
-        """Move one chunk from the inlet into the ring buffer; return its length."""
+    def _pull_once(self, inlet: pylsl.StreamInlet, labels: list[str]) -> int:
+        """Move one chunk from ``inlet`` into the ring buffer; return its length."""
         if self._dest is None:
-            samples, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max)
+            samples, ts = inlet.pull_chunk(timeout=0.0, max_samples=self._max)
             labels += [x[0] for x in samples]
             block = np.zeros((1, len(ts)))
         else:
-            _, ts = self._inlet.pull_chunk(timeout=0.0, max_samples=self._max, dest_obj=self._dest)
+            _, ts = inlet.pull_chunk(timeout=0.0, max_samples=self._max, dest_obj=self._dest)
             block = self._dest[: len(ts)].T.astype(np.float64)
             if self.scale != 1.0:
                 block *= self.scale
@@ -336,7 +336,7 @@ class LslSource:
         labels: list[str] = []
         while self._inlet is not None:
             try:
-                if self._pull_once(labels) < self._max:
+                if self._pull_once(self._inlet, labels) < self._max:
                     break
             except LostError:
                 self._inlet = None

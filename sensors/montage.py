@@ -55,16 +55,20 @@ ChannelKind = Literal["eeg", "eog", "ecg", "emg", "exg", "stim", "ref", "aux", "
 System = Literal["10-10", "biosemi", "numbered", "none"]
 
 #: BioSemi 32-channel ABC layout: A1..A32 in order.
-BIOSEMI32: tuple[str, ...] = (
-    "Fp1 AF3 F7 F3 FC1 FC5 T7 C3 CP1 CP5 P7 P3 Pz PO3 O1 Oz "
-    "O2 PO4 P4 P8 CP6 CP2 C4 T8 FC6 FC2 F4 F8 AF4 Fp2 Fz Cz"
-).split()
+BIOSEMI32: tuple[str, ...] = tuple(
+    (
+        "Fp1 AF3 F7 F3 FC1 FC5 T7 C3 CP1 CP5 P7 P3 Pz PO3 O1 Oz "
+        "O2 PO4 P4 P8 CP6 CP2 C4 T8 FC6 FC2 F4 F8 AF4 Fp2 Fz Cz"
+    ).split()
+)
 #: BioSemi 64-channel ABC layout: A1..A32 then B1..B32 in order.
-BIOSEMI64: tuple[str, ...] = (
-    "Fp1 AF7 AF3 F1 F3 F5 F7 FT7 FC5 FC3 FC1 C1 C3 C5 T7 TP7 CP5 CP3 CP1 P1 P3 P5 P7 P9 "
-    "PO7 PO3 O1 Iz Oz POz Pz CPz Fpz Fp2 AF8 AF4 AFz Fz F2 F4 F6 F8 FT8 FC6 FC4 FC2 FCz "
-    "Cz C2 C4 C6 T8 TP8 CP6 CP4 CP2 P2 P4 P6 P8 P10 PO8 PO4 O2"
-).split()
+BIOSEMI64: tuple[str, ...] = tuple(
+    (
+        "Fp1 AF7 AF3 F1 F3 F5 F7 FT7 FC5 FC3 FC1 C1 C3 C5 T7 TP7 CP5 CP3 CP1 P1 P3 P5 P7 P9 "
+        "PO7 PO3 O1 Iz Oz POz Pz CPz Fpz Fp2 AF8 AF4 AFz Fz F2 F4 F6 F8 FT8 FC6 FC4 FC2 FCz "
+        "Cz C2 C4 C6 T8 TP8 CP6 CP4 CP2 P2 P4 P6 P8 P10 PO8 PO4 O2"
+    ).split()
+)
 
 
 def _positions() -> dict[str, str]:
@@ -93,7 +97,7 @@ def _positions() -> dict[str, str]:
 
 
 _POS = _positions()
-_EXCLUDE = [
+_EXCLUDE: list[tuple[re.Pattern[str], ChannelKind]] = [
     (re.compile(r"^(status|trig|stim|sti\b|sti[ _]?\d+|dig\b|event|marker|counter)"), "stim"),
     (re.compile(r"(^|[^a-z])(d?trig|status)($|[^a-z])"), "stim"),
     (re.compile(r"^exg\d*$"), "exg"),

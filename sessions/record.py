@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -72,7 +73,7 @@ class SessionRecord:
         *,
         feature_names: list[str],
         meta: dict,
-        extra_columns: list[str] = (),
+        extra_columns: Sequence[str] = (),
         commit_every: int = 4,
     ) -> None:
         self.folder = folder
