@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -132,4 +132,30 @@ class Source(Protocol):
 
     def pull(self, t: float) -> Chunk:
         """Return every sample with timestamp <= ``t`` not handed over before."""
+        ...
+
+
+@runtime_checkable
+class LiveSource(Source, Protocol):
+    """A source on an external clock that reports what happened to its stream (LSL inlet).
+
+    The session runner sets :attr:`session_t0` once the clock has started, records what
+    :meth:`drain_events` returns each tick, and closes the source at the end. Test with
+    ``isinstance(src, LiveSource)`` rather than ``hasattr``.
+
+    Attributes
+    ----------
+    session_t0 : float
+        External clock reading of session time 0, seconds; chunk timestamps are external
+        time minus this.
+    """
+
+    session_t0: float
+
+    def drain_events(self) -> list[str]:
+        """Return and forget the events since the last call (stream lost, recovered...)."""
+        ...
+
+    def close(self) -> None:
+        """Release the stream."""
         ...
