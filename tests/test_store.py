@@ -196,3 +196,24 @@ def test_session_killed_mid_run_keeps_its_ticks(tmp_path, capsys):
     assert [s.meta["status"] for s in found] == ["crashed"]
     assert main(["report", str(folder)]) == 0 and (folder / "report.html").is_file()
     assert main(["export", str(folder), "ticks", "--out", str(tmp_path / "t.csv")]) == 0
+
+
+def test_export_over_an_existing_file_makes_it_private(session, tmp_path):
+    out = tmp_path / "ticks.csv"
+    out.write_text("old")
+    out.chmod(0o644)
+    assert main(["export", str(session.folder), "ticks", "--out", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("t_s,")
+
+
+def test_report_refuses_a_planted_symlink(session, tmp_path, capsys):
+    folder = tmp_path / session.folder.name
+    shutil.copytree(session.folder, folder)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("untouched")
+    (folder / "report.html").unlink(missing_ok=True)
+    (folder / "report.html").symlink_to(target)
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "symbolic link" in err[0] and "Traceback" not in err[0]
+    assert target.read_text() == "untouched"
