@@ -77,9 +77,9 @@ def _private_fd(path: Path) -> int:
     return fd
 
 
-def private_open(path: Path, mode: str = "w") -> TextIO:
+def private_open(path: Path) -> TextIO:
     """Open a text file for writing, created (or reset) with permissions 0600, never a link."""
-    return os.fdopen(_private_fd(path), mode, newline="", encoding="utf-8")
+    return os.fdopen(_private_fd(path), "w", newline="", encoding="utf-8")
 
 
 def private_file(path: Path) -> Path:
