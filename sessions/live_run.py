@@ -62,6 +62,7 @@ def run_live(
     duration_s: float | None = None,
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    resolve_timeout_s: float = 5.0,
 ) -> RunOutcome:
     """Run a live session on the LSL streams of ``cfg`` for its protocol's length.
 
@@ -73,6 +74,8 @@ def run_live(
         Stop after this many seconds instead of the protocol's length.
     progress, stop : callable, optional
         As for :func:`attune.sessions.runner.run_session`.
+    resolve_timeout_s : float, default 5.0
+        How long to look for each stream on the network, seconds.
 
     Raises
     ------
@@ -82,7 +85,7 @@ def run_live(
         If a stream cannot be found.
     """
     check_live_outputs(cfg)
-    sources = open_streams(cfg)
+    sources = open_streams(cfg, resolve_timeout_s=resolve_timeout_s)
     outlets = (
         StateOutlets(prefix=cfg.name, tick_s=cfg.tick_s, source_id=f"attune-{cfg.name}")
         if cfg.lsl_outlets

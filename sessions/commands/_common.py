@@ -56,8 +56,8 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
         changes["seed"] = args.seed
     if args.out is not None:
         changes["output_dir"] = Path(args.out)
-    if args.no_audio:
-        changes["render_audio"] = False
+    if args.audio is not None:
+        changes["render_audio"] = args.audio
     if args.no_control:
         changes["control"] = cfg.control.model_copy(update={"enabled": False})
     return cfg.model_copy(update=changes) if changes else cfg
@@ -66,9 +66,9 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
 def write_report(folder: Path, args: argparse.Namespace | None = None) -> None:
     """Write the session's HTML report and print its path (the last line of a run).
 
-    Nothing is written when ``args.no_report`` is set.
+    Nothing is written when ``--no-report`` was given.
     """
-    if getattr(args, "no_report", False):
+    if args is not None and not args.report:
         return
     from attune.sessions.report import write_report as write
 
@@ -90,3 +90,18 @@ def add_session_argument(p: argparse.ArgumentParser) -> None:
 def add_dir_argument(p: argparse.ArgumentParser) -> None:
     """Add ``--dir`` (where session ids are looked up) to ``p``."""
     p.add_argument("--dir", type=Path, default=SESSIONS_DIR, help=DIR_HELP)
+
+
+def add_audio_flag(p: argparse.ArgumentParser, *, default: bool | None, what: str) -> None:
+    """Add ``--audio/--no-audio`` (dest ``audio``; None: as the session file says)."""
+    p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=default, help=what)
+
+
+def add_report_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--report/--no-report`` (dest ``report``, default on)."""
+    p.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write report.html into the session folder (default: on)",
+    )
