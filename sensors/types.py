@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -132,4 +132,24 @@ class Source(Protocol):
 
     def pull(self, t: float) -> Chunk:
         """Return every sample with timestamp <= ``t`` not handed over before."""
+        ...
+
+
+@runtime_checkable
+class SessionTimedSource(Source, Protocol):
+    """A source whose timestamps count from a session start it is told (live LSL inlets).
+
+    The session runner sets :attr:`session_t0` to its clock's start once every part of the
+    session is set up; the source then hands over ``clock_time - session_t0`` seconds.
+    """
+
+    session_t0: float
+
+
+@runtime_checkable
+class ReportingSource(Source, Protocol):
+    """A source that reports its own transitions (stale, reconnected) as one-line events."""
+
+    def drain_events(self) -> list[str]:
+        """Return and forget the events since the last call."""
         ...
