@@ -168,3 +168,48 @@ def test_replay_duration_limits_the_span(tmp_path, capsys):
             np.testing.assert_array_equal(a, b, err_msg=col)
         else:
             assert list(a) == list(b), col
+
+
+def test_python_rtmidi_is_declared():
+    from importlib.metadata import requires
+
+    assert any(r.replace("_", "-").startswith("python-rtmidi") for r in requires("attune"))
+
+
+@pytest.mark.parametrize("backend", ["installed", "missing"])
+def test_no_midi_port_is_one_line(backend, tmp_path):
+    """A configured MIDI port that cannot be opened (no backend, no ALSA sequencer, no such
+    port) stops a real-time session with one line on stderr, and nothing else."""
+    cfg = tmp_path / "midi.toml"
+    cfg.write_text('[midi]\nport = "NoSuchSynth"\n')
+    block = "sys.modules['rtmidi'] = None\n" if backend == "missing" else ""
+    code = (
+        f"import sys\n{block}from attune.sessions.cli import main\n"
+        f"sys.exit(main(['simulate', '--realtime', '--config', {str(cfg)!r}, '--out', "
+        f"{str(tmp_path / 'out')!r}]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert out.stderr.startswith("attune: midi.port: no MIDI output port matches 'NoSuchSynth'")
+    if backend == "missing":
+        assert "MIDI ports need python-rtmidi" in out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_audio_makes_a_silent_session():
+    from attune.sessions.commands._common import audio_changes
+
+    cfg = load_config(Path(__file__).parents[1] / "sessions" / "examples" / "live.toml")
+    assert cfg.audio.device == "default" and cfg.render_audio
+    silent = cfg.model_copy(update=audio_changes(cfg, False))
+    assert silent.audio.device is None and not silent.render_audio
+    assert cfg.model_copy(update=audio_changes(cfg, None)) == cfg
+    assert cfg.model_copy(update=audio_changes(silent, True)).render_audio
+
+
+def test_streams_kinds_match_the_sensors():
+    from attune.sensors.types import STREAM_KINDS
+    from attune.sessions.commands.streams import KINDS
+
+    assert set(KINDS) == set(STREAM_KINDS)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from attune.sessions.config import SessionConfig
@@ -56,11 +56,24 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
         changes["seed"] = args.seed
     if args.out is not None:
         changes["output_dir"] = Path(args.out)
-    if args.audio is not None:
-        changes["render_audio"] = args.audio
+    changes.update(audio_changes(cfg, args.audio))
     if args.no_control:
         changes["control"] = cfg.control.model_copy(update={"enabled": False})
     return cfg.model_copy(update=changes) if changes else cfg
+
+
+def audio_changes(cfg: SessionConfig, audio: bool | None) -> dict[str, Any]:
+    """Return the config changes ``--audio`` (True) or ``--no-audio`` (False) make.
+
+    ``--audio`` renders ``session.wav``; ``--no-audio`` makes a silent session: no WAV
+    and no live playback to the sound card (``audio.device`` unset; MIDI is unaffected).
+    None (neither flag) keeps the session file's settings.
+    """
+    if audio is None:
+        return {}
+    if audio:
+        return {"render_audio": True}
+    return {"render_audio": False, "audio": cfg.audio.model_copy(update={"device": None})}
 
 
 def write_report(folder: Path, args: argparse.Namespace | None = None) -> None:
@@ -105,3 +118,30 @@ def add_report_flag(p: argparse.ArgumentParser) -> None:
         default=True,
         help="write report.html into the session folder (default: on)",
     )
+
+
+#: The no-op ALSA error handler, kept alive for the life of the process.
+_ALSA_QUIET: object = None
+
+
+def silence_alsa_errors() -> None:
+    """Stop the system ALSA library printing its own lines on stderr (Linux only).
+
+    Opening MIDI without an ALSA sequencer (e.g. in a container) makes libasound print
+    ``ALSA lib seq_hw.c: ... failed`` beside Attune's one-line error, which already says
+    why. Called by the commands that open MIDI ports or sound cards; harmless elsewhere.
+    """
+    global _ALSA_QUIET
+    if _ALSA_QUIET is not None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libasound.so.2")
+    except OSError:  # no ALSA: nothing prints
+        return
+    handler_type = ctypes.CFUNCTYPE(
+        None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+    )
+    _ALSA_QUIET = handler_type(lambda *_: None)
+    lib.snd_lib_error_set_handler(_ALSA_QUIET)

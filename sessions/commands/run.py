@@ -9,7 +9,9 @@ from attune.sessions.commands._common import (
     CliError,
     add_audio_flag,
     add_report_flag,
+    audio_changes,
     progress_bar,
+    silence_alsa_errors,
     write_report,
 )
 
@@ -34,7 +36,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     rn.add_argument("--out", type=Path, help="output directory for session folders")
     add_audio_flag(
-        rn, default=None, what="render the music to session.wav (default: as the session file says)"
+        rn,
+        default=None,
+        what="--audio renders the music to session.wav; --no-audio makes a silent session: "
+        "no WAV and no playback to the sound card (default: as the session file says)",
     )
     add_report_flag(rn)
     rn.add_argument(
@@ -61,9 +66,10 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
-    if args.audio is not None:
-        cfg = cfg.model_copy(update={"render_audio": args.audio})
+    cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
     from attune.sessions.live_run import run_live
+
+    silence_alsa_errors()
 
     try:
         out = run_live(

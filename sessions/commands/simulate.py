@@ -12,6 +12,7 @@ from attune.sessions.commands._common import (
     add_report_flag,
     load_session_config,
     progress_bar,
+    silence_alsa_errors,
     write_report,
 )
 
@@ -38,7 +39,9 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
     add_audio_flag(
         s,
         default=None,
-        what="render the music to session.wav (default: as the session file says, on for the demo)",
+        what="--audio renders the music to session.wav; --no-audio makes a silent session: "
+        "no WAV and, with --realtime, no playback to the sound card (default: as the session "
+        "file says; the demo renders)",
     )
     add_report_flag(s)
     s.add_argument(
@@ -91,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise CliError(str(e)) from None
 
+    if args.realtime:
+        silence_alsa_errors()
     summary = run_simulation(cfg, progress=progress_bar("simulating"), realtime=args.realtime)
     print(format_summary(summary))
     write_report(summary.folder, args)
