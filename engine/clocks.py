@@ -4,6 +4,27 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """What paces the loop: :class:`VirtualClock` (replay, simulation) or :class:`LiveClock`.
+
+    Attributes
+    ----------
+    tick_s : float
+        Tick period, seconds.
+    """
+
+    tick_s: float
+
+    def begin(self) -> float:
+        """Start the session clock; return the external time of session time 0, seconds."""
+        ...
+
+    def next_tick(self) -> float:
+        """Return the session time of the next tick, seconds (a live clock waits for it)."""
+        ...
 
 
 class VirtualClock:
@@ -55,7 +76,9 @@ class LiveClock:
     :meth:`next_tick` sleeps: call it between ticks, never inside one.
     """
 
-    def __init__(self, *, tick_s: float, now: Callable[[], float], start: float | None = None):
+    def __init__(
+        self, *, tick_s: float, now: Callable[[], float], start: float | None = None
+    ) -> None:
         self.tick_s = tick_s
         self.now = now
         self.start = now() if start is None else start

@@ -136,20 +136,26 @@ class Source(Protocol):
 
 
 @runtime_checkable
-class SessionTimedSource(Source, Protocol):
-    """A source whose timestamps count from a session start it is told (live LSL inlets).
+class LiveSource(Source, Protocol):
+    """A source on an external clock that reports what happened to its stream (LSL inlet).
 
-    The session runner sets :attr:`session_t0` to its clock's start once every part of the
-    session is set up; the source then hands over ``clock_time - session_t0`` seconds.
+    The session runner sets :attr:`session_t0` once the clock has started, records what
+    :meth:`drain_events` returns each tick, and closes the source at the end. Test with
+    ``isinstance(src, LiveSource)`` rather than ``hasattr``.
+
+    Attributes
+    ----------
+    session_t0 : float
+        External clock reading of session time 0, seconds; chunk timestamps are external
+        time minus this.
     """
 
     session_t0: float
 
-
-@runtime_checkable
-class ReportingSource(Source, Protocol):
-    """A source that reports its own transitions (stale, reconnected) as one-line events."""
-
     def drain_events(self) -> list[str]:
-        """Return and forget the events since the last call."""
+        """Return and forget the events since the last call (stream lost, recovered...)."""
+        ...
+
+    def close(self) -> None:
+        """Release the stream."""
         ...

@@ -16,15 +16,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from attune.engine.clocks import VirtualClock
+from attune.engine.clocks import Clock, VirtualClock
 from attune.engine.eeg import EEG_FEATURES
 from attune.engine.hrv import HRV_FEATURES
 from attune.engine.loop import STAGE_OF_KIND, TickResult
-from attune.sensors.types import ReportingSource, SessionTimedSource, Source
+from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
@@ -33,7 +33,7 @@ from attune.synthesis.midi import MidiRecorder
 from attune.synthesis.params import MusicParams
 
 if TYPE_CHECKING:
-    from attune.engine.loop import Engine, SynthBackend
+    from attune.engine.loop import Engine
     from attune.sessions.state_outlets import StateOutlets
     from attune.synthesis.synth import RenderStats
 
@@ -110,18 +110,6 @@ class RunOutcome:
     interrupted: bool = False
 
 
-class TickClock(Protocol):
-    """What paces a session: :class:`attune.engine.clocks.VirtualClock` or ``LiveClock``."""
-
-    def begin(self) -> float:
-        """Start the clock; return its start time (LSL seconds for a live clock)."""
-        ...
-
-    def next_tick(self) -> float:
-        """Return the next tick's session time, seconds (a live clock waits for it)."""
-        ...
-
-
 #: Called as ``f(t, params)`` after each tick (the simulated listener hears the music).
 TickListener = Callable[[float, MusicParams], None]
 
@@ -136,11 +124,11 @@ class RunSpec:
         ``"simulate"``, ``"replay"`` or ``"live"`` (recorded in the first event).
     sources : sequence of Source
         Signal sources; ``kind == "markers"`` sources are recorded as events, the
-        others feed the engine. A :class:`~attune.sensors.types.SessionTimedSource`
-        (a live LSL inlet) is told the clock's start, so its timestamps are session
-        seconds; a :class:`~attune.sensors.types.ReportingSource` has its events
-        (stale, reconnected) recorded after every tick.
-    clock : TickClock
+        others feed the engine. A :class:`~attune.sensors.types.LiveSource` (a live
+        LSL inlet) is told the clock's start, so its timestamps are session seconds, and
+        its events (stale, reconnected) are recorded after every tick; its owner closes
+        it.
+    clock : Clock
         :class:`attune.engine.clocks.VirtualClock` (as fast as the CPU allows) or
         :class:`attune.engine.clocks.LiveClock` (real time: the session also plays to
         the configured sound card and MIDI port). Begun after all set-up.
@@ -175,7 +163,7 @@ class RunSpec:
 
     mode: str
     sources: Sequence[Source]
-    clock: TickClock
+    clock: Clock
     n_ticks: int
     listeners: Sequence[TickListener] = ()
     extra: Callable[[TickResult], dict[str, float]] | None = None
@@ -227,7 +215,7 @@ class SessionRun:
         self.spec = spec
         self.markers = [s for s in spec.sources if s.info.kind == "markers"]
         self.signals = [s for s in spec.sources if s.info.kind != "markers"]
-        self.reporting = [s for s in spec.sources if isinstance(s, ReportingSource)]
+        self.live = [s for s in spec.sources if isinstance(s, LiveSource)]
         self.interrupted = False
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
 
@@ -286,7 +274,7 @@ class SessionRun:
         )
         # Real-time sessions also play to the configured sound card and MIDI port.
         try:
-            self.live_outs: list[SynthBackend] = (
+            self.live_outs = (
                 []
                 if isinstance(self.spec.clock, VirtualClock)
                 else open_live_outputs(cfg, on_event=record.event)
@@ -314,11 +302,10 @@ class SessionRun:
         return engine
 
     def start_sources(self) -> float:
-        """Begin the clock and tell session-timed sources its start; return the start."""
+        """Begin the clock and tell the live sources its start; return the start."""
         start = self.spec.clock.begin()
-        for src in self.spec.sources:
-            if isinstance(src, SessionTimedSource):
-                src.session_t0 = start
+        for src in self.live:
+            src.session_t0 = start
         return start
 
     def tick_loop(self, engine: Engine, start: float) -> None:
@@ -361,7 +348,7 @@ class SessionRun:
             chunk = src.pull(t)
             for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
                 self.record.event(float(ts), f"marker: {label}")
-        for src in self.reporting:
+        for src in self.live:
             for text in src.drain_events():
                 self.record.event(t, text)
 
@@ -420,7 +407,7 @@ def run_session(
     *,
     mode: str,
     sources: Sequence[Source],
-    clock: TickClock,
+    clock: Clock,
     n_ticks: int,
     listeners: Sequence[TickListener] = (),
     extra: Callable[[TickResult], dict[str, float]] | None = None,

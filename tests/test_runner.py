@@ -12,7 +12,7 @@ from attune.sensors.file_source import file_sources
 from attune.sensors.lsl_source import LslSource, local_clock
 from attune.sensors.readers import read_recording
 from attune.sensors.simulated_listener import SimulatedListener
-from attune.sensors.types import ReportingSource, SessionTimedSource
+from attune.sensors.types import LiveSource
 from attune.sessions.config import SessionConfig
 from attune.sessions.runner import RunSpec, SessionRun, run_session
 from attune.sessions.store import load_session
@@ -30,8 +30,7 @@ def quiet_cfg(tmp_path, **kw):
 def test_file_and_simulated_sources_need_no_session_start():
     rec = read_recording(DATA / "polar" / "polar_h10_converted.csv")
     for src in [*file_sources(rec.streams), *SimulatedListener(seed=0).sources()]:
-        assert not isinstance(src, SessionTimedSource)
-        assert not isinstance(src, ReportingSource)
+        assert not isinstance(src, LiveSource)
 
 
 def test_live_inlet_is_told_the_start_and_its_events_are_recorded(tmp_path):
@@ -41,7 +40,7 @@ def test_live_inlet_is_told_the_start_and_its_events_are_recorded(tmp_path):
     info = pylsl.StreamInfo("ecg-test", "ECG", 1, ecg.info.fs, "float32", sid)
     outlet = pylsl.StreamOutlet(info)
     src = LslSource(source_id=sid, stale_after_s=0.5, resolve_timeout_s=1.0)
-    assert isinstance(src, SessionTimedSource) and isinstance(src, ReportingSource)
+    assert isinstance(src, LiveSource)
     clock = LiveClock(tick_s=0.25, now=local_clock)
     sent = [0]
     per_tick = int(ecg.info.fs * 0.25)
