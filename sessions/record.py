@@ -23,15 +23,34 @@ MEASURED_COLUMNS: tuple[str, ...] = ("latency_ms", "compute_ms")
 
 
 def new_session_dir(output_dir: Path, name: str, participant: str) -> Path:
-    """Create ``output_dir/<YYYYmmdd-HHMMSS>-<name>-<participant>`` with mode 0700."""
-    output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``output_dir/<YYYYmmdd-HHMMSS>-<name>-<participant>`` with mode 0700.
+
+    Two sessions started in the same second get ``-1``, ``-2``, ... suffixes; creation is
+    atomic (``mkdir`` fails on an existing folder), so concurrent processes never share one.
+
+    Raises
+    ------
+    StoreError
+        One line naming ``output_dir`` when it cannot be created or written.
+    """
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StoreError(f"output_dir {output_dir}: cannot create it: {e.strerror}") from None
+    if not output_dir.is_dir():
+        raise StoreError(f"output_dir {output_dir}: not a directory")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = output_dir / f"{stamp}-{name}-{participant}"
-    path, k = base, 1
-    while path.exists():
-        path, k = Path(f"{base}-{k}"), k + 1
-    path.mkdir(mode=0o700)
-    return path
+    for k in range(10_000):
+        path = base if k == 0 else Path(f"{base}-{k}")
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise StoreError(f"output_dir {output_dir}: cannot write: {e.strerror}") from None
+        return path
+    raise StoreError(f"output_dir {output_dir}: too many sessions named {base.name}")
 
 
 def _private_fd(path: Path) -> int:

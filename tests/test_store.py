@@ -217,3 +217,31 @@ def test_report_refuses_a_planted_symlink(session, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "symbolic link" in err[0] and "Traceback" not in err[0]
     assert target.read_text() == "untouched"
+
+
+@pytest.mark.parametrize("t_s", ["nan", "inf", "-1"])
+def test_annotate_refuses_a_time_that_is_not_a_time(session, t_s, capsys):
+    assert main(["annotate", str(session.folder), "note", "--t-s", t_s]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--t-s" in err[0]
+    assert main(["report", str(session.folder)]) == 0  # the store is untouched
+
+
+def test_sessions_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from attune.sessions.record import new_session_dir
+
+    folders = {new_session_dir(tmp_path, "demo", "p1") for _ in range(5)}
+    assert len(folders) == 5 and all(f.is_dir() for f in folders)
+
+
+def test_unwritable_output_dir_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cfg = short_cfg(blocker / "sessions")
+    path = tmp_path / "c.toml"
+    from attune.sessions.config import dump_config
+
+    path.write_text(dump_config(cfg))
+    assert main(["simulate", "--config", str(path), "--no-audio"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "output_dir" in err[0] and "Traceback" not in err[0]
