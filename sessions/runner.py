@@ -217,6 +217,9 @@ class SessionRun:
         self.signals = [s for s in spec.sources if s.info.kind != "markers"]
         self.live = [s for s in spec.sources if isinstance(s, LiveSource)]
         self.interrupted = False
+        self.failure: str | None = None  # why the run stopped on an error, if it did
+        self.live_outs: list = []
+        self.commands: list[CommandSource] = list(spec.commands)
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
 
     def run(self) -> RunOutcome:
@@ -224,12 +227,19 @@ class SessionRun:
         wall0 = time.perf_counter()
         self.open_store()
         self.open_outputs()
-        engine = self.build()
-        start = self.start_sources()
         try:
-            self.tick_loop(engine, start)
-        except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep what is recorded
+            engine = self.build()
+            start = self.start_sources()
+            try:
+                self.tick_loop(engine, start)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep what is recorded
+                self.interrupted = True
+        except KeyboardInterrupt:  # Ctrl-C while setting up: closed, then raised
             self.interrupted = True
+            raise
+        except BaseException as e:  # recorded as a failed session, then raised as it was
+            self.failure = f"{type(e).__name__}: {e}"
+            raise
         finally:
             stats = self.close()
         return self.outcome(engine, stats, time.perf_counter() - wall0)
@@ -294,7 +304,6 @@ class SessionRun:
             synths=[self.renderer, self.note_log, *self.live_outs],
             listeners=self.spec.listeners,
         )
-        self.commands = list(self.spec.commands)
         if cfg.control.command_channel:
             channel = TherapistChannel(self.folder)
             self.commands.append(channel)
@@ -356,13 +365,20 @@ class SessionRun:
         """Close commands, live outputs, the renderer and the record, in that order.
 
         Returns the renderer's statistics; the record is closed even if the renderer
-        fails, so nothing recorded is lost.
+        fails, so nothing recorded is lost. Its status is ``ended``, ``interrupted``, or
+        ``failed`` (with a ``session failed: ...`` event) when an error stopped the run.
         """
         record, done = self.record, self.trace.done
         for cs in self.commands:
             cs.close()
         end_t = float(self.trace.t[done - 1]) + self.cfg.tick_s if done else 0.0
-        record.event(end_t, "session interrupted" if self.interrupted else "session end")
+        if self.failure is not None:
+            status, text = "failed", f"session failed: {self.failure}"
+        elif self.interrupted:
+            status, text = "interrupted", "session interrupted"
+        else:
+            status, text = "ended", "session end"
+        record.event(end_t, text)
         for live in self.live_outs:
             try:
                 live.close()
@@ -371,7 +387,7 @@ class SessionRun:
         try:
             return self.renderer.close()  # a death reported at close still reaches the record
         finally:
-            record.close(status="interrupted" if self.interrupted else "ended")
+            record.close(status=status)
 
     def outcome(self, engine: Engine, stats: RenderStats | None, wall_s: float) -> RunOutcome:
         """Write the MIDI file and return the :class:`RunOutcome`."""

@@ -115,3 +115,28 @@ def test_stop_fades_out_then_closes(tmp_path):
     assert data.ticks["fade"][-1] == 0.0
     assert data.meta["status"] == "interrupted"
     assert data.events[-1][1] == "session interrupted"
+
+
+def test_an_error_mid_session_is_recorded_as_failed(tmp_path):
+    """A crash in a tick keeps every tick before it, closes the store as failed, and raises."""
+    cfg = quiet_cfg(tmp_path)
+
+    def listener(t, params):
+        if t >= 5.0:
+            raise RuntimeError("listener broke")
+
+    with pytest.raises(RuntimeError, match="listener broke"):
+        run_session(
+            cfg,
+            mode="simulate",
+            sources=SimulatedListener(seed=0).sources(),
+            clock=VirtualClock(tick_s=cfg.tick_s),
+            n_ticks=100,
+            listeners=[listener],
+        )
+    (folder,) = tmp_path.iterdir()
+    data = load_session(folder)
+    assert data.meta["status"] == "failed"
+    assert data.events[-1][1] == "session failed: RuntimeError: listener broke"
+    # tick 20 (t = 5 s) raised inside the engine step, before it was written
+    assert data.ticks["t_s"].size == 20
