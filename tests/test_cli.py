@@ -213,3 +213,15 @@ def test_streams_kinds_match_the_sensors():
     from attune.sessions.commands.streams import KINDS
 
     assert set(KINDS) == set(STREAM_KINDS)
+
+
+def test_every_time_option_says_seconds_in_its_name():
+    """Options taking seconds are spelled ``--...-s`` first (older names stay as aliases)."""
+    sub = build_parser()._subparsers._group_actions[0]
+    seen = 0
+    for name, parser in sub.choices.items():
+        for act in parser._actions:
+            if act.type is float and act.help and "second" in act.help:
+                assert act.option_strings[0].endswith("-s"), (name, act.option_strings)
+                seen += 1
+    assert seen >= 8  # duration (x5), --t-s, --wait-s, --timeout-s
