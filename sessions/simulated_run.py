@@ -21,7 +21,7 @@ import numpy as np
 from attune.engine.clocks import LiveClock, VirtualClock
 from attune.engine.loop import TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
-from attune.sessions.config import SessionConfig
+from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
@@ -148,6 +148,8 @@ def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
     ValueError
         If ``duration_s`` is not positive, or the protocol has no phase after the baseline
         to scale.
+    ConfigError
+        If the fitted protocol is not a valid session (e.g. a phase beyond its bound).
     """
     if not duration_s > 0.0:
         raise ValueError(f"--duration-s must be > 0 seconds, got {duration_s:g}")
@@ -167,7 +169,9 @@ def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
         if ph.recovery_s > 0
         else ph.recovery_silence_s,
     }
-    return cfg.model_copy(update={"phases": ph.model_copy(update=update)})
+    fitted = cfg.model_copy(update={"phases": ph.model_copy(update=update)})
+    # validated again: the fitted phases must still be a session the config accepts
+    return validate_config(fitted.model_dump(mode="json"), source=f"--duration-s {duration_s:g}")
 
 
 def run_simulation(

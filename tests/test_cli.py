@@ -134,6 +134,9 @@ def test_demo_of_60_s(tmp_path, capsys):
         (["demo", "--duration-s", "0"], "attune: --duration-s must be > 0 seconds, got 0\n"),
         (["replay", "x.csv", "--duration-s", "-1"], "attune: --duration-s must be > 0 seconds"),
         (["run", "x.toml", "--resolve-timeout-s", "0"], "attune: --resolve-timeout-s must be > 0"),
+        (["demo", "--duration-s", "1e12"], "attune: --duration-s must be at most 86400 seconds"),
+        (["run", "x.toml", "--duration-s", "inf"], "attune: --duration-s must be at most 86400"),
+        (["simulate", "--duration-s", "nan"], "attune: --duration-s must be > 0 seconds, got nan"),
     ],
 )
 def test_bad_durations_are_one_line(argv, message, tmp_path, capsys):

@@ -19,8 +19,22 @@ SESSION_HELP = "session folder, or a session id listed by `attune sessions`"
 DIR_HELP = f"where session ids are looked up ({SESSIONS_DIR})"
 
 
+#: Longest session ``--duration-s`` accepts, seconds (a day).
+MAX_SESSION_S = 86_400.0
+
+
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+def check_seconds(flag: str, value: float | None, *, most: float | None = None) -> None:
+    """Raise :class:`CliError` naming ``flag`` unless ``value`` is None or in (0, most]."""
+    if value is None:
+        return
+    if not value > 0:
+        raise CliError(f"{flag} must be > 0 seconds, got {value:g}")
+    if most is not None and value > most:
+        raise CliError(f"{flag} must be at most {most:g} seconds, got {value:g}")
 
 
 def progress_bar(label: str) -> Callable[[float], None]:

@@ -10,6 +10,7 @@ from attune.sessions.commands._common import (
     CliError,
     add_audio_flag,
     add_report_flag,
+    check_seconds,
     load_session_config,
     progress_bar,
     write_report,
@@ -107,8 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     columns = [c for arg in args.column or [] for c in arg.split(",") if c]
     channels = [c for c in (args.channels or "").split(",") if c]
-    if args.duration_s is not None and not args.duration_s > 0:
-        raise CliError(f"--duration-s must be > 0 seconds, got {args.duration_s:g}")
+    check_seconds("--duration-s", args.duration_s)
     try:
         rec = read_recording(
             args.file,

@@ -6,10 +6,12 @@ import argparse
 from pathlib import Path
 
 from attune.sessions.commands._common import (
+    MAX_SESSION_S,
     CliError,
     add_audio_flag,
     add_report_flag,
     audio_changes,
+    check_seconds,
     progress_bar,
     silence_alsa_errors,
     write_report,
@@ -57,12 +59,8 @@ def run(args: argparse.Namespace) -> int:
     from attune.sensors.types import SensorError
     from attune.sessions.config import load_config
 
-    for flag, value in (
-        ("--duration-s", args.duration_s),
-        ("--resolve-timeout-s", args.resolve_timeout_s),
-    ):
-        if value is not None and not value > 0:
-            raise CliError(f"{flag} must be > 0 seconds, got {value:g}")
+    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
+    check_seconds("--resolve-timeout-s", args.resolve_timeout_s)
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})

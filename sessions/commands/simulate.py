@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
+    MAX_SESSION_S,
     CliError,
     add_audio_flag,
     add_report_flag,
+    check_seconds,
     load_session_config,
     progress_bar,
     silence_alsa_errors,
@@ -88,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_session_config(args)
     from attune.sessions.simulated_run import fit_protocol, run_simulation
 
+    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
     if args.duration_s is not None:
         try:
             cfg = fit_protocol(cfg, args.duration_s)
