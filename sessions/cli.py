@@ -24,6 +24,23 @@ def _module(name: str) -> ModuleType:
     return importlib.import_module(f"attune.sessions.commands.{name}")
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: print the installed distribution's version and exit."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0, **kwargs)  # type: ignore[arg-type]
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            text = version("attune")
+        except PackageNotFoundError:  # running from a checkout that is not installed
+            text = "unknown (not installed)"
+        print(f"attune {text}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``attune``.
 
@@ -35,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Attune: a real-time adaptive music therapy engine. Biosignals (HRV, EEG) "
         "in, affect-driven generative music out, within safety limits.",
     )
+    p.add_argument("--version", action=_VersionAction, help="print the version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         mod = _module(name)

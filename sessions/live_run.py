@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from attune.engine.clocks import LiveClock
+from attune.engine.loop import STAGE_OF_KIND
 from attune.sensors.lsl_source import LslSource, local_clock
 from attune.sessions.build import check_live_outputs
 from attune.sessions.config import LiveStream, SessionConfig
@@ -21,19 +22,29 @@ from attune.sessions.state_outlets import StateOutlets
 def wanted_streams(cfg: SessionConfig) -> list[LiveStream]:
     """Return the streams of ``cfg.streams`` the session reads.
 
-    Marker streams always; cardiac (ECG, PPG, RR) and EEG streams only if their modality
-    is switched on in ``cfg.features``.
+    Every marker stream; the first cardiac stream (ECG, PPG or RR) listed, if
+    ``features.hrv``; the first EEG stream listed, if ``features.eeg``. A later stream of
+    a modality already fed is left out (one source per feature stage).
 
     Raises
     ------
     ValueError
-        If none is left (no ``[[streams]]``, or only streams of switched-off modalities).
+        If no stream feeds the estimator (no ``[[streams]]``, or only streams of
+        switched-off modalities).
     """
     if not cfg.streams:
         raise ValueError("the session file names no [[streams]] to read (kind, name or source_id)")
-    on = {"eeg": cfg.features.eeg, "markers": True}
-    wanted = [s for s in cfg.streams if on.get(s.kind, cfg.features.hrv)]
-    if not any(s.kind != "markers" for s in wanted):
+    on = {"hrv": cfg.features.hrv, "eeg": cfg.features.eeg}
+    fed: set[str] = set()
+    wanted = []
+    for s in cfg.streams:
+        modality = STAGE_OF_KIND.get(s.kind)  # markers feed none: recorded
+        if modality is None:
+            wanted.append(s)
+        elif on[modality] and modality not in fed:
+            fed.add(modality)
+            wanted.append(s)
+    if not fed:
         kinds = ", ".join(s.kind for s in cfg.streams)
         raise ValueError(
             f"no [[streams]] feed the estimator: streams {kinds}; features.hrv = "
@@ -62,6 +73,7 @@ def run_live(
     duration_s: float | None = None,
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
+    resolve_timeout_s: float = 5.0,
 ) -> RunOutcome:
     """Run a live session on the LSL streams of ``cfg`` for its protocol's length.
 
@@ -73,6 +85,8 @@ def run_live(
         Stop after this many seconds instead of the protocol's length.
     progress, stop : callable, optional
         As for :func:`attune.sessions.runner.run_session`.
+    resolve_timeout_s : float, default 5.0
+        How long to look for each stream on the network, seconds.
 
     Raises
     ------
@@ -82,7 +96,7 @@ def run_live(
         If a stream cannot be found.
     """
     check_live_outputs(cfg)
-    sources = open_streams(cfg)
+    sources = open_streams(cfg, resolve_timeout_s=resolve_timeout_s)
     outlets = (
         StateOutlets(prefix=cfg.name, tick_s=cfg.tick_s, source_id=f"attune-{cfg.name}")
         if cfg.lsl_outlets

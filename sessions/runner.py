@@ -11,18 +11,20 @@ from __future__ import annotations
 import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from attune.engine.clocks import VirtualClock
+from attune.engine.clocks import Clock, VirtualClock
 from attune.engine.eeg import EEG_FEATURES
 from attune.engine.hrv import HRV_FEATURES
 from attune.engine.loop import STAGE_OF_KIND, TickResult
-from attune.sensors.types import Source
+from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
@@ -30,12 +32,17 @@ from attune.sessions.therapist import CommandSource, TherapistChannel
 from attune.synthesis.midi import MidiRecorder
 from attune.synthesis.params import MusicParams
 
+if TYPE_CHECKING:
+    from attune.engine.loop import Engine
+    from attune.sessions.state_outlets import StateOutlets
+    from attune.synthesis.synth import RenderStats
+
 #: The synth's control ramp, seconds: a fade reaching 0 is silent this much later.
 SYNTH_RAMP_S = 1.0
 
 
 @contextmanager
-def graceful_signals():
+def graceful_signals() -> Iterator[Callable[[], bool]]:
     """Turn the first SIGINT or SIGTERM into a request to end gracefully.
 
     Yields a callable that returns True once a signal arrived. A second SIGINT raises
@@ -47,7 +54,7 @@ def graceful_signals():
         yield lambda: False
         return
 
-    def handler(signum, frame) -> None:
+    def handler(signum: int, frame: FrameType | None) -> None:
         if got and signum == signal.SIGINT:
             raise KeyboardInterrupt
         got.append(signum)
@@ -103,37 +110,28 @@ class RunOutcome:
     interrupted: bool = False
 
 
-def run_session(
-    cfg: SessionConfig,
-    *,
-    mode: str,
-    sources: Sequence[Source],
-    clock,
-    n_ticks: int,
-    listeners: Sequence[Callable[[float, MusicParams], None]] = (),
-    extra: Callable[[TickResult], dict[str, float]] | None = None,
-    extra_columns: Sequence[str] = (),
-    notes: Sequence[str] = (),
-    outlets=None,
-    progress: Callable[[float], None] | None = None,
-    stop: Callable[[], bool] | None = None,
-    commands: Sequence[CommandSource] = (),
-) -> RunOutcome:
-    """Run ``n_ticks`` ticks of the closed loop and write the session folder.
+#: Called as ``f(t, params)`` after each tick (the simulated listener hears the music).
+TickListener = Callable[[float, MusicParams], None]
 
-    Parameters
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What one session run reads, for how long, and who else takes part.
+
+    Attributes
     ----------
-    cfg : SessionConfig
-        The session.
     mode : str
         ``"simulate"``, ``"replay"`` or ``"live"`` (recorded in the first event).
     sources : sequence of Source
         Signal sources; ``kind == "markers"`` sources are recorded as events, the
-        others feed the engine.
-    clock : object with ``begin() -> float`` and ``next_tick() -> float``
-        :class:`attune.engine.clocks.VirtualClock` or :class:`attune.engine.clocks.LiveClock`. The
-        clock is begun after all set-up; sources with a ``session_t0`` attribute (live
-        LSL inlets) get its start so their timestamps are session seconds.
+        others feed the engine. A :class:`~attune.sensors.types.LiveSource` (a live
+        LSL inlet) is told the clock's start, so its timestamps are session seconds, and
+        its events (stale, reconnected) are recorded after every tick; its owner closes
+        it.
+    clock : Clock
+        :class:`attune.engine.clocks.VirtualClock` (as fast as the CPU allows) or
+        :class:`attune.engine.clocks.LiveClock` (real time: the session also plays to
+        the configured sound card and MIDI port). Begun after all set-up.
     n_ticks : int
         Ticks to run (fewer if interrupted).
     listeners : sequence of callable
@@ -145,7 +143,7 @@ def run_session(
     notes : sequence of str
         Events recorded at t = 0 (e.g. reader warnings).
     outlets : attune.sessions.state_outlets.StateOutlets, optional
-        Publishes every tick over LSL (needs ``lsl_time`` from the clock's ``start``).
+        Publishes every tick over LSL (stamped ``clock start + t``).
     progress : callable, optional
         Called with the fraction done about once per session second.
     stop : callable, optional
@@ -158,147 +156,301 @@ def run_session(
         Therapist command sources polled before every tick (e.g.
         :class:`attune.sessions.therapist.ScriptedCommands`); with
         ``cfg.control.command_channel`` the local channel of ``attune control``
-        (:class:`attune.sessions.therapist.TherapistChannel`) is added. Commands are queued on
-        the controller and take effect at that tick; the controller records them as
-        events, rejected ones are recorded too.
+        (:class:`attune.sessions.therapist.TherapistChannel`) is added. Commands are
+        queued on the controller and take effect at that tick; the controller records
+        them as events, rejected ones are recorded too.
     """
-    wall0 = time.perf_counter()
-    folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
-    config_toml = dump_config(cfg)
-    with private_open(folder / "config.toml") as f:
-        f.write(config_toml)
-    marker_sources = [s for s in sources if s.info.kind == "markers"]
-    signal_sources = [s for s in sources if s.info.kind != "markers"]
-    for s in signal_sources:
-        if s.info.kind not in STAGE_OF_KIND:
-            raise ValueError(f"stream {s.info.name!r}: kind {s.info.kind!r} has no stage")
-    record = SessionRecord(
-        folder,
-        feature_names=FEATURES,
-        extra_columns=list(extra_columns),
-        meta={
-            "name": cfg.name,
-            "participant": cfg.participant,
-            "mode": mode,
-            "seed": cfg.seed,
-            "tick_s": cfg.tick_s,
-            "config_toml": config_toml,
-        },
-    )
-    record.event(0.0, f"session start: {mode} seed={cfg.seed}")
-    for text in notes:
-        record.event(0.0, text)
-    note_log = MidiRecorder()
-    # The synth runs in its own process; the supervisor restarts it (with a fade-in)
-    # if it dies, and reports that into the record.
-    wav = private_file(folder / "session.wav") if cfg.render_audio else folder / "session.wav"
-    renderer = make_renderer(cfg, wav, on_event=record.event)
-    # Real-time sessions also play to the configured sound card and MIDI port.
-    try:
-        live_outs = (
-            [] if isinstance(clock, VirtualClock) else open_live_outputs(cfg, on_event=record.event)
+
+    mode: str
+    sources: Sequence[Source]
+    clock: Clock
+    n_ticks: int
+    listeners: Sequence[TickListener] = ()
+    extra: Callable[[TickResult], dict[str, float]] | None = None
+    extra_columns: Sequence[str] = ()
+    notes: Sequence[str] = ()
+    outlets: StateOutlets | None = None
+    progress: Callable[[float], None] | None = None
+    stop: Callable[[], bool] | None = None
+    commands: Sequence[CommandSource] = ()
+
+
+class _Trace:
+    """Per-tick series the caller gets back: times, estimate, target, extra columns."""
+
+    def __init__(self, n_ticks: int, extra_columns: Sequence[str]) -> None:
+        self.t = np.full(n_ticks, np.nan)
+        self.arousal = np.full(n_ticks, np.nan)
+        self.target = np.full(n_ticks, np.nan)
+        self.extras = {c: np.full(n_ticks, np.nan) for c in extra_columns}
+        self.done = 0
+
+    def add(self, i: int, r: TickResult, values: dict[str, float]) -> None:
+        """Keep tick ``i``."""
+        self.t[i], self.arousal[i] = r.t, r.estimate.arousal
+        tgt = r.decision.target_arousal
+        self.target[i] = np.nan if tgt is None else tgt
+        for c, series in self.extras.items():
+            series[i] = values.get(c, np.nan)
+        self.done = i + 1
+
+
+class SessionRun:
+    """One session run, in steps.
+
+    Open the store, open the outputs, build the engine, start the sources, tick, end
+    (fade to silence), close, and report the outcome. Use :meth:`run` (or
+    :func:`run_session`); the steps are methods so each can be read on its own.
+
+    Parameters
+    ----------
+    cfg : SessionConfig
+        The session.
+    spec : RunSpec
+        Its sources, clock, length and participants.
+    """
+
+    def __init__(self, cfg: SessionConfig, spec: RunSpec) -> None:
+        self.cfg = cfg
+        self.spec = spec
+        self.markers = [s for s in spec.sources if s.info.kind == "markers"]
+        self.signals = [s for s in spec.sources if s.info.kind != "markers"]
+        self.live = [s for s in spec.sources if isinstance(s, LiveSource)]
+        self.interrupted = False
+        self.failure: str | None = None  # why the run stopped on an error, if it did
+        self.live_outs: list = []
+        self.commands: list[CommandSource] = list(spec.commands)
+        self.trace = _Trace(spec.n_ticks, spec.extra_columns)
+
+    def run(self) -> RunOutcome:
+        """Run the session to its end (or an interruption) and return what it produced."""
+        wall0 = time.perf_counter()
+        self.open_store()
+        self.open_outputs()
+        try:
+            engine = self.build()
+            start = self.start_sources()
+            try:
+                self.tick_loop(engine, start)
+            except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep what is recorded
+                self.interrupted = True
+        except KeyboardInterrupt:  # Ctrl-C while setting up: closed, then raised
+            self.interrupted = True
+            raise
+        except BaseException as e:  # recorded as a failed session, then raised as it was
+            self.failure = f"{type(e).__name__}: {e}"
+            raise
+        finally:
+            stats = self.close()
+        return self.outcome(engine, stats, time.perf_counter() - wall0)
+
+    # -- steps ----------------------------------------------------------------------
+    def open_store(self) -> None:
+        """Create the private session folder, keep the config, open the record."""
+        cfg, spec = self.cfg, self.spec
+        self.folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
+        config_toml = dump_config(cfg)
+        with private_open(self.folder / "config.toml") as f:
+            f.write(config_toml)
+        for s in self.signals:
+            if s.info.kind not in STAGE_OF_KIND:
+                raise ValueError(f"stream {s.info.name!r}: kind {s.info.kind!r} has no stage")
+        self.record = SessionRecord(
+            self.folder,
+            feature_names=FEATURES,
+            extra_columns=list(spec.extra_columns),
+            meta={
+                "name": cfg.name,
+                "participant": cfg.participant,
+                "mode": spec.mode,
+                "seed": cfg.seed,
+                "tick_s": cfg.tick_s,
+                "config_toml": config_toml,
+            },
         )
-    except Exception as e:
-        record.event(0.0, f"session failed: {e}")
-        record.close(status="failed")
-        raise
-    renderer.start()
-    engine = build_engine(
-        cfg, sources=signal_sources, synths=[renderer, note_log, *live_outs], listeners=listeners
-    )
-    command_sources = list(commands)
-    if cfg.control.command_channel:
-        channel = TherapistChannel(folder)
-        command_sources.append(channel)
-        record.event(0.0, f"therapist channel: 127.0.0.1:{channel.port} (attune control)")
-    t_arr = np.full(n_ticks, np.nan)
-    est_a = np.full(n_ticks, np.nan)
-    tgt_a = np.full(n_ticks, np.nan)
-    extras = {c: np.full(n_ticks, np.nan) for c in extra_columns}
-    every = max(1, int(round(1.0 / cfg.tick_s)))
-    # After a graceful end the music is silent once the fade reaches 0 and the synth's
-    # 1 s control ramp has run out.
-    silent_ticks_needed = int(np.ceil(SYNTH_RAMP_S / cfg.tick_s))
-    silent_ticks = 0
-    done = 0
-    interrupted = False
-    stats = None
-    controller = engine.controller
-    start = clock.begin()
-    for src in sources:
-        if hasattr(src, "session_t0"):
+        self.record.event(0.0, f"session start: {spec.mode} seed={cfg.seed}")
+        for text in spec.notes:
+            self.record.event(0.0, text)
+
+    def open_outputs(self) -> None:
+        """Start the WAV renderer (its own process) and, in real time, the live outputs."""
+        cfg, record = self.cfg, self.record
+        self.note_log = MidiRecorder()
+        # The synth runs in its own process; the supervisor restarts it (with a fade-in)
+        # if it dies, and reports that into the record.
+        wav = self.folder / "session.wav"
+        self.renderer = make_renderer(
+            cfg, private_file(wav) if cfg.render_audio else wav, on_event=record.event
+        )
+        # Real-time sessions also play to the configured sound card and MIDI port.
+        try:
+            self.live_outs = (
+                []
+                if isinstance(self.spec.clock, VirtualClock)
+                else open_live_outputs(cfg, on_event=record.event)
+            )
+        except Exception as e:
+            record.event(0.0, f"session failed: {e}")
+            record.close(status="failed")
+            raise
+        self.renderer.start()
+
+    def build(self) -> Engine:
+        """Assemble the engine and the therapist command sources."""
+        cfg = self.cfg
+        engine = build_engine(
+            cfg,
+            sources=self.signals,
+            synths=[self.renderer, self.note_log, *self.live_outs],
+            listeners=self.spec.listeners,
+        )
+        if cfg.control.command_channel:
+            channel = TherapistChannel(self.folder)
+            self.commands.append(channel)
+            self.record.event(0.0, f"therapist channel: 127.0.0.1:{channel.port} (attune control)")
+        return engine
+
+    def start_sources(self) -> float:
+        """Begin the clock and tell the live sources its start; return the start."""
+        start = self.spec.clock.begin()
+        for src in self.live:
             src.session_t0 = start
-    try:
+        return start
+
+    def tick_loop(self, engine: Engine, start: float) -> None:
+        """Tick until the session's length, or until a graceful end has gone silent."""
+        spec, cfg, record = self.spec, self.cfg, self.record
+        controller = engine.controller
+        every = max(1, int(round(1.0 / cfg.tick_s)))
+        # After a graceful end the music is silent once the fade reaches 0 and the synth's
+        # 1 s control ramp has run out.
+        silent_needed = int(np.ceil(SYNTH_RAMP_S / cfg.tick_s))
+        silent = 0
         with graceful_signals() as signalled:
-            for i in range(n_ticks):
-                if not controller.ending and (signalled() or (stop is not None and stop())):
-                    interrupted = True
+            for i in range(spec.n_ticks):
+                if not controller.ending and (
+                    signalled() or (spec.stop is not None and spec.stop())
+                ):
+                    self.interrupted = True
                     controller.end()
-                t = clock.next_tick()
-                for cs in command_sources:
+                t = spec.clock.next_tick()
+                for cs in self.commands:
                     for text in cs.poll(t, controller.command):
                         record.event(t, text)
                 r = engine.step(t)
-                values = extra(r) if extra is not None else {}
+                values = spec.extra(r) if spec.extra is not None else {}
                 record.tick(r, values)
-                for src in marker_sources:
-                    chunk = src.pull(t)
-                    for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
-                        record.event(float(ts), f"marker: {label}")
-                for src in sources:
-                    for text in getattr(src, "drain_events", list)():
-                        record.event(t, text)
-                if outlets is not None:
-                    outlets.publish(r, lsl_time=start + t)
-                t_arr[i], est_a[i] = r.t, r.estimate.arousal
-                tgt = r.decision.target_arousal
-                tgt_a[i] = np.nan if tgt is None else tgt
-                for c in extra_columns:
-                    extras[c][i] = values.get(c, np.nan)
-                done = i + 1
-                if progress is not None and i % every == 0:
-                    progress(i / n_ticks)
+                self.record_sources(t)
+                if spec.outlets is not None:
+                    spec.outlets.publish(r, lsl_time=start + t)
+                self.trace.add(i, r, values)
+                if spec.progress is not None and i % every == 0:
+                    spec.progress(i / spec.n_ticks)
                 if controller.ending:
-                    silent_ticks = silent_ticks + 1 if r.decision.params.fade <= 0.0 else 0
-                    if silent_ticks >= silent_ticks_needed:
+                    silent = silent + 1 if r.decision.params.fade <= 0.0 else 0
+                    if silent >= silent_needed:
                         break
-    except KeyboardInterrupt:  # a second Ctrl-C: stop at once, keep what is recorded
-        interrupted = True
-    finally:
-        for cs in command_sources:
+
+    def record_sources(self, t: float) -> None:
+        """Record the markers pulled up to ``t`` and the sources' own events."""
+        for src in self.markers:
+            chunk = src.pull(t)
+            for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
+                self.record.event(float(ts), f"marker: {label}")
+        for src in self.live:
+            for text in src.drain_events():
+                self.record.event(t, text)
+
+    def close(self) -> RenderStats | None:
+        """Close commands, live outputs, the renderer and the record, in that order.
+
+        Returns the renderer's statistics; the record is closed even if the renderer
+        fails, so nothing recorded is lost. Its status is ``ended``, ``interrupted``, or
+        ``failed`` (with a ``session failed: ...`` event) when an error stopped the run.
+        """
+        record, done = self.record, self.trace.done
+        for cs in self.commands:
             cs.close()
-        end_t = float(t_arr[done - 1]) + cfg.tick_s if done else 0.0
-        record.event(end_t, "session interrupted" if interrupted else "session end")
-        for live in live_outs:
+        end_t = float(self.trace.t[done - 1]) + self.cfg.tick_s if done else 0.0
+        if self.failure is not None:
+            status, text = "failed", f"session failed: {self.failure}"
+        elif self.interrupted:
+            status, text = "interrupted", "session interrupted"
+        else:
+            status, text = "ended", "session end"
+        record.event(end_t, text)
+        for live in self.live_outs:
             try:
                 live.close()
             except Exception as e:  # never lose the record over a device
                 record.event(end_t, f"warning: live output did not close cleanly: {e}")
         try:
-            stats = renderer.close()  # a death reported at close still reaches the record
+            return self.renderer.close()  # a death reported at close still reaches the record
         finally:
-            record.close(status="interrupted" if interrupted else "ended")
-    note_log.write(private_file(folder / "session.mid"), engine.composer.beats)
-    if progress is not None and not interrupted:
-        progress(1.0)
-    files = {
-        "store": str(record.store.path),
-        "config": str(folder / "config.toml"),
-        "midi": str(folder / "session.mid"),
-    }
-    if cfg.render_audio:
-        files["audio"] = str(folder / "session.wav")
+            record.close(status=status)
 
-    return RunOutcome(
-        folder=folder,
-        n_ticks=done,
-        t=t_arr[:done],
-        arousal=est_a[:done],
-        target_arousal=tgt_a[:done],
-        extras={c: v[:done] for c, v in extras.items()},
-        wall_s=time.perf_counter() - wall0,
-        render_speed_x=(stats.duration_s / stats.wall_s) if cfg.render_audio else None,
-        n_notes=len(note_log.notes),
-        files=files,
-        interrupted=interrupted,
+    def outcome(self, engine: Engine, stats: RenderStats | None, wall_s: float) -> RunOutcome:
+        """Write the MIDI file and return the :class:`RunOutcome`."""
+        cfg, folder, done = self.cfg, self.folder, self.trace.done
+        self.note_log.write(private_file(folder / "session.mid"), engine.composer.beats)
+        if self.spec.progress is not None and not self.interrupted:
+            self.spec.progress(1.0)
+        files = {
+            "store": str(self.record.store.path),
+            "config": str(folder / "config.toml"),
+            "midi": str(folder / "session.mid"),
+        }
+        if cfg.render_audio:
+            files["audio"] = str(folder / "session.wav")
+        speed = stats.duration_s / stats.wall_s if cfg.render_audio and stats is not None else None
+        return RunOutcome(
+            folder=folder,
+            n_ticks=done,
+            t=self.trace.t[:done],
+            arousal=self.trace.arousal[:done],
+            target_arousal=self.trace.target[:done],
+            extras={c: v[:done] for c, v in self.trace.extras.items()},
+            wall_s=wall_s,
+            render_speed_x=speed,
+            n_notes=len(self.note_log.notes),
+            files=files,
+            interrupted=self.interrupted,
+        )
+
+
+def run_session(
+    cfg: SessionConfig,
+    *,
+    mode: str,
+    sources: Sequence[Source],
+    clock: Clock,
+    n_ticks: int,
+    listeners: Sequence[TickListener] = (),
+    extra: Callable[[TickResult], dict[str, float]] | None = None,
+    extra_columns: Sequence[str] = (),
+    notes: Sequence[str] = (),
+    outlets: StateOutlets | None = None,
+    progress: Callable[[float], None] | None = None,
+    stop: Callable[[], bool] | None = None,
+    commands: Sequence[CommandSource] = (),
+) -> RunOutcome:
+    """Run ``n_ticks`` ticks of the closed loop and write the session folder.
+
+    A shorthand for ``SessionRun(cfg, RunSpec(...)).run()``; the keywords are the fields
+    of :class:`RunSpec`, documented there.
+    """
+    spec = RunSpec(
+        mode=mode,
+        sources=sources,
+        clock=clock,
+        n_ticks=n_ticks,
+        listeners=listeners,
+        extra=extra,
+        extra_columns=extra_columns,
+        notes=notes,
+        outlets=outlets,
+        progress=progress,
+        stop=stop,
+        commands=commands,
     )
+    return SessionRun(cfg, spec).run()

@@ -21,7 +21,7 @@ import numpy as np
 from attune.engine.clocks import LiveClock, VirtualClock
 from attune.engine.loop import TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
-from attune.sessions.config import SessionConfig
+from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
@@ -121,6 +121,57 @@ def hear_music(listener: SimulatedListener, t: float, params: MusicParams | None
         listener.hear(
             t, arousal=music_arousal(params), valence=music_valence(params), fade=params.fade
         )
+
+
+#: Largest share of a shortened session the resting baseline may take.
+BASELINE_SHARE_MAX = 0.25
+
+
+def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
+    """Return ``cfg`` with its protocol fitted to last ``duration_s`` seconds.
+
+    The baseline keeps its length, but takes at most :data:`BASELINE_SHARE_MAX` of the
+    session (the estimator needs a resting baseline to z-score against); the phases after it
+    (match, transition, maintain, recovery, and the recovery's closing silence) are all
+    scaled by one factor so the whole session lasts ``duration_s``. The protocol keeps its
+    shape; a 60 s demo has a 15 s baseline and 45 s of music.
+
+    Parameters
+    ----------
+    cfg : SessionConfig
+        The session.
+    duration_s : float
+        Wanted session length, seconds, > 0.
+
+    Raises
+    ------
+    ValueError
+        If ``duration_s`` is not positive, or the protocol has no phase after the baseline
+        to scale.
+    ConfigError
+        If the fitted protocol is not a valid session (e.g. a phase beyond its bound).
+    """
+    if not duration_s > 0.0:
+        raise ValueError(f"--duration-s must be > 0 seconds, got {duration_s:g}")
+    ph = cfg.phases
+    baseline = min(ph.baseline_s, BASELINE_SHARE_MAX * duration_s)
+    rest = ph.total_s - ph.baseline_s
+    if rest <= 0.0:
+        raise ValueError("--duration-s: the protocol has only a baseline, nothing to scale")
+    k = (duration_s - baseline) / rest
+    update = {
+        "baseline_s": baseline,
+        "match_s": ph.match_s * k,
+        "transition_s": ph.transition_s * k,
+        "maintain_s": ph.maintain_s * k,
+        "recovery_s": ph.recovery_s * k,
+        "recovery_silence_s": ph.recovery_silence_s * k
+        if ph.recovery_s > 0
+        else ph.recovery_silence_s,
+    }
+    fitted = cfg.model_copy(update={"phases": ph.model_copy(update=update)})
+    # validated again: the fitted phases must still be a session the config accepts
+    return validate_config(fitted.model_dump(mode="json"), source=f"--duration-s {duration_s:g}")
 
 
 def run_simulation(

@@ -47,7 +47,14 @@ def shortened(cfg: SessionConfig, tmp_path: Path, *, factor: float = 10.0) -> Se
 
 def test_there_are_examples():
     names = {p.stem for p in EXAMPLES}
-    assert {"relax", "energize", "resonance-breathing", "research-replay", "simulate"} <= names
+    assert {
+        "relax",
+        "energize",
+        "resonance-breathing",
+        "research-replay",
+        "simulate",
+        "live",
+    } <= names
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
@@ -82,7 +89,7 @@ def _check_envelope(cfg: SessionConfig, ticks: dict) -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
-def test_example_runs_shortened(path, tmp_path):
+def test_example_runs_shortened(path, tmp_path, capsys):
     args = run_command(path)
     cfg = shortened(load_config(path), tmp_path)
     if args.command == "simulate":
@@ -115,8 +122,27 @@ def test_example_runs_shortened(path, tmp_path):
         assert np.isfinite(s.arousal_end)
         assert s.folder.name.endswith(f"{cfg.name}-{cfg.participant}")  # its own name kept
         assert "audio" not in s.files
-    else:  # pragma: no cover - no live example yet: it would need LSL outlets here
-        pytest.fail(f"{path.name}: a live example needs a test against LSL outlets")
+    else:  # a live session: no wearables here, so it must stop at once, naming the stream
+        from attune.sessions.cli import main
+        from attune.sessions.live_run import wanted_streams
+
+        cfg = load_config(path)
+        first = wanted_streams(cfg)[0]
+        assert first.kind != "markers" and (first.name or first.source_id)
+        argv = [
+            "run",
+            str(path),
+            "--no-audio",
+            "--resolve-timeout-s",
+            "0.5",
+            "--out",
+            str(tmp_path),
+        ]
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith(f"attune: {path}: LSL: no stream with ")
+        assert repr(first.name or first.source_id) in err and "within 0.5 s" in err
+        assert not any(tmp_path.iterdir())  # nothing recorded before the streams are found
 
 
 def test_resonance_example_paces_the_music_and_drops_hf(tmp_path):

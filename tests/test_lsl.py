@@ -64,6 +64,9 @@ class Spy:
         self.events += out
         return out
 
+    def close(self):
+        self.src.close()
+
 
 def live_cfg(tmp_path, seconds):
     cfg = SessionConfig(output_dir=tmp_path, render_audio=False, name="live")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from attune.sessions.config import SessionConfig
@@ -19,8 +19,22 @@ SESSION_HELP = "session folder, or a session id listed by `attune sessions`"
 DIR_HELP = f"where session ids are looked up ({SESSIONS_DIR})"
 
 
+#: Longest session ``--duration-s`` accepts, seconds (a day).
+MAX_SESSION_S = 86_400.0
+
+
 class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
+
+
+def check_seconds(flag: str, value: float | None, *, most: float | None = None) -> None:
+    """Raise :class:`CliError` naming ``flag`` unless ``value`` is None or in (0, most]."""
+    if value is None:
+        return
+    if not value > 0:
+        raise CliError(f"{flag} must be > 0 seconds, got {value:g}")
+    if most is not None and value > most:
+        raise CliError(f"{flag} must be at most {most:g} seconds, got {value:g}")
 
 
 def progress_bar(label: str) -> Callable[[float], None]:
@@ -56,19 +70,32 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
         changes["seed"] = args.seed
     if args.out is not None:
         changes["output_dir"] = Path(args.out)
-    if args.no_audio:
-        changes["render_audio"] = False
+    changes.update(audio_changes(cfg, args.audio))
     if args.no_control:
         changes["control"] = cfg.control.model_copy(update={"enabled": False})
     return cfg.model_copy(update=changes) if changes else cfg
 
 
+def audio_changes(cfg: SessionConfig, audio: bool | None) -> dict[str, Any]:
+    """Return the config changes ``--audio`` (True) or ``--no-audio`` (False) make.
+
+    ``--audio`` renders ``session.wav``; ``--no-audio`` makes a silent session: no WAV
+    and no live playback to the sound card (``audio.device`` unset; MIDI is unaffected).
+    None (neither flag) keeps the session file's settings.
+    """
+    if audio is None:
+        return {}
+    if audio:
+        return {"render_audio": True}
+    return {"render_audio": False, "audio": cfg.audio.model_copy(update={"device": None})}
+
+
 def write_report(folder: Path, args: argparse.Namespace | None = None) -> None:
     """Write the session's HTML report and print its path (the last line of a run).
 
-    Nothing is written when ``args.no_report`` is set.
+    Nothing is written when ``--no-report`` was given.
     """
-    if getattr(args, "no_report", False):
+    if args is not None and not args.report:
         return
     from attune.sessions.report import write_report as write
 
@@ -90,3 +117,45 @@ def add_session_argument(p: argparse.ArgumentParser) -> None:
 def add_dir_argument(p: argparse.ArgumentParser) -> None:
     """Add ``--dir`` (where session ids are looked up) to ``p``."""
     p.add_argument("--dir", type=Path, default=SESSIONS_DIR, help=DIR_HELP)
+
+
+def add_audio_flag(p: argparse.ArgumentParser, *, default: bool | None, what: str) -> None:
+    """Add ``--audio/--no-audio`` (dest ``audio``; None: as the session file says)."""
+    p.add_argument("--audio", action=argparse.BooleanOptionalAction, default=default, help=what)
+
+
+def add_report_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--report/--no-report`` (dest ``report``, default on)."""
+    p.add_argument(
+        "--report",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="write report.html into the session folder (default: on)",
+    )
+
+
+#: The no-op ALSA error handler, kept alive for the life of the process.
+_ALSA_QUIET: object = None
+
+
+def silence_alsa_errors() -> None:
+    """Stop the system ALSA library printing its own lines on stderr (Linux only).
+
+    Opening MIDI without an ALSA sequencer (e.g. in a container) makes libasound print
+    ``ALSA lib seq_hw.c: ... failed`` beside Attune's one-line error, which already says
+    why. Called by the commands that open MIDI ports or sound cards; harmless elsewhere.
+    """
+    global _ALSA_QUIET
+    if _ALSA_QUIET is not None or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        lib = ctypes.CDLL("libasound.so.2")
+    except OSError:  # no ALSA: nothing prints
+        return
+    handler_type = ctypes.CFUNCTYPE(
+        None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p
+    )
+    _ALSA_QUIET = handler_type(lambda *_: None)
+    lib.snd_lib_error_set_handler(_ALSA_QUIET)

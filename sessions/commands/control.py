@@ -20,7 +20,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     ct.add_argument("session", metavar="SESSION_FOLDER", type=Path, help="the session folder")
     ct.add_argument("words", metavar="COMMAND", nargs="+", help="the command and its arguments")
-    ct.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply (5)")
+    ct.add_argument(
+        "--timeout-s",
+        "--timeout",
+        dest="timeout",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="seconds to wait for a reply (5)",
+    )
     return ct
 
 

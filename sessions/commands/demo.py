@@ -8,11 +8,16 @@ from attune.sessions.commands import simulate
 
 NAME = "demo"
 HELP = "the default simulated session: 10 min, aroused listener led to calm"
+DESCRIPTION = (
+    "The default simulated session (what `make demo` runs): an aroused listener led to "
+    "calm over 10 minutes. --duration-s fits it to a shorter (or longer) session, e.g. "
+    "`attune demo --no-audio --duration-s 60` for a one-minute smoke run."
+)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``demo`` to ``sub``."""
-    s = sub.add_parser(NAME, help=HELP, description=HELP)
+    s = sub.add_parser(NAME, help=HELP, description=DESCRIPTION)
     simulate.add_session_flags(s)
     return s
 

@@ -19,7 +19,10 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """List audio output devices and MIDI output ports."""
+    from attune.sessions.commands._common import silence_alsa_errors
     from attune.synthesis.devices import describe_devices
+
+    silence_alsa_errors()
 
     print(describe_devices())
     return 0

@@ -18,7 +18,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "plane: calm/aroused x positive/negative, for listening.",
     )
     r.add_argument("dir", metavar="DIR", type=Path, help="output directory")
-    r.add_argument("--duration", type=float, default=20.0, help="seconds per example (20)")
+    r.add_argument(
+        "--duration-s",
+        "--duration",
+        dest="duration",
+        type=float,
+        default=20.0,
+        metavar="S",
+        help="seconds per example (20)",
+    )
     r.add_argument("--seed", type=int, default=1, help="composer seed (1)")
     r.add_argument(
         "--breathing-hz", type=float, default=0.0, help="resonance-breathing swells, Hz (0 = off)"

@@ -8,6 +8,9 @@ from typing import TYPE_CHECKING, Any
 
 from attune.sessions.commands._common import (
     CliError,
+    add_audio_flag,
+    add_report_flag,
+    check_seconds,
     load_session_config,
     progress_bar,
     write_report,
@@ -15,6 +18,7 @@ from attune.sessions.commands._common import (
 from attune.sessions.commands.streams import KINDS
 
 if TYPE_CHECKING:
+    from attune.sensors.readers import Recording
     from attune.sessions.replay_run import ReplaySummary
 
 NAME = "replay"
@@ -43,9 +47,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rp.add_argument("--config", type=Path, help="session file (TOML) for the engine")
     rp.add_argument("--seed", type=int, help="override the session seed")
     rp.add_argument("--out", type=Path, help="output directory for session folders")
-    rp.add_argument("--audio", action="store_true", help="also render the music to WAV")
-    rp.add_argument("--no-report", action="store_true", help="do not write report.html")
-    rp.set_defaults(no_audio=False, no_control=False)
+    rp.add_argument(
+        "--duration-s",
+        type=float,
+        metavar="S",
+        help="replay only the first S seconds of the recording (default: all of it)",
+    )
+    add_audio_flag(rp, default=False, what="also render the music to session.wav (default: off)")
+    add_report_flag(rp)
+    rp.set_defaults(no_control=False)
     return rp
 
 
@@ -68,6 +78,29 @@ def format_summary(s: ReplaySummary) -> str:
     return "\n".join(lines)
 
 
+def crop_recording(rec: Recording, duration_s: float) -> Recording:
+    """Return ``rec`` holding only its first ``duration_s`` seconds.
+
+    Every stream keeps the samples stamped before ``rec.start + duration_s`` (one origin
+    for all streams, so they stay aligned); a recording already that short is returned
+    as it is. The cut is noted in the recording's warnings.
+    """
+    from dataclasses import replace
+
+    end = rec.start + duration_s
+    if all(s.n_samples == 0 or s.timestamps[-1] < end for s in rec.streams):
+        return rec
+    streams = []
+    for s in rec.streams:
+        keep = s.timestamps < end
+        labels = tuple(lb for lb, k in zip(s.labels, keep, strict=True)) if s.labels else ()
+        streams.append(
+            replace(s, data=s.data[:, keep], timestamps=s.timestamps[keep], labels=labels)
+        )
+    note = f"replayed the first {duration_s:g} s only (--duration-s)"
+    return replace(rec, streams=tuple(streams), warnings=(*rec.warnings, note))
+
+
 def run(args: argparse.Namespace) -> int:
     """Replay a recording through the engine, or publish it over LSL."""
     from attune.sensors.readers import read_recording
@@ -75,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     columns = [c for arg in args.column or [] for c in arg.split(",") if c]
     channels = [c for c in (args.channels or "").split(",") if c]
+    check_seconds("--duration-s", args.duration_s)
     try:
         rec = read_recording(
             args.file,
@@ -83,6 +117,8 @@ def run(args: argparse.Namespace) -> int:
             columns=columns or None,
             time_column=args.time_column,
         )
+        if args.duration_s is not None:
+            rec = crop_recording(rec, args.duration_s)
         if args.lsl:
             return _publish(rec, args, channels)
         cfg = load_session_config(args)

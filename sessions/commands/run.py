@@ -5,7 +5,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attune.sessions.commands._common import CliError, progress_bar, write_report
+from attune.sessions.commands._common import (
+    MAX_SESSION_S,
+    CliError,
+    add_audio_flag,
+    add_report_flag,
+    audio_changes,
+    check_seconds,
+    progress_bar,
+    silence_alsa_errors,
+    write_report,
+)
 
 NAME = "run"
 
@@ -20,10 +30,27 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "Ctrl-C ends it gracefully.",
     )
     rn.add_argument("config", metavar="CONFIG", type=Path, help="session file (TOML)")
-    rn.add_argument("--duration-s", type=float, help="stop after this many seconds")
+    rn.add_argument(
+        "--duration-s",
+        type=float,
+        metavar="S",
+        help="stop the session after S seconds (default: the protocol's length)",
+    )
     rn.add_argument("--out", type=Path, help="output directory for session folders")
-    rn.add_argument("--no-audio", action="store_true", help="do not render the music to WAV")
-    rn.add_argument("--no-report", action="store_true", help="do not write report.html")
+    add_audio_flag(
+        rn,
+        default=None,
+        what="--audio renders the music to session.wav; --no-audio makes a silent session: "
+        "no WAV and no playback to the sound card (default: as the session file says)",
+    )
+    add_report_flag(rn)
+    rn.add_argument(
+        "--resolve-timeout-s",
+        type=float,
+        default=5.0,
+        metavar="S",
+        help="how long to look for each stream on the network before giving up (5)",
+    )
     return rn
 
 
@@ -32,17 +59,27 @@ def run(args: argparse.Namespace) -> int:
     from attune.sensors.types import SensorError
     from attune.sessions.config import load_config
 
+    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
+    check_seconds("--resolve-timeout-s", args.resolve_timeout_s)
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
-    if args.no_audio:
-        cfg = cfg.model_copy(update={"render_audio": False})
+    cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
     from attune.sessions.live_run import run_live
 
+    silence_alsa_errors()
+
     try:
-        out = run_live(cfg, duration_s=args.duration_s, progress=progress_bar("live"))
-    except (SensorError, ValueError) as e:
-        raise CliError(str(e)) from None
+        out = run_live(
+            cfg,
+            duration_s=args.duration_s,
+            progress=progress_bar("live"),
+            resolve_timeout_s=args.resolve_timeout_s,
+        )
+    except SensorError as e:
+        raise CliError(f"{args.config}: {e} (`attune streams` lists what is visible)") from None
+    except ValueError as e:
+        raise CliError(f"{args.config}: {e}") from None
     state = "stopped early (faded out, store closed)" if out.interrupted else "ended"
     print(f"Live session {state} after {out.n_ticks * cfg.tick_s:.1f} s, {out.n_ticks} ticks")
     print(f"Session folder: {out.folder}")

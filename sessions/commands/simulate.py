@@ -6,7 +6,17 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from attune.sessions.commands._common import load_session_config, progress_bar, write_report
+from attune.sessions.commands._common import (
+    MAX_SESSION_S,
+    CliError,
+    add_audio_flag,
+    add_report_flag,
+    check_seconds,
+    load_session_config,
+    progress_bar,
+    silence_alsa_errors,
+    write_report,
+)
 
 if TYPE_CHECKING:
     from attune.sessions.simulated_run import SessionSummary
@@ -20,8 +30,22 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
     s.add_argument("--config", type=Path, help="session file (TOML); default: the demo session")
     s.add_argument("--seed", type=int, help="override the session seed")
     s.add_argument("--out", type=Path, help="output directory for session folders")
-    s.add_argument("--no-audio", action="store_true", help="skip audio rendering")
-    s.add_argument("--no-report", action="store_true", help="do not write report.html")
+    s.add_argument(
+        "--duration-s",
+        type=float,
+        metavar="S",
+        help="fit the protocol to S seconds: the baseline keeps its length but takes at most "
+        "a quarter of S, every later phase is scaled by one factor (e.g. a 60 s demo: 15 s "
+        "baseline, 45 s of music); default: the session file's length",
+    )
+    add_audio_flag(
+        s,
+        default=None,
+        what="--audio renders the music to session.wav; --no-audio makes a silent session: "
+        "no WAV and, with --realtime, no playback to the sound card (default: as the session "
+        "file says; the demo renders)",
+    )
+    add_report_flag(s)
     s.add_argument(
         "--realtime",
         action="store_true",
@@ -64,8 +88,17 @@ def format_summary(s: SessionSummary) -> str:
 def run(args: argparse.Namespace) -> int:
     """Run a session on the simulated listener, print its summary, write its report."""
     cfg = load_session_config(args)
-    from attune.sessions.simulated_run import run_simulation
+    from attune.sessions.simulated_run import fit_protocol, run_simulation
 
+    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
+    if args.duration_s is not None:
+        try:
+            cfg = fit_protocol(cfg, args.duration_s)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+
+    if args.realtime:
+        silence_alsa_errors()
     summary = run_simulation(cfg, progress=progress_bar("simulating"), realtime=args.realtime)
     print(format_summary(summary))
     write_report(summary.folder, args)

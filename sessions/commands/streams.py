@@ -19,7 +19,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     st.add_argument("--kind", choices=KINDS, help="only this kind")
     st.add_argument("--name", help="only streams with this exact name")
-    st.add_argument("--wait", type=float, default=1.0, help="seconds to listen (1.0)")
+    st.add_argument(
+        "--wait-s",
+        "--wait",
+        dest="wait",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="seconds to listen (1.0)",
+    )
     return st
 
 
