@@ -50,6 +50,7 @@ def drive(ctrl, arousal_of_t, script=(), ticks=None, conf=0.9):
         while k < len(script) and script[k][0] <= t:
             script[k][1](ctrl)
             k += 1
+        ctrl.begin_tick(t)
         out.append(ctrl.update(AffectEstimate(arousal_of_t(t), 0.0, conf, t, 0.3)))
     return out
 
