@@ -67,8 +67,9 @@ class Decision:
     Attributes
     ----------
     params : MusicParams
-        The parameters to play (slew-limited, inside the envelope; overridden
-        parameters inside :data:`attune.synthesis.params.BOUNDS`).
+        The parameters to play: inside the session's envelope, every parameter within
+        its slew limit (pins included); only the fade may fall faster, during an
+        emergency stop.
     phase : str
         Protocol phase at the tick.
     target_arousal, target_valence : float or None
@@ -82,8 +83,8 @@ class Decision:
         Things worth a line in the session record (phase changes, holds, fallbacks,
         mode steps, therapist commands).
     overridden : tuple of str
-        Parameters a therapist override set this tick (pins; ``fade`` during an
-        emergency stop).
+        Parameters a therapist override steered this tick (pins; ``fade`` during an
+        emergency stop or the graceful end).
     paused : bool
         True while the therapist has paused the protocol.
     stopped : bool
@@ -115,8 +116,7 @@ class Controller:
     plan : PhasePlan
         Protocol phases.
     envelope : Envelope
-        Safety envelope (its ``estop_fade_s`` and ``override_rise_db_per_s`` are set
-        from the arguments of the same names).
+        Safety envelope (its ``estop_fade_s`` is set from the argument of that name).
     goal_arousal, goal_valence : float
         Where the session should lead the listener.
     start : MusicParams
@@ -144,7 +144,7 @@ class Controller:
     estop_fade_s : float
         Emergency stop: fade 1 -> 0 in this many seconds.
     override_loudness_rise_db_per_s : float
-        Startle limit on a pinned loudness rising, dB/s.
+        Unused (pins move at the envelope's slew limits); kept for the session builder.
 
     Notes
     -----
@@ -176,11 +176,7 @@ class Controller:
         estop_fade_s: float,
         override_loudness_rise_db_per_s: float,
     ) -> None:
-        self.envelope = replace(
-            envelope,
-            estop_fade_s=estop_fade_s,
-            override_rise_db_per_s=override_loudness_rise_db_per_s,
-        )
+        self.envelope = replace(envelope, estop_fade_s=estop_fade_s)
         self.protocol = SessionProtocol(
             plan=plan,
             goal=(goal_arousal, goal_valence),
@@ -210,7 +206,7 @@ class Controller:
 
     # ------------------------------------------------------------ therapist API
     def pin(self, name: str, value: float) -> None:
-        """Pin parameter ``name`` at ``value`` from the next tick."""
+        """Pin parameter ``name`` at ``value``: the music moves there at the slew limits."""
         self.command(f"pin {name} {value!r}")
 
     def unpin(self, name: str = "all") -> None:
@@ -242,14 +238,21 @@ class Controller:
         self.command("end")
 
     def command(self, line: str) -> None:
-        """Validate a command line (:func:`parse_command`) and queue it for the next tick.
+        """Validate a command line and queue it for the next tick.
+
+        The grammar is :func:`parse_command`'s; a pin must also lie inside the session's
+        safety envelope (:meth:`attune.engine.envelope.Envelope.check_pin`).
 
         Raises
         ------
         CommandError
-            If the command is invalid (nothing is queued).
+            If the command is invalid or outside the envelope (nothing is queued); the
+            message names the limit.
         """
-        self.protocol.queue(parse_command(line))
+        verb, args = parse_command(line)
+        if verb == "pin":
+            self.envelope.check_pin(*args)
+        self.protocol.queue((verb, args))
 
     @property
     def ending(self) -> bool:

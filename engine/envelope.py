@@ -13,20 +13,43 @@ Output stage (every tick, every phase)
     (``BEATS_PER_PHRASE * 60 / tempo_bpm`` seconds) and the composer applies it at its
     next phrase boundary, so harmony changes only there.
 
+Global hard limits
+    :data:`HARD_BOUNDS`: no envelope can be built wider (the loudness cap
+    :data:`LOUDNESS_HARD_CAP_DB`, the tempo range); a session's bounds must lie inside
+    them and be ordered, and every rate must be positive and finite
+    (:meth:`Envelope.__post_init__`).
+
 Overrides
-    A pinned parameter takes its value at once (inside :data:`BOUNDS`; the loudness may
-    still rise no faster than the startle limit ``override_rise_db_per_s``). The
+    A pin is a target: the pinned value (which must lie inside the session's bounds,
+    :meth:`Envelope.check_pin`) replaces the wish and the music moves to it at the slew
+    limits, like everything else. Only fades toward silence may be faster: the
     emergency stop takes the fade to 0 at ``1 / estop_fade_s`` and wins over
     everything, pins included; the graceful end fades out at the normal rate.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from attune.engine.protocol import CommandError
 from attune.synthesis.composer import BEATS_PER_PHRASE
 from attune.synthesis.params import BOUNDS, PARAM_NAMES, MusicParams, clip, make_params
+
+#: Hard cap of the program level, dBFS (RMS). With the synth's peak limiter at -1 dBFS
+#: and the startle rule that transients stay within 10 dB of the program level
+#: (docs/science/safety.md), -12 dBFS is the loudest program level with headroom; on
+#: playback calibrated so the default ceiling (-18 dBFS) is 65-70 dBA it stays near the
+#: WHO-ITU 75-80 dBA limits.
+LOUDNESS_HARD_CAP_DB: float = -12.0
+
+#: Global hard limits of every parameter: no session, command or source goes past them.
+HARD_BOUNDS: dict[str, tuple[float, float]] = {
+    **BOUNDS,
+    "tempo_bpm": (40.0, 160.0),
+    "loudness_db": (BOUNDS["loudness_db"][0], LOUDNESS_HARD_CAP_DB),
+}
 
 
 def phrase_s(tempo_bpm: float) -> float:
@@ -49,15 +72,56 @@ class Envelope:
         Fade-in rate, 1/s.
     estop_fade_s : float
         Emergency stop: fade 1 -> 0 in this many seconds.
-    override_rise_db_per_s : float
-        Startle limit on a pinned loudness rising, dB/s.
     """
 
     bounds: dict[str, tuple[float, float]]
     slew_per_s: dict[str, float]
     fade_up_per_s: float
     estop_fade_s: float = 0.5
-    override_rise_db_per_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        """Check the bounds against :data:`HARD_BOUNDS` and each other, and the rates.
+
+        Raises
+        ------
+        ValueError
+            One line naming the parameter and the limit.
+        """
+        for name in PARAM_NAMES:
+            lo, hi = self.bounds.get(name) or HARD_BOUNDS[name]
+            hard_lo, hard_hi = HARD_BOUNDS[name]
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+                raise ValueError(f"envelope: {name} bounds [{lo:g}, {hi:g}] are not a range")
+            if lo < hard_lo or hi > hard_hi:
+                raise ValueError(
+                    f"envelope: {name} bounds [{lo:g}, {hi:g}] exceed the hard limits "
+                    f"[{hard_lo:g}, {hard_hi:g}]"
+                )
+            rate = self.slew_per_s.get(name)
+            if rate is None or not (math.isfinite(rate) and rate > 0.0):
+                raise ValueError(f"envelope: {name} slew limit must be > 0 and finite, got {rate}")
+        for what, x in (("fade_up_per_s", self.fade_up_per_s), ("estop_fade_s", self.estop_fade_s)):
+            if not (math.isfinite(x) and x > 0.0):
+                raise ValueError(f"envelope: {what} must be > 0 and finite, got {x}")
+
+    def bounds_of(self, name: str) -> tuple[float, float]:
+        """Return the session's ``(lo, hi)`` of parameter ``name``."""
+        return self.bounds.get(name) or HARD_BOUNDS[name]
+
+    def check_pin(self, name: str, value: float) -> None:
+        """Refuse a pin outside the session's bounds.
+
+        Raises
+        ------
+        CommandError
+            Naming the parameter, the value and the session's limit.
+        """
+        lo, hi = self.bounds_of(name)
+        if not lo <= value <= hi:
+            raise CommandError(
+                f"pin: {name} {value:g} refused: outside this session's safety envelope "
+                f"[{lo:g}, {hi:g}]"
+            )
 
     def limit(self, prev: MusicParams, want: MusicParams, dt: float) -> MusicParams:
         """Move from ``prev`` toward ``want`` within the slew limits, then clip to bounds."""
@@ -67,7 +131,7 @@ class Envelope:
         out = {}
         for name in PARAM_NAMES:
             p, w = float(pd[name]), float(wd[name])
-            lo, hi = b.get(name) or BOUNDS[name]
+            lo, hi = b.get(name) or HARD_BOUNDS[name]
             if name == "mode":
                 v = float(int(p + clip(w - p, -1, 1)))  # stepping is paced by step()
                 out[name] = int(round(lo if v < lo else hi if v > hi else v))
@@ -115,29 +179,20 @@ class Envelope:
             name of the mode the envelope stepped to (None: no step; the composer
             applies a step from its next phrase).
         """
+        if pins:
+            want = want.with_(**{n: v for n, v in pins.items() if n in PARAM_NAMES})
+        if ending or stopped:
+            want = want.with_(fade=0.0)
         if since_mode_step_s < phrase_s(prev.tempo_bpm):
             want = want.with_(mode=prev.mode)
         new = self.limit(prev, want, dt)
         mode_stepped = new.mode_name if new.mode != prev.mode else None
-        changes: dict[str, float] = {}
-        for name, value in pins.items():
-            lo, hi = BOUNDS[name]
-            v = clip(value, lo, hi)
-            last = float(getattr(prev, name))
-            if name == "loudness_db":
-                v = min(v, last + self.override_rise_db_per_s * dt)
-            elif name == "fade":
-                v = min(v, last + self.fade_up_per_s * dt)
-            changes[name] = int(round(v)) if name == "mode" else v
-        if ending:
-            fall = self.slew_per_s["fade"] * dt
-            fade = min(changes.get("fade", new.fade), float(prev.fade) - fall)
-            changes["fade"] = max(0.0, fade)
-        if stopped:
-            changes["fade"] = max(0.0, float(prev.fade) - dt / self.estop_fade_s)
-        if not changes:
-            return new, (), mode_stepped
-        return new.with_(**changes), tuple(sorted(changes)), mode_stepped
+        if stopped:  # the one move faster than the slew limits: toward silence
+            new = new.with_(fade=max(0.0, float(prev.fade) - dt / self.estop_fade_s))
+        overridden = set(pins)
+        if ending or stopped:
+            overridden.add("fade")
+        return new, tuple(sorted(overridden)), mode_stepped
 
     def violations(
         self,
@@ -159,8 +214,9 @@ class Envelope:
         dt : float
             Tick length, seconds.
         exempt : sequence of str
-            Parameters under a therapist override this tick or the last: checked against
-            the absolute :data:`attune.synthesis.params.BOUNDS` only.
+            Parameters under an override this tick: only ``"fade"`` means anything here,
+            it may fall at the emergency stop's rate (toward silence). Every
+            parameter is checked against the session's bounds, overridden or not.
         tol : float
             Numerical tolerance.
 
@@ -172,10 +228,10 @@ class Envelope:
         out = []
         for name in PARAM_NAMES:
             v = float(getattr(new, name))
-            lo, hi = BOUNDS[name] if name in exempt else self.bounds[name]
+            lo, hi = self.bounds_of(name)
             if not lo - tol <= v <= hi + tol:
                 out.append(f"{name}={v:g} outside [{lo:g}, {hi:g}]")
-            if prev is None or name in exempt:
+            if prev is None:
                 continue
             step = v - float(getattr(prev, name))
             if name == "mode":
@@ -184,6 +240,8 @@ class Envelope:
                 continue
             up = (self.fade_up_per_s if name == "fade" else self.slew_per_s[name]) * dt
             down = self.slew_per_s[name] * dt
+            if name == "fade" and name in exempt:
+                down = max(down, dt / self.estop_fade_s)
             if not -down - tol <= step <= up + tol:
                 out.append(f"{name} changed by {step:+g} in {dt:g} s (limit -{down:g}/+{up:g})")
         return out

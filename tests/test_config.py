@@ -36,7 +36,7 @@ INVALID = [
     ("[phases]\nmatch_s = -5", "phases.match_s: must be >= 0.0, got -5"),
     (
         "[safety]\ntempo_bpm_min = 120\ntempo_bpm_max = 90",
-        "safety.tempo_bpm_max: must be above tempo_bpm_min = 120 (inverted tempo range), got 90",
+        "safety: tempo_bpm_min = 120 must be below tempo_bpm_max = 90 (inverted tempo range)",
     ),
     (
         f"[safety]\nloudness_db_max = {LOUDNESS_HARD_CAP_DB + 6}",

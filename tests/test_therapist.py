@@ -24,7 +24,6 @@ from attune.sessions.therapist import (
     send_command,
 )
 from attune.synthesis.analysis import read_wav, rms_dbfs_windows
-from attune.synthesis.params import BOUNDS
 
 CFG = SessionConfig()
 DT = CFG.tick_s
@@ -59,13 +58,17 @@ def cfg_all_phases(**changes):
     return CFG.model_copy(update={"phases": ALL_PHASES, **changes})
 
 
-def test_pinned_tempo_stays_pinned_through_every_phase():
+def test_pinned_tempo_is_reached_at_the_slew_limit_and_held_through_every_phase():
     ctrl = make_controller(cfg_all_phases())
+    start = ctrl.params.tempo_bpm
     decisions = drive(ctrl, lambda t: 0.6, script=[(0.0, lambda c: c.pin("tempo_bpm", 70.0))])
     phases = {d.phase for d in decisions}
     assert phases == {"baseline", "match", "transition", "maintain", "recovery"}
     tempo = np.array([d.params.tempo_bpm for d in decisions])
-    assert np.all(tempo == 70.0)
+    rate = CFG.safety.tempo_slew_bpm_per_min / 60 * DT
+    assert np.max(np.abs(np.diff(tempo))) <= rate + 1e-9  # a pin is a target, not a jump
+    reach = int(np.ceil(abs(start - 70.0) / rate))
+    assert np.all(tempo[reach + 1 :] == 70.0)
     assert all("tempo_bpm" in d.overridden for d in decisions)
     assert decisions[0].events[0] == "override: pin tempo_bpm=70"
     # the rest of the music still follows the law (loudness falls toward calm)
@@ -73,31 +76,53 @@ def test_pinned_tempo_stays_pinned_through_every_phase():
     assert loud[-1] < decisions[int(90 / DT)].params.loudness_db
 
 
-def test_pin_wins_over_envelope_but_not_over_absolute_bounds_and_unpin_slews_back():
+@pytest.mark.parametrize(
+    ("line", "limit"),
+    [
+        # issue 14: `pin loudness_db -6` played at -6 dBFS (cap -12, session ceiling -18)
+        ("pin loudness_db -6", "[-40, -18]"),
+        ("pin loudness_db -15", "[-40, -18]"),
+        # issue 14: `pin tempo_bpm 150` jumped from 70 to 150 BPM (session maximum 115)
+        ("pin tempo_bpm 150", "[55, 115]"),
+        ("pin tempo_bpm 45", "[55, 115]"),
+        ("pin tension 0.95", "[0, 0.8]"),
+    ],
+)
+def test_pins_outside_the_session_envelope_are_refused_naming_the_limit(line, limit):
+    ctrl = make_controller(cfg_all_phases())
+    with pytest.raises(CommandError) as e:
+        ctrl.command(line)
+    msg = str(e.value)
+    assert "\n" not in msg and "outside this session's safety envelope" in msg and limit in msg
+    decisions = drive(ctrl, lambda t: 0.6, ticks=int(120 / DT))  # nothing was queued
+    assert all(not d.overridden for d in decisions)
+    env = make_envelope(CFG.safety)
+    assert all(not env.violations(None, d.params, DT) for d in decisions)
+
+
+def test_unpin_returns_to_the_law_at_the_slew_limit():
     ctrl = make_controller(cfg_all_phases())
     lo_env = make_envelope(CFG.safety).bounds["tempo_bpm"][0]
     decisions = drive(
         ctrl,
         lambda t: 0.6,
-        script=[(100.0, lambda c: c.pin("tempo_bpm", 45.0)), (150.0, lambda c: c.unpin())],
+        script=[(100.0, lambda c: c.pin("tempo_bpm", lo_env)), (150.0, lambda c: c.unpin())],
         ticks=int(250 / DT),
     )
-    pinned = [d.params.tempo_bpm for d in decisions[int(100 / DT) : int(150 / DT)]]
-    assert pinned == [45.0] * len(pinned) and 45.0 < lo_env and 45.0 >= BOUNDS["tempo_bpm"][0]
-    after = np.array([d.params.tempo_bpm for d in decisions[int(150 / DT) :]])
-    assert after[0] == lo_env  # back inside the envelope at once (a move toward safety)
-    assert np.max(np.abs(np.diff(after))) <= CFG.safety.tempo_slew_bpm_per_min / 60 * DT + 1e-9
+    tempo = np.array([d.params.tempo_bpm for d in decisions])
+    assert np.max(np.abs(np.diff(tempo))) <= CFG.safety.tempo_slew_bpm_per_min / 60 * DT + 1e-9
+    assert tempo.min() >= lo_env
     assert "override: unpin tempo_bpm" in decisions[int(150 / DT)].events
 
 
-def test_pinned_loudness_rises_no_faster_than_the_startle_limit():
+def test_pinned_loudness_rises_at_the_loudness_slew_limit():
     ctrl = make_controller(cfg_all_phases())
     decisions = drive(
-        ctrl, lambda t: 0.0, script=[(100.0, lambda c: c.pin("loudness_db", -10.0))], ticks=500
+        ctrl, lambda t: 0.0, script=[(100.0, lambda c: c.pin("loudness_db", -18.0))], ticks=1200
     )
     loud = np.array([d.params.loudness_db for d in decisions[int(100 / DT) :]])
-    assert np.max(np.diff(loud)) <= CFG.safety.override_loudness_rise_db_per_s * DT + 1e-9
-    assert loud[-1] == -10.0
+    assert np.max(np.abs(np.diff(loud))) <= CFG.safety.loudness_slew_db_per_s * DT + 1e-9
+    assert loud[-1] == -18.0 and loud.max() <= CFG.safety.loudness_db_max
 
 
 def test_goal_change_ramps_the_target_monotonically():
