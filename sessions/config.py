@@ -31,6 +31,8 @@ from attune.engine.envelope import HARD_BOUNDS, LOUDNESS_HARD_CAP_DB
 
 __all__ = ["HARD_BOUNDS", "LOUDNESS_HARD_CAP_DB", "MAX_SESSION_S"]  # and the models below
 
+#: Largest session file read, bytes.
+MAX_CONFIG_BYTES: int = 1_000_000
 #: Longest session (sum of the phases), seconds: 4 hours.
 MAX_SESSION_S: float = 4 * 3600.0
 _TEMPO_LO, _TEMPO_HI = HARD_BOUNDS["tempo_bpm"]
@@ -456,9 +458,10 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         and kind not in ("missing", "extra_forbidden")
         and not isinstance(first["input"], dict)
     )
-    value = f", got {first['input']!r}" if shown else ""
+    got = repr(first["input"]) if shown else ""
+    value = f", got {got[:77] + '...' if len(got) > 80 else got}" if shown else ""
     where = f"{loc}: " if loc else ""
-    return f"{source}: {where}{msg}{value}{more}"
+    return f"{source}: {where}{msg}{value}{more}".replace("\n", " ")
 
 
 def load_config(path: Path | str) -> SessionConfig:
@@ -471,11 +474,22 @@ def load_config(path: Path | str) -> SessionConfig:
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size} bytes, too large for a session file")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such session file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a folder, not a session file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file (not UTF-8 at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{path}: not valid TOML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return validate_config(raw, source=str(path))
 
 
@@ -485,6 +499,8 @@ def validate_config(raw: dict, *, source: str = "config") -> SessionConfig:
         return SessionConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
 
 
 def dump_config(cfg: SessionConfig) -> str:

@@ -325,3 +325,133 @@ def test_commands_are_recorded_and_rejections_too(tmp_path):
     assert "override: pause (protocol clock and control law frozen)" in texts
     assert "override: resume" in texts
     assert any(e.startswith("therapist channel: 127.0.0.1:") for e in texts)
+
+
+# ---------------------------------------------------------------- channel hardening (issue 14)
+class Ticker:
+    """Poll a channel every ``period_s`` from a thread, as the session runner does per tick.
+
+    Commands go to a real controller (``Controller.command``), which validates them
+    against the session's envelope.
+    """
+
+    def __init__(self, ch, period_s=0.002):
+        self.ch = ch
+        self.ctrl = make_controller(CFG)
+        self.accepted: list[str] = []
+        self.events: list[str] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._period = period_s
+        self._th = threading.Thread(target=self._run, daemon=True)
+
+    def _submit(self, line):
+        self.ctrl.command(line)
+        self.accepted.append(line)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.events += self.ch.poll(0.0, self._submit)
+            except BaseException as e:  # the test fails on any
+                self.errors.append(e)
+            self._stop.wait(self._period)
+
+    def __enter__(self):
+        self._th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._th.join(timeout=10)
+        self.ch.close()
+
+
+def _exchange(port, data, timeout=10.0):
+    """Send ``data`` on a new connection and read until the server closes or replies."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass  # the server may close on a long line before reading it all
+        buf = b""
+        while b"\n" not in buf:
+            try:
+                part = s.recv(4096)
+            except OSError:
+                break
+            if not part:
+                break
+            buf += part
+    return buf
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        # issue 14: a 3 kB nested array crashed the session before any token check
+        (b"[" * 3000 + b"\n", "line over 1024 bytes"),
+        (b"[" * 500 + b"\n", "bad token"),
+        # issue 14: a non-ASCII token crashed it too
+        ("tökén estop\n".encode(), "bad token"),
+        (b"\xff\xfe\x00 estop\n", "bad token"),
+        (b'{"token": "x", "command": "estop"}\n', "bad token"),
+    ],
+)
+def test_hostile_lines_are_refused_before_parsing_and_the_session_goes_on(tmp_path, data, error):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        reply = json.loads(_exchange(tk.ch.port, data).split(b"\n")[0])
+        assert reply == {"ok": False, "error": error}
+        assert tk.accepted == []
+        assert send_command(tmp_path, "pause", timeout_s=10) == "pause"
+    assert tk.errors == [] and tk.accepted == ["pause"]
+
+
+def test_a_valid_token_with_a_non_ascii_command_is_refused(tmp_path):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        reply = _exchange(tk.ch.port, tk.ch.token.encode() + " pin tempo_bpm 7０\n".encode())
+        assert json.loads(reply) == {"ok": False, "error": "a command must be ASCII text"}
+        out = _exchange(tk.ch.port, tk.ch.token.encode() + b" pin tempo_bpm 150\n")
+        msg = json.loads(out)["error"]
+        assert msg == "pin: tempo_bpm 150 refused: outside this session's safety envelope [55, 115]"
+    assert tk.events == [f"command rejected: {msg}"] and tk.accepted == []
+
+
+def test_connections_are_bounded_and_time_out(tmp_path):
+    """Issue 14: held connections exhausted the file descriptors after ~4 min."""
+    ch = TherapistChannel(tmp_path, auth_timeout_s=0.3, max_clients=2)
+    with Ticker(ch) as tk:
+        held = [socket.create_connection(("127.0.0.1", ch.port), timeout=10) for _ in range(200)]
+        for s in held:
+            s.settimeout(10)
+        # the server holds at most MAX_UNAUTHENTICATED of them: the others are closed
+        closed = 0
+        for s in held:
+            data = s.recv(4096)  # b"" (evicted) or the timeout reply, then EOF
+            closed += 1
+            assert data in (b"", b'{"ok": false, "error": "no token in time"}\n')
+            s.close()
+        assert closed == 200
+        # authenticated clients beyond max_clients are refused, the first ones served
+        tok = ch.token.encode()
+        a = socket.create_connection(("127.0.0.1", ch.port), timeout=10)
+        b = socket.create_connection(("127.0.0.1", ch.port), timeout=10)
+        for s in (a, b):
+            s.sendall(tok + b" pause\n")
+            assert json.loads(s.recv(4096)) == {"ok": True, "command": "pause"}
+        third = _exchange(ch.port, tok + b" resume\n")
+        assert json.loads(third) == {"ok": False, "error": "too many clients"}
+        a.close()
+        b.close()
+    assert tk.errors == [] and tk.accepted == ["pause", "pause"]
+
+
+def test_a_bad_token_closes_the_connection(tmp_path):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        with socket.create_connection(("127.0.0.1", tk.ch.port), timeout=10) as s:
+            s.sendall(b"guess1 estop\nguess2 estop\n" + tk.ch.token.encode() + b" estop\n")
+            buf = b""
+            while part := s.recv(4096):
+                buf += part
+        assert buf == b'{"ok": false, "error": "bad token"}\n'
+    assert tk.accepted == []
