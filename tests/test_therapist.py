@@ -455,3 +455,234 @@ def test_a_bad_token_closes_the_connection(tmp_path):
                 buf += part
         assert buf == b'{"ok": false, "error": "bad token"}\n'
     assert tk.accepted == []
+
+
+# ---------------------------------------------------------------- property-based (hypothesis)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_WORDS = st.sampled_from(
+    ["pin", "unpin", "goal", "pause", "resume", "skip", "estop", "end", "all", "tempo_bpm",
+     "loudness_db", "fade", "mode", "nan", "inf", "-inf", "1e308", "-0", "150", "-6", "0.5"]
+)  # fmt: skip
+_LINES = st.one_of(
+    st.binary(max_size=1200),
+    st.lists(st.one_of(_WORDS, st.text(max_size=12)), max_size=5).map(
+        lambda w: " ".join(w).encode("utf-8", "replace")
+    ),
+)
+
+
+def _channel_property(tmp_path, max_examples):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        tok = tk.ch.token.encode()
+
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(_LINES, st.sampled_from(["token", "none", "wrong"]))
+        def check(body, auth):
+            body = body.replace(b"\n", b" ")
+            prefix = {"token": tok + b" ", "none": b"", "wrong": tok[:-1] + b"x "}[auth]
+            data = prefix + body + b"\n"
+            reply = json.loads(_exchange(tk.ch.port, data).split(b"\n")[0])
+            assert reply["ok"] in (True, False) and set(reply) <= {"ok", "command", "error"}
+            if len(data) > 1024:
+                assert reply == {"ok": False, "error": "line over 1024 bytes"}
+            elif auth != "token":
+                assert reply == {"ok": False, "error": "bad token"}
+            if not reply["ok"]:
+                assert "\n" not in reply["error"]
+
+        n_before = len(tk.accepted)
+        check()
+        assert tk.errors == []
+        # the session survived every message and still answers
+        assert send_command(tmp_path, "pause", timeout_s=10) == "pause"
+        assert len(tk.accepted) > n_before
+    # and the controller, fed every accepted command, never leaves its envelope
+    ctrl = tk.ctrl
+    env = ctrl.envelope
+    prev = None
+    for i in range(int(120 / DT)):
+        t = i * DT
+        ctrl.begin_tick(t)
+        d = ctrl.update(AffectEstimate(0.6, 0.0, 0.9, t, 0.3))
+        exempt = ("fade",) if d.stopped else ()
+        assert env.violations(prev, d.params, DT, exempt=exempt) == []
+        prev = d.params
+
+
+def test_random_and_hostile_messages_on_the_channel(tmp_path):
+    _channel_property(tmp_path, 600)
+
+
+@pytest.mark.slow
+def test_random_and_hostile_messages_on_the_channel_many(tmp_path):
+    _channel_property(tmp_path, 20_000)
+
+
+# ---------------------------------------------------------------- flood and slow client
+def test_flood_and_slow_client_leave_commands_answered_within_half_a_second(tmp_path):
+    """Issue 14: 50 held connections and a slow client, during a real-time session."""
+    import glob
+    import time
+
+    from attune.sessions.simulated_run import run_simulation
+
+    phases = CFG.phases.model_copy(
+        update={"baseline_s": 2.0, "match_s": 5.0, "transition_s": 0.0, "maintain_s": 0.0}
+    )
+    cfg = CFG.model_copy(
+        update={
+            "phases": phases,
+            "output_dir": tmp_path,
+            "render_audio": False,
+            "lsl_outlets": False,
+        }
+    )
+    result: dict = {}
+    runner = threading.Thread(
+        target=lambda: result.update(summary=run_simulation(cfg, realtime=True)), daemon=True
+    )
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not (found := glob.glob(str(tmp_path / "*" / CHANNEL_FILE))):
+        assert time.monotonic() < deadline, "the session did not open its channel"
+        time.sleep(0.01)  # waiting for the session to start, not timing a result
+    folder = found[0].rsplit("/", 1)[0]
+    info = json.loads(open(found[0]).read())
+    port, token = info["port"], info["token"].encode()
+    flood = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(50)]
+    for s in flood[:25]:
+        s.sendall(b"[" * 600)  # half a line, never finished
+    slow = socket.create_connection(("127.0.0.1", port), timeout=5)
+    slow.sendall(token[:3])  # a slow client: the rest of its token never comes in time
+    latencies = []
+    for line in ["pin tempo_bpm 80", "pause", "resume", "goal -0.4", "unpin all"]:
+        t0 = time.monotonic()
+        assert send_command(folder, line, timeout_s=5) == line
+        latencies.append(time.monotonic() - t0)
+    for s in [*flood, slow]:
+        s.close()
+    runner.join(timeout=30)
+    summary = result["summary"]
+    assert max(latencies) < 0.5, latencies
+    # every tick ran, on time: the session took its length in wall time, not more
+    t_s = load_session(summary.folder).ticks["t_s"]
+    assert len(t_s) == int(phases.total_s / CFG.tick_s)
+    assert np.max(np.diff(t_s)) < 2 * CFG.tick_s  # no tick held up
+    assert summary.engine_wall_s < phases.total_s + 3.0
+    events = [e for _, e in load_session(summary.folder).events]
+    assert (
+        "override: pin tempo_bpm=80" in events
+        and "override: pause (protocol clock and control law frozen)" in events
+    )
+
+
+# ---------------------------------------------------------------- many sessions, random commands
+_SHORT = CFG.phases.model_copy(
+    update={
+        "baseline_s": 5.0,
+        "match_s": 10.0,
+        "transition_s": 20.0,
+        "maintain_s": 10.0,
+        "recovery_s": 15.0,
+        "recovery_silence_s": 5.0,
+    }
+)
+
+
+def _random_script(rng, total_s):
+    """Random therapist commands at random times: pins (some outside the envelope), goals,
+    pauses, skips, stops, ends, and some garbage."""
+    lines = []
+    for _ in range(int(rng.integers(3, 20))):
+        kind = rng.choice(["pin", "pin", "unpin", "goal", "pause", "resume", "skip", "estop",
+                           "end", "junk"])  # fmt: skip
+        if kind == "pin":
+            name = str(rng.choice(["tempo_bpm", "loudness_db", "tension", "brightness", "density",
+                                   "register_st", "fade", "mode"]))  # fmt: skip
+            lo, hi = HARD[name]
+            value = rng.uniform(lo - 10, hi + 10)
+            value = round(value) if name == "mode" else value
+            lines.append(f"pin {name} {value}")
+        elif kind == "unpin":
+            lines.append("unpin " + str(rng.choice(["all", "tempo_bpm", "loudness_db", "fade"])))
+        elif kind == "goal":
+            lines.append(f"goal {rng.uniform(-1.2, 1.2)} {rng.uniform(-1, 1)}")
+        elif kind == "junk":
+            lines.append(str(rng.choice(["pin tempo_bpm nan", "goal inf", "fly", "", "pin"])))
+        else:
+            lines.append(str(kind))
+    times = np.sort(rng.uniform(0, total_s, len(lines)))
+    return list(zip(times.tolist(), lines, strict=True))
+
+
+def _check_session(seed):
+    """One short simulated session with random commands; return the ticks that broke the
+    envelope or a slew limit (checked on every tick) and the number of commands."""
+    from attune.engine.envelope import phrase_s
+    from attune.sessions.build import build_engine
+
+    rng = np.random.default_rng(seed)
+    cfg = CFG.model_copy(update={"phases": _SHORT, "seed": seed})
+    listener = SimulatedListener(seed=seed, arousal0=float(rng.uniform(-0.8, 0.8)))
+    engine = build_engine(
+        cfg,
+        sources=listener.sources(),
+        synths=[],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
+    )
+    ctrl = engine.controller
+    env = ctrl.envelope
+    script = _random_script(rng, _SHORT.total_s)
+    commands = ScriptedCommands(script)
+    clock = VirtualClock(tick_s=DT)
+    clock.begin()
+    bad, prev, last_mode_t = [], None, -np.inf
+    rejected = 0
+    for _ in range(int(_SHORT.total_s / DT)):
+        t = clock.next_tick()
+        rejected += len(commands.poll(t, ctrl.command))
+        d = engine.step(t).decision
+        p = d.params
+        # only a fade toward silence may be faster, and only in an emergency stop
+        errs = env.violations(prev, p, DT, exempt=("fade",) if d.stopped else ())
+        if d.stopped and prev is not None and p.fade > prev.fade:
+            errs.append("fade rose during an emergency stop")
+        if prev is not None and p.mode != prev.mode:
+            if t - last_mode_t < phrase_s(prev.tempo_bpm) - 1e-9:
+                errs.append("mode stepped twice in a phrase")
+            last_mode_t = t
+        if p.loudness_db > -12.0 or not 40.0 <= p.tempo_bpm <= 160.0:
+            errs.append("outside the global hard limits")
+        bad += [f"seed {seed} t={t}: {e}" for e in errs]
+        prev = p
+    return bad, len(script), rejected
+
+
+HARD = {
+    "tempo_bpm": (40.0, 160.0),
+    "loudness_db": (-60.0, -6.0),
+    "tension": (0.0, 1.0),
+    "brightness": (0.0, 1.0),
+    "density": (0.0, 1.0),
+    "register_st": (-12.0, 12.0),
+    "fade": (0.0, 1.0),
+    "mode": (0.0, 6.0),
+}
+
+
+def test_ten_sessions_with_random_commands_stay_in_the_envelope_on_every_tick():
+    results = [_check_session(seed) for seed in range(10)]
+    assert [b for bad, _, _ in results for b in bad] == []
+    assert sum(n for _, n, _ in results) > 50 and sum(r for _, _, r in results) > 5
+
+
+@pytest.mark.slow
+def test_a_hundred_sessions_with_random_commands_stay_in_the_envelope_on_every_tick():
+    results = [_check_session(seed) for seed in range(100, 200)]
+    assert [b for bad, _, _ in results for b in bad] == []
