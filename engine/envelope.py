@@ -128,7 +128,7 @@ class Envelope:
         # One pass per tick: slew step, then the bounds (as ``MusicParams.clipped``).
         b, slew = self.bounds, self.slew_per_s
         pd, wd = prev.__dict__, want.__dict__
-        out = {}
+        out: dict[str, float] = {}
         for name in PARAM_NAMES:
             p, w = float(pd[name]), float(wd[name])
             lo, hi = b.get(name) or HARD_BOUNDS[name]

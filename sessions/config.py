@@ -344,7 +344,9 @@ class Simulation(_Model):
     arousal0: float = Field(0.6, ge=-1.0, le=1.0)
     valence0: float = Field(-0.2, ge=-1.0, le=1.0)
     ecg_fs: float = Field(250.0, ge=100.0, le=2000.0)
-    eeg_fs: float = Field(256.0, ge=64.0, le=2048.0)
+    eeg_fs: float = Field(
+        256.0, ge=100.0, le=2048.0, description="EEG rate, Hz (above 90: the 1-45 Hz bands)"
+    )
     eeg_channels: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,16}$")], ...] = Field(
         ("AF7", "AF8", "TP9", "TP10"), strict=False, min_length=1, max_length=64
     )

@@ -183,7 +183,7 @@ class TherapistChannel:
         self._closed = False
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
-        ready = concurrent.futures.Future()
+        ready: concurrent.futures.Future[int] = concurrent.futures.Future()
         self._thread = threading.Thread(
             target=self._run, args=(ready,), name="attune-therapist-channel", daemon=True
         )
@@ -199,7 +199,7 @@ class TherapistChannel:
             json.dump({"host": "127.0.0.1", "port": self.port, "token": self.token}, f)
 
     # ------------------------------------------------------------ the asyncio thread
-    def _run(self, ready: concurrent.futures.Future) -> None:
+    def _run(self, ready: concurrent.futures.Future[int]) -> None:
         asyncio.set_event_loop(self._loop)
         try:
             self._server = self._loop.run_until_complete(

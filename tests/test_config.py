@@ -245,6 +245,8 @@ def test_missing_and_malformed_files(tmp_path):
         ("[safety]\nfade_in_s = inf", "safety.fade_in_s: must be a finite number, got inf"),
         ("[simulation]\necg_fs = 1e9", "simulation.ecg_fs: must be <= 2000.0, got 1000000000.0"),
         ("[simulation]\neeg_channels = []", "simulation.eeg_channels: "),
+        # a traceback from the band-pass filter before
+        ("[simulation]\neeg_fs = 64", "simulation.eeg_fs: must be >= 100.0, got 64"),
         ("[simulation]\neeg_channels = ['a\\nb']", "simulation.eeg_channels.0: "),
     ],
     ids=lambda x: str(x)[:24],
