@@ -569,6 +569,7 @@ def test_flood_and_slow_client_leave_commands_answered_within_half_a_second(tmp_
         s.close()
     runner.join(timeout=30)
     summary = result["summary"]
+    print(f"command latencies under flood: {[round(x, 3) for x in latencies]} s")
     assert max(latencies) < 0.5, latencies
     # every tick ran, on time: the session took its length in wall time, not more
     t_s = load_session(summary.folder).ticks["t_s"]
