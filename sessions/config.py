@@ -1,15 +1,21 @@
 """Session configuration: one validated pydantic model, loaded from TOML.
 
 Every default of the closed loop lives here; the engine classes take their settings
-as required keyword arguments, so there is one place where a number is chosen. Values
-marked [E] in ``../shared/SCIENCE.md`` are engineering choices: keep them configurable.
+as required keyword arguments, so there is one place where a number is chosen.
+
+Types are strict: a number must be a finite number (``true`` is not 1, ``inf`` and
+``nan`` are refused), every duration and rate has an upper bound (a session lasts at
+most :data:`MAX_SESSION_S`), and ranges are checked across fields (a tempo minimum
+above the maximum, a loudness floor above the ceiling). The safety envelope's global
+hard limits (:data:`attune.engine.envelope.HARD_BOUNDS`: the loudness cap, the tempo
+range) are checked here too, so no session file can exceed them.
 """
 
 from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,12 +27,16 @@ from pydantic import (
     model_validator,
 )
 
-#: Hard cap of the program level ceiling ``safety.loudness_db_max``, dBFS (RMS). A session
-#: file cannot set a louder ceiling. With the synth's peak limiter at -1 dBFS and the
-#: startle rule that transients stay within 10 dB of the program level (SCIENCE.md 6),
-#: -12 dBFS is the loudest program level with headroom; on playback calibrated so the
-#: default ceiling (-18 dBFS) is 65-70 dBA it stays near the WHO-ITU 75-80 dBA limits.
-LOUDNESS_HARD_CAP_DB: float = -12.0
+from attune.engine.envelope import HARD_BOUNDS, LOUDNESS_HARD_CAP_DB
+
+__all__ = ["HARD_BOUNDS", "LOUDNESS_HARD_CAP_DB", "MAX_SESSION_S"]  # and the models below
+
+#: Largest session file read, bytes.
+MAX_CONFIG_BYTES: int = 1_000_000
+#: Longest session (sum of the phases), seconds: 4 hours.
+MAX_SESSION_S: float = 4 * 3600.0
+_TEMPO_LO, _TEMPO_HI = HARD_BOUNDS["tempo_bpm"]
+_LOUD_LO, _LOUD_HI = HARD_BOUNDS["loudness_db"]
 #: Paced (resonance) breathing rates a session may set, Hz (3-15 breaths/min; SCIENCE.md 5:
 #: resonance is near 0.1 Hz, individually 4.5-7 breaths/min).
 PACED_BREATHING_RANGE_HZ: tuple[float, float] = (0.05, 0.25)
@@ -37,7 +47,8 @@ class ConfigError(Exception):
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # strict: no bool-as-number, no numeric strings, no float-as-int; finite floats only
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Goal(_Model):
@@ -54,18 +65,30 @@ class Phases(_Model):
     transition leads to the goal; maintain holds it; recovery tapers to silence.
     """
 
-    baseline_s: float = Field(30.0, ge=0.0)
-    match_s: float = Field(60.0, ge=0.0)
-    transition_s: float = Field(360.0, ge=0.0)
-    maintain_s: float = Field(150.0, ge=0.0)
-    recovery_s: float = Field(0.0, ge=0.0)
+    baseline_s: float = Field(30.0, ge=0.0, le=MAX_SESSION_S)
+    match_s: float = Field(60.0, ge=0.0, le=MAX_SESSION_S)
+    transition_s: float = Field(360.0, ge=0.0, le=MAX_SESSION_S)
+    maintain_s: float = Field(150.0, ge=0.0, le=MAX_SESSION_S)
+    recovery_s: float = Field(0.0, ge=0.0, le=MAX_SESSION_S)
     recovery_silence_s: float = Field(
         60.0,
         ge=0.0,
+        le=3600.0,
         description="silence at the end of recovery, s (SCIENCE.md 5: >= 1-2 min); the music "
         "tapers to the neutral preset before it, then fades out",
     )
     transition_shape: Literal["linear", "cosine"] = "cosine"
+
+    @model_validator(mode="after")
+    def _session_length(self) -> Phases:
+        if self.total_s > MAX_SESSION_S:
+            raise ValueError(
+                f"the phases add up to {self.total_s:g} s, more than the longest session "
+                f"of {MAX_SESSION_S:g} s"
+            )
+        if self.total_s <= 0.0:
+            raise ValueError("the phases add up to 0 s: the session would be empty")
+        return self
 
     @property
     def total_s(self) -> float:
@@ -78,12 +101,12 @@ class Phases(_Model):
 class Safety(_Model):
     """The safety envelope: hard bounds and slew limits of the music (SCIENCE.md 5-6)."""
 
-    tempo_bpm_min: float = Field(55.0, ge=40.0, le=160.0)
-    tempo_bpm_max: float = Field(115.0, ge=40.0, le=160.0)
-    loudness_db_min: float = Field(-40.0, ge=-60.0, le=LOUDNESS_HARD_CAP_DB)
+    tempo_bpm_min: float = Field(55.0, ge=_TEMPO_LO, le=_TEMPO_HI)
+    tempo_bpm_max: float = Field(115.0, ge=_TEMPO_LO, le=_TEMPO_HI)
+    loudness_db_min: float = Field(-40.0, ge=_LOUD_LO, le=LOUDNESS_HARD_CAP_DB)
     loudness_db_max: float = Field(
         -18.0,
-        ge=-60.0,
+        ge=_LOUD_LO,
         description="program level ceiling, dBFS (RMS); at most LOUDNESS_HARD_CAP_DB (-12)",
     )
     tension_max: float = Field(0.8, ge=0.0, le=1.0)
@@ -93,8 +116,8 @@ class Safety(_Model):
         0.01, gt=0.0, le=1.0, description="tension, brightness, density"
     )
     register_slew_st_per_s: float = Field(0.1, gt=0.0, le=12.0)
-    fade_in_s: float = Field(8.0, ge=0.05)
-    fade_out_s: float = Field(5.0, ge=0.05)
+    fade_in_s: float = Field(8.0, ge=0.05, le=120.0)
+    fade_out_s: float = Field(5.0, ge=0.05, le=120.0)
     estop_fade_s: float = Field(
         0.5,
         gt=0.0,
@@ -103,26 +126,35 @@ class Safety(_Model):
         "ramp; silence within 2 s)",
     )
     override_loudness_rise_db_per_s: float = Field(
-        3.0, gt=0.0, le=3.0, description="startle limit on a pinned loudness rising, dB/s"
+        3.0,
+        gt=0.0,
+        le=3.0,
+        description="no longer used: a pinned loudness moves at loudness_slew_db_per_s like "
+        "every other source (kept so older session files load)",
     )
-
-    @field_validator("tempo_bpm_max")
-    @classmethod
-    def _tempo_range(cls, v: float, info: ValidationInfo) -> float:
-        lo = info.data.get("tempo_bpm_min")
-        if lo is not None and v <= lo:
-            raise ValueError(f"must be above tempo_bpm_min = {lo:g} (inverted tempo range)")
-        return v
 
     @field_validator("loudness_db_max")
     @classmethod
-    def _loudness_cap(cls, v: float, info: ValidationInfo) -> float:
+    def _loudness_cap(cls, v: float) -> float:
         if v > LOUDNESS_HARD_CAP_DB:
             raise ValueError(f"must be at most the hard cap of {LOUDNESS_HARD_CAP_DB:g} dBFS")
-        lo = info.data.get("loudness_db_min")
-        if lo is not None and v <= lo:
-            raise ValueError(f"must be above loudness_db_min = {lo:g} (inverted loudness range)")
         return v
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Safety:
+        # after the fields, defaults included: `tempo_bpm_min = 150` alone meets the
+        # default maximum of 115 here
+        if self.tempo_bpm_max <= self.tempo_bpm_min:
+            raise ValueError(
+                f"tempo_bpm_min = {self.tempo_bpm_min:g} must be below tempo_bpm_max = "
+                f"{self.tempo_bpm_max:g} (inverted tempo range)"
+            )
+        if self.loudness_db_max <= self.loudness_db_min:
+            raise ValueError(
+                f"loudness_db_min = {self.loudness_db_min:g} must be below loudness_db_max = "
+                f"{self.loudness_db_max:g} (inverted loudness range)"
+            )
+        return self
 
 
 class Estimator(_Model):
@@ -136,25 +168,31 @@ class Estimator(_Model):
         0.6, ge=-1.0, le=1.0, description="intake rating of arousal (e.g. SAM), the baseline anchor"
     )
     prior_valence: float = Field(-0.2, ge=-1.0, le=1.0)
-    w_hr: float = Field(1.0, ge=0.0)
-    w_ln_rmssd: float = Field(1.0, ge=0.0)
-    w_engagement: float = Field(0.5, ge=0.0)
-    w_alpha: float = Field(0.5, ge=0.0)
-    w_faa: float = Field(1.0, ge=0.0)
+    w_hr: float = Field(1.0, ge=0.0, le=10.0)
+    w_ln_rmssd: float = Field(1.0, ge=0.0, le=10.0)
+    w_engagement: float = Field(0.5, ge=0.0, le=10.0)
+    w_alpha: float = Field(0.5, ge=0.0, le=10.0)
+    w_faa: float = Field(1.0, ge=0.0, le=10.0)
     w_valence_hr: float = Field(
-        0.0, ge=0.0, description="weight of z(HR) in valence (SCIENCE.md 3: a small HR term)"
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="weight of z(HR) in valence (SCIENCE.md 3: a small HR term)",
     )
     w_hf: float = Field(
         0.0,
         ge=0.0,
+        le=10.0,
         description="weight of ln HF power (sign -1; needs >= 60 s of beats); forced to 0 "
         "with features.paced_breathing_hz > 0",
     )
-    arousal_gain: float = Field(0.4, gt=0.0, description="arousal units per fused z")
-    valence_gain: float = Field(0.3, gt=0.0, description="valence units per fused z")
-    arousal_tau_s: float = Field(15.0, gt=0.0)
-    valence_tau_s: float = Field(30.0, gt=0.0)
-    stale_s: float = Field(3.0, gt=0.0, description="no new samples for this long: modality stale")
+    arousal_gain: float = Field(0.4, gt=0.0, le=5.0, description="arousal units per fused z")
+    valence_gain: float = Field(0.3, gt=0.0, le=5.0, description="valence units per fused z")
+    arousal_tau_s: float = Field(15.0, gt=0.0, le=600.0)
+    valence_tau_s: float = Field(30.0, gt=0.0, le=600.0)
+    stale_s: float = Field(
+        3.0, gt=0.0, le=60.0, description="no new samples for this long: modality stale"
+    )
     min_confidence: float = Field(
         0.3, ge=0.0, le=1.0, description="below this the controller holds"
     )
@@ -177,11 +215,16 @@ class Control(_Model):
     max_lead: float = Field(
         1.0, gt=0.0, le=2.0, description="bound of |music arousal - target arousal|"
     )
-    hold_timeout_s: float = Field(30.0, ge=0.0, description="hold this long, then drift to neutral")
+    hold_timeout_s: float = Field(
+        30.0, ge=0.0, le=3600.0, description="hold this long, then drift to neutral"
+    )
     neutral_arousal: float = Field(-0.3, ge=-1.0, le=1.0, description="the calm preset")
     neutral_valence: float = Field(0.2, ge=-1.0, le=1.0)
     goal_ramp_s: float = Field(
-        120.0, ge=0.0, description="shortest ramp of the target to a goal changed mid-session, s"
+        120.0,
+        ge=0.0,
+        le=3600.0,
+        description="shortest ramp of the target to a goal changed mid-session, s",
     )
     open_loop_music: Literal["match", "neutral"] = Field(
         "match",
@@ -228,6 +271,7 @@ class Features(_Model):
     paced_breathing_hz: float = Field(
         0.0,
         ge=0.0,
+        le=1.0,
         description="paced (resonance) breathing rate, Hz (0.1 = 6 breaths/min; 0 = none): "
         "frequency-domain HRV features leave the arousal estimate (RSA moves from HF into "
         "LF) and the music swells with the breath",
@@ -299,9 +343,13 @@ class Simulation(_Model):
 
     arousal0: float = Field(0.6, ge=-1.0, le=1.0)
     valence0: float = Field(-0.2, ge=-1.0, le=1.0)
-    ecg_fs: float = Field(250.0, ge=100.0)
-    eeg_fs: float = Field(256.0, ge=64.0)
-    eeg_channels: tuple[str, ...] = ("AF7", "AF8", "TP9", "TP10")
+    ecg_fs: float = Field(250.0, ge=100.0, le=2000.0)
+    eeg_fs: float = Field(
+        256.0, ge=100.0, le=2048.0, description="EEG rate, Hz (above 90: the 1-45 Hz bands)"
+    )
+    eeg_channels: tuple[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,16}$")], ...] = Field(
+        ("AF7", "AF8", "TP9", "TP10"), strict=False, min_length=1, max_length=64
+    )
 
 
 class LiveStream(_Model):
@@ -310,7 +358,7 @@ class LiveStream(_Model):
     kind: Literal["eeg", "ecg", "ppg", "rr", "markers"]
     name: str | None = None
     source_id: str | None = None
-    stale_after_s: float = Field(2.0, gt=0.0, description="no samples this long: stale")
+    stale_after_s: float = Field(2.0, gt=0.0, le=60.0, description="no samples this long: stale")
 
 
 class SessionConfig(_Model):
@@ -318,7 +366,7 @@ class SessionConfig(_Model):
 
     name: str = Field("demo", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     participant: str = Field("sim-001", pattern=r"^[A-Za-z0-9_.-]{1,64}$", description="pseudonym")
-    seed: int = Field(7, ge=0)
+    seed: int = Field(7, ge=0, le=2**32 - 1)
     tick_s: float = Field(0.25, ge=0.05, le=2.0)
     goal: Goal = Goal()
     phases: Phases = Phases()
@@ -330,10 +378,13 @@ class SessionConfig(_Model):
     audio: Audio = Audio()
     midi: Midi = Midi()
     streams: tuple[LiveStream, ...] = Field(
-        (), description="LSL streams of a live session; the first of each kind is used"
+        (),
+        strict=False,
+        max_length=16,
+        description="LSL streams of a live session; the first of each kind is used",
     )
     lsl_outlets: bool = Field(True, description="publish state, music and markers over LSL")
-    output_dir: Path = Path("attune-sessions")
+    output_dir: Path = Field(Path("attune-sessions"), strict=False)
     render_audio: bool = Field(True, description="render the music to session.wav (offline)")
     sample_rate_hz: int = Field(
         48000, ge=22050, le=96000, description="audio sample rate, Hz (a multiple of 960)"
@@ -409,9 +460,10 @@ def format_validation_error(err: ValidationError, source: str) -> str:
         and kind not in ("missing", "extra_forbidden")
         and not isinstance(first["input"], dict)
     )
-    value = f", got {first['input']!r}" if shown else ""
+    got = repr(first["input"]) if shown else ""
+    value = f", got {got[:77] + '...' if len(got) > 80 else got}" if shown else ""
     where = f"{loc}: " if loc else ""
-    return f"{source}: {where}{msg}{value}{more}"
+    return f"{source}: {where}{msg}{value}{more}".replace("\n", " ")
 
 
 def load_config(path: Path | str) -> SessionConfig:
@@ -424,11 +476,22 @@ def load_config(path: Path | str) -> SessionConfig:
     """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: {size} bytes, too large for a session file")
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such session file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a folder, not a session file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a text file (not UTF-8 at byte {e.start})") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror or e}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+        raise ConfigError(f"{path}: not valid TOML: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     return validate_config(raw, source=str(path))
 
 
@@ -438,6 +501,8 @@ def validate_config(raw: dict, *, source: str = "config") -> SessionConfig:
         return SessionConfig.model_validate(raw)
     except ValidationError as e:
         raise ConfigError(format_validation_error(e, source)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None
 
 
 def dump_config(cfg: SessionConfig) -> str:

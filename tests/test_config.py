@@ -36,7 +36,7 @@ INVALID = [
     ("[phases]\nmatch_s = -5", "phases.match_s: must be >= 0.0, got -5"),
     (
         "[safety]\ntempo_bpm_min = 120\ntempo_bpm_max = 90",
-        "safety.tempo_bpm_max: must be above tempo_bpm_min = 120 (inverted tempo range), got 90",
+        "safety: tempo_bpm_min = 120 must be below tempo_bpm_max = 90 (inverted tempo range)",
     ),
     (
         f"[safety]\nloudness_db_max = {LOUDNESS_HARD_CAP_DB + 6}",
@@ -209,3 +209,162 @@ def test_missing_and_malformed_files(tmp_path):
     bad.write_text("[goal\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad)
+
+
+# ---------------------------------------------------------------- issue 14: strict types
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # issue 14: `tempo_bpm_min = 150` alone played 115-150 BPM
+        (
+            "[safety]\ntempo_bpm_min = 150",
+            "safety: tempo_bpm_min = 150 must be below tempo_bpm_max = 115 (inverted tempo range)",
+        ),
+        # issue 14: `loudness_db_min = -15` played above the -18 ceiling
+        (
+            "[safety]\nloudness_db_min = -15",
+            "safety: loudness_db_min = -15 must be below loudness_db_max = -18 "
+            "(inverted loudness range)",
+        ),
+        # issue 14: `goal.arousal = true` was read as +1.0
+        ("[goal]\narousal = true", "goal.arousal: must be a valid number, got True"),
+        ("seed = true", "seed: must be a valid integer, got True"),
+        ("[control]\nenabled = 1", "control.enabled: must be a valid boolean, got 1"),
+        ('tick_s = "0.25"', "tick_s: must be a valid number, got '0.25'"),
+        # issue 14: tracebacks for maintain_s = inf and transition_s = 1e12
+        ("[phases]\nmaintain_s = inf", "phases.maintain_s: must be a finite number, got inf"),
+        ("[phases]\nbaseline_s = nan", "phases.baseline_s: must be a finite number, got nan"),
+        (
+            "[phases]\ntransition_s = 1e12",
+            "phases.transition_s: must be <= 14400.0, got 1000000000000.0",
+        ),
+        (
+            "[phases]\ntransition_s = 14000\nmaintain_s = 14000",
+            "phases: the phases add up to 28090 s, more than the longest session of 14400 s",
+        ),
+        ("[safety]\nfade_in_s = inf", "safety.fade_in_s: must be a finite number, got inf"),
+        ("[simulation]\necg_fs = 1e9", "simulation.ecg_fs: must be <= 2000.0, got 1000000000.0"),
+        ("[simulation]\neeg_channels = []", "simulation.eeg_channels: "),
+        # a traceback from the band-pass filter before
+        ("[simulation]\neeg_fs = 64", "simulation.eeg_fs: must be >= 100.0, got 64"),
+        ("[simulation]\neeg_channels = ['a\\nb']", "simulation.eeg_channels.0: "),
+    ],
+    ids=lambda x: str(x)[:24],
+)
+def test_issue14_configs_fail_with_one_line(tmp_path, text, expected):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        load_config(path)
+    msg = str(e.value)
+    assert "\n" not in msg and msg.startswith(f"{path}: {expected}"), msg
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"\x00\xff\xfe binary", "not a text file"),
+        (b"[" * 5000, "not valid TOML"),
+        (b"a = " + b"[" * 3000 + b"]" * 3000, "nested too deeply"),
+    ],
+    ids=["binary", "brackets", "deep"],
+)
+def test_unreadable_session_files_fail_with_one_line(tmp_path, content, expected):
+    path = tmp_path / "bad.toml"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError, match=expected) as e:
+        load_config(path)
+    assert "\n" not in str(e.value)
+    with pytest.raises(ConfigError, match="a folder"):
+        load_config(tmp_path)
+
+
+# ---------------------------------------------------------------- property-based (hypothesis)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from attune.engine.envelope import HARD_BOUNDS  # noqa: E402
+from attune.sessions.build import make_controller, make_envelope  # noqa: E402
+
+
+def _fields(model):
+    """Every (table, key) of the session schema, and the nested models."""
+    out = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        sub = ann if isinstance(ann, type) and hasattr(ann, "model_fields") else None
+        out.append((name, sub))
+    return out
+
+
+_HOSTILE = st.one_of(
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-200, max_value=200),
+    st.text(max_size=20),
+    st.none(),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
+
+
+@st.composite
+def hostile_configs(draw):
+    """A dict shaped like a session file, with random (often wrong) values."""
+    raw: dict = {}
+    for name, sub in _fields(SessionConfig):
+        if not draw(st.booleans()):
+            continue
+        if sub is None:
+            raw[name] = draw(_HOSTILE)
+        else:
+            keys = list(sub.model_fields)
+            picked = draw(st.lists(st.sampled_from(keys), max_size=4, unique=True))
+            raw[name] = {k: draw(_HOSTILE) for k in picked}
+    if draw(st.booleans()):
+        raw[draw(st.text(max_size=8))] = draw(_HOSTILE)
+    return raw
+
+
+def _check_config(raw):
+    try:
+        cfg = validate_config(raw, source="h.toml")
+    except ConfigError as e:
+        assert "\n" not in str(e) and str(e).startswith("h.toml: ")
+        return
+    # a valid config always builds, inside the global hard limits
+    env = make_envelope(cfg.safety)
+    for name, (lo, hi) in env.bounds.items():
+        hard_lo, hard_hi = HARD_BOUNDS[name]
+        assert hard_lo <= lo < hi <= hard_hi or (lo == hi and name == "tension")
+    make_controller(cfg)
+    assert 0 < cfg.phases.total_s <= 4 * 3600
+
+
+@settings(max_examples=400, deadline=200, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_configs())
+def test_random_and_hostile_configs_fail_with_one_line_or_build(raw):
+    _check_config(raw)
+
+
+@pytest.mark.slow
+@settings(max_examples=30_000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(hostile_configs())
+def test_random_and_hostile_configs_many(raw):
+    _check_config(raw)
+
+
+@settings(max_examples=300, deadline=500)
+@given(st.binary(max_size=400))
+def test_random_session_files_fail_with_one_line(content):
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "h.toml"
+        path.write_bytes(content)
+        try:
+            load_config(path)
+        except ConfigError as e:
+            assert "\n" not in str(e)

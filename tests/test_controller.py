@@ -11,12 +11,18 @@ from attune.synthesis.params import PARAM_NAMES, MusicParams, music_arousal, par
 CFG = SessionConfig()
 
 
+def tick(controller, est):
+    """One tick as the engine runs it: commands first, then the decision."""
+    controller.begin_tick(est.t)
+    return controller.update(est)
+
+
 def run(controller, arousal_of_t, conf_of_t=lambda t: 0.9, ticks=2400):
     out = []
     for i in range(ticks):
         t = i * CFG.tick_s
         est = AffectEstimate(arousal_of_t(t), 0.0, conf_of_t(t), t, 0.4)
-        out.append(controller.update(est))
+        out.append(tick(controller, est))
     return out
 
 
@@ -149,7 +155,7 @@ def test_matching_music_corresponds_to_the_measured_state():
     # measured = intake prior: the music is exactly the cue-model music for that state
     es = CFG.estimator
     decisions = [
-        ctrl.update(AffectEstimate(es.prior_arousal, es.prior_valence, 0.9, i * 0.25, 0.4))
+        tick(ctrl, AffectEstimate(es.prior_arousal, es.prior_valence, 0.9, i * 0.25, 0.4))
         for i in range(int(90 / CFG.tick_s))
     ]
     env = make_envelope(CFG.safety)
@@ -171,7 +177,7 @@ def test_mode_steps_at_most_once_per_phrase():
     wild = rng.uniform(-1, 1, 2400)
     ctrl = make_controller(CFG)
     decisions = [
-        ctrl.update(AffectEstimate(0.0, wild[i], 0.9, i * CFG.tick_s, 0.4)) for i in range(2400)
+        tick(ctrl, AffectEstimate(0.0, wild[i], 0.9, i * CFG.tick_s, 0.4)) for i in range(2400)
     ]
     # the valence target is the goal; drive mode with the estimate via matching only
     steps = [i for i in range(1, 2400) if decisions[i].params.mode != decisions[i - 1].params.mode]
@@ -186,7 +192,7 @@ def test_law_is_bounded():
     decisions = run(ctrl, lambda t: 1.0 if t < 300 else -1.0)
     for d in decisions:
         if d.phase in ("transition", "maintain"):
-            assert abs(ctrl.integral) <= CFG.control.integral_max + 1e-12
+            assert abs(ctrl.law.integral) <= CFG.control.integral_max + 1e-12
             assert -1.0 <= d.music_arousal <= 1.0
 
 

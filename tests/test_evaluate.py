@@ -30,9 +30,9 @@ def test_checker_catches_slew_bound_and_phrase_violations():
     assert "outside" in check_run(loud, env, 0.25)[1]
     modes = [_decision(p), _decision(p.with_(mode=3)), _decision(p.with_(mode=4))]
     assert "mode stepped" in check_run(modes, env, 0.25)[1]
-    # a therapist pin is checked against the absolute bounds only
+    # a therapist pin is held to the session's envelope too (issue 14: nothing bypasses it)
     pinned = [_decision(p), _decision(p.with_(tempo_bpm=45.0), overridden=("tempo_bpm",))]
-    assert check_run(pinned, env, 0.25) == (0, "")
+    assert "tempo_bpm=45 outside [55, 115]" in check_run(pinned, env, 0.25)[1]
 
 
 def test_listeners_are_seeded_and_goals_relative_to_their_start():

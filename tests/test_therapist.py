@@ -24,7 +24,6 @@ from attune.sessions.therapist import (
     send_command,
 )
 from attune.synthesis.analysis import read_wav, rms_dbfs_windows
-from attune.synthesis.params import BOUNDS
 
 CFG = SessionConfig()
 DT = CFG.tick_s
@@ -50,6 +49,7 @@ def drive(ctrl, arousal_of_t, script=(), ticks=None, conf=0.9):
         while k < len(script) and script[k][0] <= t:
             script[k][1](ctrl)
             k += 1
+        ctrl.begin_tick(t)
         out.append(ctrl.update(AffectEstimate(arousal_of_t(t), 0.0, conf, t, 0.3)))
     return out
 
@@ -58,13 +58,17 @@ def cfg_all_phases(**changes):
     return CFG.model_copy(update={"phases": ALL_PHASES, **changes})
 
 
-def test_pinned_tempo_stays_pinned_through_every_phase():
+def test_pinned_tempo_is_reached_at_the_slew_limit_and_held_through_every_phase():
     ctrl = make_controller(cfg_all_phases())
+    start = ctrl.params.tempo_bpm
     decisions = drive(ctrl, lambda t: 0.6, script=[(0.0, lambda c: c.pin("tempo_bpm", 70.0))])
     phases = {d.phase for d in decisions}
     assert phases == {"baseline", "match", "transition", "maintain", "recovery"}
     tempo = np.array([d.params.tempo_bpm for d in decisions])
-    assert np.all(tempo == 70.0)
+    rate = CFG.safety.tempo_slew_bpm_per_min / 60 * DT
+    assert np.max(np.abs(np.diff(tempo))) <= rate + 1e-9  # a pin is a target, not a jump
+    reach = int(np.ceil(abs(start - 70.0) / rate))
+    assert np.all(tempo[reach + 1 :] == 70.0)
     assert all("tempo_bpm" in d.overridden for d in decisions)
     assert decisions[0].events[0] == "override: pin tempo_bpm=70"
     # the rest of the music still follows the law (loudness falls toward calm)
@@ -72,31 +76,53 @@ def test_pinned_tempo_stays_pinned_through_every_phase():
     assert loud[-1] < decisions[int(90 / DT)].params.loudness_db
 
 
-def test_pin_wins_over_envelope_but_not_over_absolute_bounds_and_unpin_slews_back():
+@pytest.mark.parametrize(
+    ("line", "limit"),
+    [
+        # issue 14: `pin loudness_db -6` played at -6 dBFS (cap -12, session ceiling -18)
+        ("pin loudness_db -6", "[-40, -18]"),
+        ("pin loudness_db -15", "[-40, -18]"),
+        # issue 14: `pin tempo_bpm 150` jumped from 70 to 150 BPM (session maximum 115)
+        ("pin tempo_bpm 150", "[55, 115]"),
+        ("pin tempo_bpm 45", "[55, 115]"),
+        ("pin tension 0.95", "[0, 0.8]"),
+    ],
+)
+def test_pins_outside_the_session_envelope_are_refused_naming_the_limit(line, limit):
+    ctrl = make_controller(cfg_all_phases())
+    with pytest.raises(CommandError) as e:
+        ctrl.command(line)
+    msg = str(e.value)
+    assert "\n" not in msg and "outside this session's safety envelope" in msg and limit in msg
+    decisions = drive(ctrl, lambda t: 0.6, ticks=int(120 / DT))  # nothing was queued
+    assert all(not d.overridden for d in decisions)
+    env = make_envelope(CFG.safety)
+    assert all(not env.violations(None, d.params, DT) for d in decisions)
+
+
+def test_unpin_returns_to_the_law_at_the_slew_limit():
     ctrl = make_controller(cfg_all_phases())
     lo_env = make_envelope(CFG.safety).bounds["tempo_bpm"][0]
     decisions = drive(
         ctrl,
         lambda t: 0.6,
-        script=[(100.0, lambda c: c.pin("tempo_bpm", 45.0)), (150.0, lambda c: c.unpin())],
+        script=[(100.0, lambda c: c.pin("tempo_bpm", lo_env)), (150.0, lambda c: c.unpin())],
         ticks=int(250 / DT),
     )
-    pinned = [d.params.tempo_bpm for d in decisions[int(100 / DT) : int(150 / DT)]]
-    assert pinned == [45.0] * len(pinned) and 45.0 < lo_env and 45.0 >= BOUNDS["tempo_bpm"][0]
-    after = np.array([d.params.tempo_bpm for d in decisions[int(150 / DT) :]])
-    assert after[0] == lo_env  # back inside the envelope at once (a move toward safety)
-    assert np.max(np.abs(np.diff(after))) <= CFG.safety.tempo_slew_bpm_per_min / 60 * DT + 1e-9
+    tempo = np.array([d.params.tempo_bpm for d in decisions])
+    assert np.max(np.abs(np.diff(tempo))) <= CFG.safety.tempo_slew_bpm_per_min / 60 * DT + 1e-9
+    assert tempo.min() >= lo_env
     assert "override: unpin tempo_bpm" in decisions[int(150 / DT)].events
 
 
-def test_pinned_loudness_rises_no_faster_than_the_startle_limit():
+def test_pinned_loudness_rises_at_the_loudness_slew_limit():
     ctrl = make_controller(cfg_all_phases())
     decisions = drive(
-        ctrl, lambda t: 0.0, script=[(100.0, lambda c: c.pin("loudness_db", -10.0))], ticks=500
+        ctrl, lambda t: 0.0, script=[(100.0, lambda c: c.pin("loudness_db", -18.0))], ticks=1200
     )
     loud = np.array([d.params.loudness_db for d in decisions[int(100 / DT) :]])
-    assert np.max(np.diff(loud)) <= CFG.safety.override_loudness_rise_db_per_s * DT + 1e-9
-    assert loud[-1] == -10.0
+    assert np.max(np.abs(np.diff(loud))) <= CFG.safety.loudness_slew_db_per_s * DT + 1e-9
+    assert loud[-1] == -18.0 and loud.max() <= CFG.safety.loudness_db_max
 
 
 def test_goal_change_ramps_the_target_monotonically():
@@ -196,6 +222,22 @@ def test_commands_parse():
     assert parse_command(" estop ") == ("estop", ())
 
 
+def _read_all(sock, ch, submit):
+    """Poll ``ch`` like the runner does until the server closes ``sock``; return the bytes."""
+    sock.settimeout(0.0)
+    buf = b""
+    for _ in range(2_000_000):
+        ch.poll(0.0, submit)
+        try:
+            part = sock.recv(4096)
+        except BlockingIOError:
+            continue
+        if not part:
+            break
+        buf += part
+    return buf
+
+
 def test_channel_round_trip_and_rejections(tmp_path):
     ch = TherapistChannel(tmp_path)
     info = json.loads((tmp_path / CHANNEL_FILE).read_text())
@@ -224,19 +266,10 @@ def test_channel_round_trip_and_rejections(tmp_path):
     assert got == ["pin tempo_bpm 70"]
     assert "tempo_bpm must be in [40, 160], got 999" in results["err"]
     assert events == ["command rejected: pin: tempo_bpm must be in [40, 160], got 999"]
-    # a client without the token is refused
+    # a client without the token is refused, and the connection closed
     with socket.create_connection(("127.0.0.1", ch.port), timeout=10) as s:
-        s.sendall(b'{"token": "nope", "command": "estop"}\n')
-        s.settimeout(0.0)
-        buf = b""
-        for _ in range(200_000):
-            ch.poll(0.0, got.append)
-            try:
-                buf += s.recv(4096)
-            except BlockingIOError:
-                pass
-            if b"\n" in buf:
-                break
+        s.sendall(b"nope estop\n")
+        buf = _read_all(s, ch, got.append)
     assert json.loads(buf) == {"ok": False, "error": "bad token"}
     assert got == ["pin tempo_bpm 70"]
     ch.close()
@@ -292,3 +325,365 @@ def test_commands_are_recorded_and_rejections_too(tmp_path):
     assert "override: pause (protocol clock and control law frozen)" in texts
     assert "override: resume" in texts
     assert any(e.startswith("therapist channel: 127.0.0.1:") for e in texts)
+
+
+# ---------------------------------------------------------------- channel hardening (issue 14)
+class Ticker:
+    """Poll a channel every ``period_s`` from a thread, as the session runner does per tick.
+
+    Commands go to a real controller (``Controller.command``), which validates them
+    against the session's envelope.
+    """
+
+    def __init__(self, ch, period_s=0.002):
+        self.ch = ch
+        self.ctrl = make_controller(CFG)
+        self.accepted: list[str] = []
+        self.events: list[str] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._period = period_s
+        self._th = threading.Thread(target=self._run, daemon=True)
+
+    def _submit(self, line):
+        self.ctrl.command(line)
+        self.accepted.append(line)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.events += self.ch.poll(0.0, self._submit)
+            except BaseException as e:  # the test fails on any
+                self.errors.append(e)
+            self._stop.wait(self._period)
+
+    def __enter__(self):
+        self._th.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._th.join(timeout=10)
+        self.ch.close()
+
+
+def _exchange(port, data, timeout=10.0):
+    """Send ``data`` on a new connection and read until the server closes or replies."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        try:
+            s.sendall(data)
+        except OSError:
+            pass  # the server may close on a long line before reading it all
+        buf = b""
+        while b"\n" not in buf:
+            try:
+                part = s.recv(4096)
+            except OSError:
+                break
+            if not part:
+                break
+            buf += part
+    return buf
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        # issue 14: a 3 kB nested array crashed the session before any token check
+        (b"[" * 3000 + b"\n", "line over 1024 bytes"),
+        (b"[" * 500 + b"\n", "bad token"),
+        # issue 14: a non-ASCII token crashed it too
+        ("tökén estop\n".encode(), "bad token"),
+        (b"\xff\xfe\x00 estop\n", "bad token"),
+        (b'{"token": "x", "command": "estop"}\n', "bad token"),
+    ],
+)
+def test_hostile_lines_are_refused_before_parsing_and_the_session_goes_on(tmp_path, data, error):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        reply = json.loads(_exchange(tk.ch.port, data).split(b"\n")[0])
+        assert reply == {"ok": False, "error": error}
+        assert tk.accepted == []
+        assert send_command(tmp_path, "pause", timeout_s=10) == "pause"
+    assert tk.errors == [] and tk.accepted == ["pause"]
+
+
+def test_a_valid_token_with_a_non_ascii_command_is_refused(tmp_path):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        reply = _exchange(tk.ch.port, tk.ch.token.encode() + " pin tempo_bpm 7０\n".encode())
+        assert json.loads(reply) == {"ok": False, "error": "a command must be ASCII text"}
+        out = _exchange(tk.ch.port, tk.ch.token.encode() + b" pin tempo_bpm 150\n")
+        msg = json.loads(out)["error"]
+        assert msg == "pin: tempo_bpm 150 refused: outside this session's safety envelope [55, 115]"
+    assert tk.events == [f"command rejected: {msg}"] and tk.accepted == []
+
+
+def test_connections_are_bounded_and_time_out(tmp_path):
+    """Issue 14: held connections exhausted the file descriptors after ~4 min."""
+    ch = TherapistChannel(tmp_path, auth_timeout_s=0.3, max_clients=2)
+    with Ticker(ch) as tk:
+        held = [socket.create_connection(("127.0.0.1", ch.port), timeout=10) for _ in range(200)]
+        for s in held:
+            s.settimeout(10)
+        # the server holds at most MAX_UNAUTHENTICATED of them: the others are closed
+        closed = 0
+        for s in held:
+            data = s.recv(4096)  # b"" (evicted) or the timeout reply, then EOF
+            closed += 1
+            assert data in (b"", b'{"ok": false, "error": "no token in time"}\n')
+            s.close()
+        assert closed == 200
+        # authenticated clients beyond max_clients are refused, the first ones served
+        tok = ch.token.encode()
+        a = socket.create_connection(("127.0.0.1", ch.port), timeout=10)
+        b = socket.create_connection(("127.0.0.1", ch.port), timeout=10)
+        for s in (a, b):
+            s.sendall(tok + b" pause\n")
+            assert json.loads(s.recv(4096)) == {"ok": True, "command": "pause"}
+        third = _exchange(ch.port, tok + b" resume\n")
+        assert json.loads(third) == {"ok": False, "error": "too many clients"}
+        a.close()
+        b.close()
+    assert tk.errors == [] and tk.accepted == ["pause", "pause"]
+
+
+def test_a_bad_token_closes_the_connection(tmp_path):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        with socket.create_connection(("127.0.0.1", tk.ch.port), timeout=10) as s:
+            s.sendall(b"guess1 estop\nguess2 estop\n" + tk.ch.token.encode() + b" estop\n")
+            buf = b""
+            while part := s.recv(4096):
+                buf += part
+        assert buf == b'{"ok": false, "error": "bad token"}\n'
+    assert tk.accepted == []
+
+
+# ---------------------------------------------------------------- property-based (hypothesis)
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_WORDS = st.sampled_from(
+    ["pin", "unpin", "goal", "pause", "resume", "skip", "estop", "end", "all", "tempo_bpm",
+     "loudness_db", "fade", "mode", "nan", "inf", "-inf", "1e308", "-0", "150", "-6", "0.5"]
+)  # fmt: skip
+_LINES = st.one_of(
+    st.binary(max_size=1200),
+    st.lists(st.one_of(_WORDS, st.text(max_size=12)), max_size=5).map(
+        lambda w: " ".join(w).encode("utf-8", "replace")
+    ),
+)
+
+
+def _channel_property(tmp_path, max_examples):
+    with Ticker(TherapistChannel(tmp_path)) as tk:
+        tok = tk.ch.token.encode()
+
+        @settings(
+            max_examples=max_examples,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        )
+        @given(_LINES, st.sampled_from(["token", "none", "wrong"]))
+        def check(body, auth):
+            body = body.replace(b"\n", b" ")
+            prefix = {"token": tok + b" ", "none": b"", "wrong": tok[:-1] + b"x "}[auth]
+            data = prefix + body + b"\n"
+            reply = json.loads(_exchange(tk.ch.port, data).split(b"\n")[0])
+            assert reply["ok"] in (True, False) and set(reply) <= {"ok", "command", "error"}
+            if len(data) > 1024:
+                assert reply == {"ok": False, "error": "line over 1024 bytes"}
+            elif auth != "token":
+                assert reply == {"ok": False, "error": "bad token"}
+            if not reply["ok"]:
+                assert "\n" not in reply["error"]
+
+        n_before = len(tk.accepted)
+        check()
+        assert tk.errors == []
+        # the session survived every message and still answers
+        assert send_command(tmp_path, "pause", timeout_s=10) == "pause"
+        assert len(tk.accepted) > n_before
+    # and the controller, fed every accepted command, never leaves its envelope
+    ctrl = tk.ctrl
+    env = ctrl.envelope
+    prev = None
+    for i in range(int(120 / DT)):
+        t = i * DT
+        ctrl.begin_tick(t)
+        d = ctrl.update(AffectEstimate(0.6, 0.0, 0.9, t, 0.3))
+        exempt = ("fade",) if d.stopped else ()
+        assert env.violations(prev, d.params, DT, exempt=exempt) == []
+        prev = d.params
+
+
+def test_random_and_hostile_messages_on_the_channel(tmp_path):
+    _channel_property(tmp_path, 600)
+
+
+@pytest.mark.slow
+def test_random_and_hostile_messages_on_the_channel_many(tmp_path):
+    _channel_property(tmp_path, 20_000)
+
+
+# ---------------------------------------------------------------- flood and slow client
+def test_flood_and_slow_client_leave_commands_answered_within_half_a_second(tmp_path):
+    """Issue 14: 50 held connections and a slow client, during a real-time session."""
+    import glob
+    import time
+
+    from attune.sessions.simulated_run import run_simulation
+
+    phases = CFG.phases.model_copy(
+        update={"baseline_s": 2.0, "match_s": 5.0, "transition_s": 0.0, "maintain_s": 0.0}
+    )
+    cfg = CFG.model_copy(
+        update={
+            "phases": phases,
+            "output_dir": tmp_path,
+            "render_audio": False,
+            "lsl_outlets": False,
+        }
+    )
+    result: dict = {}
+    runner = threading.Thread(
+        target=lambda: result.update(summary=run_simulation(cfg, realtime=True)), daemon=True
+    )
+    runner.start()
+    deadline = time.monotonic() + 20
+    while not (found := glob.glob(str(tmp_path / "*" / CHANNEL_FILE))):
+        assert time.monotonic() < deadline, "the session did not open its channel"
+        time.sleep(0.01)  # waiting for the session to start, not timing a result
+    folder = found[0].rsplit("/", 1)[0]
+    info = json.loads(open(found[0]).read())
+    port, token = info["port"], info["token"].encode()
+    flood = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(50)]
+    for s in flood[:25]:
+        s.sendall(b"[" * 600)  # half a line, never finished
+    slow = socket.create_connection(("127.0.0.1", port), timeout=5)
+    slow.sendall(token[:3])  # a slow client: the rest of its token never comes in time
+    latencies = []
+    for line in ["pin tempo_bpm 80", "pause", "resume", "goal -0.4", "unpin all"]:
+        t0 = time.monotonic()
+        assert send_command(folder, line, timeout_s=5) == line
+        latencies.append(time.monotonic() - t0)
+    for s in [*flood, slow]:
+        s.close()
+    runner.join(timeout=30)
+    summary = result["summary"]
+    print(f"command latencies under flood: {[round(x, 3) for x in latencies]} s")
+    assert max(latencies) < 0.5, latencies
+    # every tick ran, on time: the session took its length in wall time, not more
+    t_s = load_session(summary.folder).ticks["t_s"]
+    assert len(t_s) == int(phases.total_s / CFG.tick_s)
+    assert np.max(np.diff(t_s)) < 2 * CFG.tick_s  # no tick held up
+    assert summary.engine_wall_s < phases.total_s + 3.0
+    events = [e for _, e in load_session(summary.folder).events]
+    assert (
+        "override: pin tempo_bpm=80" in events
+        and "override: pause (protocol clock and control law frozen)" in events
+    )
+
+
+# ---------------------------------------------------------------- many sessions, random commands
+_SHORT = CFG.phases.model_copy(
+    update={
+        "baseline_s": 5.0,
+        "match_s": 10.0,
+        "transition_s": 20.0,
+        "maintain_s": 10.0,
+        "recovery_s": 15.0,
+        "recovery_silence_s": 5.0,
+    }
+)
+
+
+def _random_script(rng, total_s):
+    """Random therapist commands at random times: pins (some outside the envelope), goals,
+    pauses, skips, stops, ends, and some garbage."""
+    lines = []
+    for _ in range(int(rng.integers(3, 20))):
+        kind = rng.choice(["pin", "pin", "unpin", "goal", "pause", "resume", "skip", "estop",
+                           "end", "junk"])  # fmt: skip
+        if kind == "pin":
+            name = str(rng.choice(["tempo_bpm", "loudness_db", "tension", "brightness", "density",
+                                   "register_st", "fade", "mode"]))  # fmt: skip
+            lo, hi = HARD[name]
+            value = rng.uniform(lo - 10, hi + 10)
+            value = round(value) if name == "mode" else value
+            lines.append(f"pin {name} {value}")
+        elif kind == "unpin":
+            lines.append("unpin " + str(rng.choice(["all", "tempo_bpm", "loudness_db", "fade"])))
+        elif kind == "goal":
+            lines.append(f"goal {rng.uniform(-1.2, 1.2)} {rng.uniform(-1, 1)}")
+        elif kind == "junk":
+            lines.append(str(rng.choice(["pin tempo_bpm nan", "goal inf", "fly", "", "pin"])))
+        else:
+            lines.append(str(kind))
+    times = np.sort(rng.uniform(0, total_s, len(lines)))
+    return list(zip(times.tolist(), lines, strict=True))
+
+
+def _check_session(seed):
+    """One short simulated session with random commands; return the ticks that broke the
+    envelope or a slew limit (checked on every tick) and the number of commands."""
+    from attune.engine.envelope import phrase_s
+    from attune.sessions.build import build_engine
+
+    rng = np.random.default_rng(seed)
+    cfg = CFG.model_copy(update={"phases": _SHORT, "seed": seed})
+    listener = SimulatedListener(seed=seed, arousal0=float(rng.uniform(-0.8, 0.8)))
+    engine = build_engine(
+        cfg,
+        sources=listener.sources(),
+        synths=[],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
+    )
+    ctrl = engine.controller
+    env = ctrl.envelope
+    script = _random_script(rng, _SHORT.total_s)
+    commands = ScriptedCommands(script)
+    clock = VirtualClock(tick_s=DT)
+    clock.begin()
+    bad, prev, last_mode_t = [], None, -np.inf
+    rejected = 0
+    for _ in range(int(_SHORT.total_s / DT)):
+        t = clock.next_tick()
+        rejected += len(commands.poll(t, ctrl.command))
+        d = engine.step(t).decision
+        p = d.params
+        # only a fade toward silence may be faster, and only in an emergency stop
+        errs = env.violations(prev, p, DT, exempt=("fade",) if d.stopped else ())
+        if d.stopped and prev is not None and p.fade > prev.fade:
+            errs.append("fade rose during an emergency stop")
+        if prev is not None and p.mode != prev.mode:
+            if t - last_mode_t < phrase_s(prev.tempo_bpm) - 1e-9:
+                errs.append("mode stepped twice in a phrase")
+            last_mode_t = t
+        if p.loudness_db > -12.0 or not 40.0 <= p.tempo_bpm <= 160.0:
+            errs.append("outside the global hard limits")
+        bad += [f"seed {seed} t={t}: {e}" for e in errs]
+        prev = p
+    return bad, len(script), rejected
+
+
+HARD = {
+    "tempo_bpm": (40.0, 160.0),
+    "loudness_db": (-60.0, -6.0),
+    "tension": (0.0, 1.0),
+    "brightness": (0.0, 1.0),
+    "density": (0.0, 1.0),
+    "register_st": (-12.0, 12.0),
+    "fade": (0.0, 1.0),
+    "mode": (0.0, 6.0),
+}
+
+
+def test_ten_sessions_with_random_commands_stay_in_the_envelope_on_every_tick():
+    results = [_check_session(seed) for seed in range(10)]
+    assert [b for bad, _, _ in results for b in bad] == []
+    assert sum(n for _, n, _ in results) > 50 and sum(r for _, _, r in results) > 5
+
+
+@pytest.mark.slow
+def test_a_hundred_sessions_with_random_commands_stay_in_the_envelope_on_every_tick():
+    results = [_check_session(seed) for seed in range(100, 200)]
+    assert [b for bad, _, _ in results for b in bad] == []
