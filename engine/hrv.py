@@ -694,7 +694,7 @@ class HRVStage:
     lt_after = 5  #: intervals after it (the 11-beat median's half-width)
     rhythm_bad = 0.10  #: flagged fraction above which the rhythm is unsuitable
     rhythm_good = 0.05  #: ... and below which it is suitable again
-    rhythm_min_intervals = 20  #: intervals needed before judging the rhythm
+    rhythm_min_intervals = 50  #: intervals needed before judging the rhythm [E]
     hr_range_bpm = (25.0, 230.0)  #: plausible heart rate of a window, beats/min
     rmssd_range_ms = (2.0, 250.0)  #: plausible RMSSD of a window, ms (ln 0.69-5.52)
     rr_anchor_s = 3.0  #: an RR stream's beat may precede its timestamp by this much, s
@@ -1093,9 +1093,7 @@ class HRVStage:
                 )
             elif not self._rhythm_ok and frac < self.rhythm_good:
                 self._rhythm_ok = True
-                events = (
-                    f"info: HRV used again: {100 * frac:.0f}% of beats irregular",
-                )
+                events = (f"info: HRV used again: {100 * frac:.0f}% of beats irregular",)
         if not self._rhythm_ok:  # HRV meaningless: heart rate alone, at lower quality
             ln_rmssd = rmssd = sdnn = pnn50 = None
             hf = lf = None
