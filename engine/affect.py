@@ -13,6 +13,7 @@ change from the baseline (``relative``): 0 is "as during the baseline", not "neu
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -62,7 +63,7 @@ SPREAD_FLOOR: dict[str, float] = {
 }
 #: Shortest baseline the science supports (3-5 min of rest, docs/science/affect.md), s.
 MIN_BASELINE_S = 180.0
-#: [E] Confidence factor when the raw estimate sits at a scale bound (|a| >= 0.99):
+#: [E] Confidence factor when the evidence reaches past the scale (|prior + gain z| >= 1):
 #: the estimate then says "at least this far", not where the listener is.
 SATURATED_FACTOR = 0.4
 #: [E] Below this mean absolute tick-to-tick change of the fused z (per second, averaged
@@ -79,6 +80,34 @@ VALENCE_EVIDENCE = {"faa": 0.6, "hr": 0.3, "both": 1.0}
 #: [E] Window a modality needs for full coverage, seconds (HRV 60 s, EEG Welch 4 s).
 FULL_COVERAGE_S = {"hrv": 60.0, "eeg": 4.0}
 Z_CLIP = 3.0
+
+
+#: [E] Where :func:`soft_bound` starts compressing toward the scale bounds.
+SOFT_KNEE = 0.7
+
+
+def soft_bound(x: float) -> float:
+    """Map ``prior + gain z`` onto (-1, 1): linear within +-SOFT_KNEE, then a tanh knee.
+
+    The estimate keeps its order at extreme evidence instead of sitting on a bound
+    (``|x| = 1.2``, the furthest three z-scores reach from a neutral prior, gives 0.98).
+
+    Parameters
+    ----------
+    x : float
+        Unbounded estimate.
+
+    Returns
+    -------
+    float
+        In (-1, 1); equal to ``x`` for ``|x| <= SOFT_KNEE``.
+    """
+    ax = abs(x)
+    if ax <= SOFT_KNEE:
+        return float(x)
+    room = 1.0 - SOFT_KNEE
+    y = SOFT_KNEE + room * math.tanh((ax - SOFT_KNEE) / room)
+    return float(y if x > 0 else -y)
 
 
 def sam_to_unit(score: float) -> float:
@@ -356,7 +385,7 @@ class AffectEstimator:
         if den > 0.0:
             fused = num / den
             raw = self.prior[0] + self.gains[0] * fused
-            raw_a = clip(raw, -1.0, 1.0)
+            raw_a = soft_bound(raw)
             self._state[0] += self.alphas[0] * (raw_a - self._state[0])
             raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status, zs)
             events += self._shape_checks(fused, raw, t)
@@ -377,12 +406,12 @@ class AffectEstimator:
         if terms:
             w_sum = sum(w for w, _, _ in terms)
             z_v = sum(w * z for w, z, _ in terms) / w_sum
-            raw_v = clip(self.prior[1] + self.gains[1] * z_v, -1.0, 1.0)
+            raw_v = soft_bound(self.prior[1] + self.gains[1] * z_v)
             self._state[1] += self.alphas[1] * (raw_v - self._state[1])
             qc = sum(w * status[m].quality * _coverage(status[m], m) for w, _, m in terms) / w_sum
             kind = "both" if len(terms) == 2 else ("faa" if terms[0][2] == "eeg" else "hr")
             raw_conf_v = PRIOR_RELIABILITY["valence"] * qc * VALENCE_EVIDENCE[kind]
-            if abs(raw_v) >= 0.99:
+            if abs(self.prior[1] + self.gains[1] * z_v) >= 1.0:
                 raw_conf_v *= SATURATED_FACTOR
         if first:  # start from the evidence at hand, not from zero
             self._conf = [raw_conf_a, raw_conf_v]
@@ -407,7 +436,7 @@ class AffectEstimator:
             self._dz += self.flat_alpha * (step - self._dz)
         self._last_z = fused
         self._n_after += 1
-        saturated = abs(raw) >= 0.99
+        saturated = abs(raw) >= 1.0
         if saturated != self._saturated:
             self._saturated = saturated
             events.append(
