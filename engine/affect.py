@@ -74,9 +74,11 @@ FLAT_FACTOR = 0.5
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
-#: pair and shifts by only 0.05-0.2 ln units within session noise (SCIENCE.md 2, 7);
-#: the heart-rate term is a weak valence cue on its own.
-VALENCE_EVIDENCE = {"faa": 0.6, "hr": 0.3, "both": 1.0}
+#: pair and shifts by only 0.05-0.2 ln units within session noise (docs/science/affect.md);
+#: the heart-rate term is a weak valence cue on its own. Either alone keeps valence
+#: confidence (0.5 x quality x evidence) below the default hold threshold of 0.3, so
+#: valence is reported "not measured" and not steered; both together may clear it.
+VALENCE_EVIDENCE = {"faa": 0.5, "hr": 0.3, "both": 1.0}
 #: [E] Window a modality needs for full coverage, seconds (HRV 60 s, EEG Welch 4 s).
 FULL_COVERAGE_S = {"hrv": 60.0, "eeg": 4.0}
 Z_CLIP = 3.0
