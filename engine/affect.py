@@ -71,6 +71,19 @@ SATURATED_FACTOR = 0.4
 FLAT_Z_PER_S = 1e-3
 FLAT_TAU_S = 30.0
 FLAT_FACTOR = 0.5
+#: [E] The further the estimate has moved from its anchor (the intake rating, or the
+#: baseline), the more it rests on the assumed feature-to-affect gain, which differs
+#: between people: confidence falls linearly to DISTANCE_FACTOR_MIN at DISTANCE_SCALE.
+DISTANCE_SCALE = 1.0
+DISTANCE_FACTOR_MIN = 0.5
+#: [E] A baseline ages: heart rate at rest drifts over 30 min (SD 1.9-5.2 bpm in real
+#: resting records) without any change of state, so confidence falls linearly to
+#: BASELINE_AGE_FACTOR_MIN over BASELINE_AGE_S after the baseline.
+BASELINE_AGE_S = 1800.0
+#: [E] Signal quality (clean fraction) above which a modality counts as fully clean: the
+#: stages correct or drop up to this share of artifacts without biasing the features.
+CLEAN_ENOUGH = 0.85
+BASELINE_AGE_FACTOR_MIN = 0.6
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
@@ -340,9 +353,10 @@ class AffectEstimator:
         A modality is left out of the fusion when stale (no sample for ``stale_s``)
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
-        Confidence falls when the raw estimate sits at a scale bound
+        Confidence falls when the raw estimate reaches past the scale
         (:data:`SATURATED_FACTOR`), when the fused z has stopped moving
-        (:data:`FLAT_FACTOR`), and when modalities, or HR and ln RMSSD, disagree.
+        (:data:`FLAT_FACTOR`), with the distance from the anchor
+        (:data:`DISTANCE_SCALE`) and the age of the baseline (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {}  # the fused features only (a few of the tick's ~16)
@@ -391,6 +405,10 @@ class AffectEstimator:
             self._state[0] += self.alphas[0] * (raw_a - self._state[0])
             raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status, zs)
             events += self._shape_checks(fused, raw, t)
+            dist = min(1.0, abs(raw - self.prior[0]) / DISTANCE_SCALE)
+            raw_conf_a *= 1.0 - (1.0 - DISTANCE_FACTOR_MIN) * dist
+            age = min(1.0, max(0.0, t - self._t_base1) / BASELINE_AGE_S)
+            raw_conf_a *= 1.0 - (1.0 - BASELINE_AGE_FACTOR_MIN) * age
             if self._saturated:
                 raw_conf_a *= SATURATED_FACTOR
             if self._flat:
@@ -473,7 +491,7 @@ class AffectEstimator:
             if w > 0.0:
                 s = status[m]
                 total_w += w
-                acc += w * s.quality * _coverage(s, m)
+                acc += w * min(1.0, s.quality / CLEAN_ENOUGH) * _coverage(s, m)
                 n_used += 1
         qc = acc / total_w
         if n_used == 2:

@@ -30,7 +30,7 @@ def base_features(t, hr=70.0, lnr=3.6, eng=-1.0, alpha=2.5, faa=0.0):
 
 def test_prior_during_baseline_then_tracks_feature_changes():
     est = make_estimator(CFG)
-    out = feed(est, lambda t: base_features(t) if t < 60 else base_features(t, hr=64.0, lnr=3.9))
+    out = feed(est, lambda t: base_features(t) if t < 60 else base_features(t, hr=67.0, lnr=3.75))
     assert out[10].arousal == CFG.estimator.prior_arousal and out[10].confidence == 0.0
     at_60 = out[int(59 / CFG.tick_s)].arousal
     assert at_60 == pytest.approx(CFG.estimator.prior_arousal, abs=0.1)
@@ -292,10 +292,10 @@ def test_heart_rate_and_rmssd_disagreeing_lower_confidence():
         t = i * 0.25
         late = t >= 60
         agree = est_a.update(
-            t, base_features(t, hr=74.0 if late else 70.0, lnr=3.3 if late else 3.6), OK
+            t, base_features(t, hr=71.0 if late else 70.0, lnr=3.55 if late else 3.6), OK
         )
         disagree = est_d.update(
-            t, base_features(t, hr=74.0 if late else 70.0, lnr=3.9 if late else 3.6), OK
+            t, base_features(t, hr=76.0 if late else 70.0, lnr=3.85 if late else 3.6), OK
         )
     assert disagree.confidence < agree.confidence
 
