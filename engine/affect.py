@@ -353,8 +353,8 @@ class AffectEstimator:
         A modality is left out of the fusion when stale (no sample for ``stale_s``)
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
-        Confidence falls when the raw estimate reaches past the scale
-        (:data:`SATURATED_FACTOR`), when the fused z has stopped moving
+        Confidence falls when the raw estimate reaches past the scale or features sit
+        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight share), when the fused z has stopped moving
         (:data:`FLAT_FACTOR`), with the distance from the anchor
         (:data:`DISTANCE_SCALE`) and the age of the baseline (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
         """
@@ -409,6 +409,8 @@ class AffectEstimator:
             raw_conf_a *= 1.0 - (1.0 - DISTANCE_FACTOR_MIN) * dist
             age = min(1.0, max(0.0, t - self._t_base1) / BASELINE_AGE_S)
             raw_conf_a *= 1.0 - (1.0 - BASELINE_AGE_FACTOR_MIN) * age
+            clipped = sum(weights[k] for k, z in zs.items() if abs(z) >= Z_CLIP) / den
+            raw_conf_a *= 1.0 - (1.0 - SATURATED_FACTOR) * clipped
             if self._saturated:
                 raw_conf_a *= SATURATED_FACTOR
             if self._flat:

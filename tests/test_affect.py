@@ -382,3 +382,24 @@ def test_eyes_closed_eeg_reads_calmer_than_eyes_open(tmp_path):
     closed = np.nanmedian(a[t > switch + 30.0])
     assert closed < open_late - 0.2
     assert closed < 0.0
+
+
+def test_confidence_is_higher_where_the_arousal_error_is_smaller():
+    """Three simulated listeners (population seed 5, not a tuning seed)."""
+    from attune.benchmarks.bench_confidence import evaluate_confidence
+
+    r = evaluate_confidence(3, seed=5)
+    assert r.arousal_error_high_conf < r.arousal_error_low_conf
+    assert r.spearman_arousal > 0.1
+    assert r.valence_measured_share == 0.0 or r.valence_corr_where_measured is not None
+
+
+@pytest.mark.slow
+def test_confidence_tracks_arousal_error_on_50_simulated_listeners():
+    """Issue 15 must-show 5; the figure is reported by ``bench_confidence`` (seed 23)."""
+    from attune.benchmarks.bench_confidence import evaluate_confidence
+
+    r = evaluate_confidence(50, seed=23)
+    assert r.spearman_arousal >= 0.3, r.format()
+    vc = r.valence_corr_where_measured
+    assert vc is None or vc >= 0.5, r.format()
