@@ -354,9 +354,10 @@ class AffectEstimator:
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
         Confidence falls when the raw estimate reaches past the scale or features sit
-        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight share), when the fused z has stopped moving
-        (:data:`FLAT_FACTOR`), with the distance from the anchor
-        (:data:`DISTANCE_SCALE`) and the age of the baseline (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
+        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight
+        share), when the fused z has stopped moving (:data:`FLAT_FACTOR`), with the
+        distance from the anchor (:data:`DISTANCE_SCALE`) and the age of the baseline
+        (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {}  # the fused features only (a few of the tick's ~16)
