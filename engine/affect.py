@@ -75,7 +75,7 @@ FLAT_FACTOR = 0.5
 #: baseline), the more it rests on the assumed feature-to-affect gain, which differs
 #: between people: confidence falls linearly to DISTANCE_FACTOR_MIN at DISTANCE_SCALE.
 DISTANCE_SCALE = 1.0
-DISTANCE_FACTOR_MIN = 0.5
+DISTANCE_FACTOR_MIN = 0.75
 #: [E] A baseline ages: heart rate at rest drifts over 30 min (SD 1.9-5.2 bpm in real
 #: resting records) without any change of state, so confidence falls linearly to
 #: BASELINE_AGE_FACTOR_MIN over BASELINE_AGE_S after the baseline.
