@@ -40,6 +40,7 @@ import scipy.ndimage
 import scipy.signal
 
 from attune.engine.heartbeats import EcgBeatDetector, PpgPulseDetector
+from attune.engine.plausibility import RateCheck
 from attune.sensors.types import Chunk
 
 __all__ = [
@@ -721,6 +722,8 @@ class HRVStage:
         self.spectral_window_s = float(spectral_window_s)
         self.spectral_every_s = float(spectral_every_s)
         self._detector: EcgBeatDetector | PpgPulseDetector | None = None
+        self._rate: RateCheck | None = None
+        self._rate_events: tuple[str, ...] = ()
         span = max(self.window_s, self.spectral_window_s)
         cap = int(np.ceil(span / 0.2)) + 16  # 200 ms refractory bounds the beat rate
         cap = max(cap, self.lt_before + self.lt_after + 16)
@@ -788,6 +791,9 @@ class HRVStage:
                     f"HRVStage: stream {chunk.info.name!r} has fs={chunk.info.fs} Hz but "
                     f"the stage was built with fs={self.fs} Hz"
                 )
+            if self._rate is None:
+                self._rate = RateCheck(chunk.info.name, self.fs)
+            self._rate_events += self._rate.update(chunk.timestamps)
             det = self._get_detector(kind)
             if not isinstance(det, EcgBeatDetector if kind == "ecg" else PpgPulseDetector):
                 raise ValueError(
@@ -1113,11 +1119,14 @@ class HRVStage:
                 f"{self.rr_anchor_s:g} s after their beat (beats lost): beat times re-anchored",
             )
             self._rr_gaps = 0
+        if self._rate_events:
+            events = events + self._rate_events
+            self._rate_events = ()
         if self._rhythm_ok:
             quality = 1.0 - frac if n_iv else 0.0
         else:
             quality = self.irregular_hr_quality if hr is not None else 0.0
-        if "heart rate" in self._implausible:
+        if "heart rate" in self._implausible or (self._rate is not None and not self._rate.ok):
             quality = 0.0
         return HRVFeatures(
             t=self._t,

@@ -493,3 +493,19 @@ def test_lost_beats_in_an_rr_stream_reanchor_with_an_event():
     events = [e for f in feats for e in f.events]
     assert any("beats lost" in e for e in events)
     assert feats[100].new_beat_times[0] == pytest.approx(times[100])
+
+
+def test_a_stream_slower_than_it_declares_is_an_event_and_not_used():
+    x, fs = _nk_resting_ecg(60.0)
+    info = StreamInfo("ecg", "ecg", fs, ("ECG",), "mV")
+    honest, lying = HRVStage(fs=fs), HRVStage(fs=fs)
+    ev_h, ev_l, last_l = [], [], None
+    for a in range(0, x.size, 25):
+        b = min(a + 25, x.size)
+        ev_h += honest.update(Chunk(info, x[None, a:b], np.arange(a, b) / fs)).events
+        # the samples really come at 80 Hz (e.g. a wrong rate in the file header)
+        last_l = lying.update(Chunk(info, x[None, a:b], np.arange(a, b) / 80.0))
+        ev_l += last_l.events
+    assert not any("sampling rate" in e for e in ev_h)
+    assert any("declares 100 Hz but delivers 80.0 Hz" in e for e in ev_l)
+    assert last_l.quality == 0.0
