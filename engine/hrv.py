@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.ndimage
-import scipy.signal
 
 from attune.engine.heartbeats import EcgBeatDetector, PpgPulseDetector
 from attune.engine.plausibility import RateCheck

@@ -18,7 +18,6 @@ from attune.engine.clocks import VirtualClock
 from attune.sensors.file_source import file_sources
 from attune.sensors.readers import RecordedStream, Recording, read_recording, select_streams
 from attune.sessions.config import SessionConfig
-from attune.sessions.report import explain
 from attune.sessions.runner import run_session
 from attune.sessions.store import SessionData, load_session
 
@@ -244,6 +243,8 @@ def replay_recording(
         The listener's SAM self-report at intake, arousal and valence on 1..9. Without
         it the estimate is the change from the baseline, labelled relative.
     """
+    from attune.sessions.report import explain  # matplotlib-free, but heavy: at use
+
     streams = choose_streams(rec, names=names, kinds=kinds, channels=channels)
     sources = file_sources(streams)
     duration = max(s.duration_s for s in streams if s.info.kind != "markers")
