@@ -403,3 +403,23 @@ def test_confidence_tracks_arousal_error_on_50_simulated_listeners():
     assert r.spearman_arousal >= 0.3, r.format()
     vc = r.valence_corr_where_measured
     assert vc is None or vc >= 0.5, r.format()
+
+
+def test_device_heart_rate_disagreeing_with_the_detected_beats_is_reported(tmp_path):
+    x = _nk_ecg("bio_resting_5min_100hz")
+    fs = 100.0
+    ecg = RecordedStream(
+        StreamInfo("chest/ecg", "ecg", fs, ("ECG",), "mV"), x[None, :], np.arange(x.size) / fs
+    )
+    # a device claiming 120 bpm (500 ms intervals) for a heart at ~87 bpm
+    beats = np.arange(1.0, x.size / fs, 0.5)
+    rr = RecordedStream(
+        StreamInfo("chest/rr", "rr", 0.0, ("rr_ms",), "ms"), np.full((1, beats.size), 500.0), beats
+    )
+    rec = Recording(path=Path("chest.csv"), streams=(ecg, rr), warnings=())
+    s = replay_recording(rec, _replay_cfg(tmp_path), kinds=["ecg"])
+    assert any(
+        "heart rate disagrees with the device's RR intervals (chest/rr)" in e
+        and "against 120.0 bpm" in e
+        for e in s.explanations
+    )
