@@ -1036,7 +1036,8 @@ class HRVStage:
                 # contiguous ring slices: no copies of the (beats x frequencies) tables
                 a, b = first % self._cap, self._count % self._cap
                 parts = [(a, b)] if a < b else [(a, self._cap), (0, b)]
-                yc = ys = c2 = s2 = 0.0
+                nf = self._freqs.size
+                yc, ys, c2, s2 = np.zeros(nf), np.zeros(nf), np.zeros(nf), np.zeros(nf)
                 k = 0
                 for lo, hi in parts:
                     yy = y[k : k + hi - lo]

@@ -362,7 +362,7 @@ class _Plotter:
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
-        out = []
+        out: list = []
         if self.holds:
             out.append(Patch(color=COLORS["hold"], alpha=0.18, label="hold (music frozen)"))
         if self.ev_t.size:
