@@ -7,6 +7,9 @@ true beats at 50 ms, from 2 s to the end minus the detector's delay. Seeds 1-2 a
 ones the detector's settings were chosen on; 3-6 were held out.
 
     python -m attune.benchmarks.bench_beats_noise --seeds 3 4 5 6
+    python -m attune.benchmarks.bench_beats_noise --rhythms bigeminy trigeminy
+
+F1 = 2 se PPV / (se + PPV) per record, averaged.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ CASES: tuple[tuple[str, str, float], ...] = (
     ("motion_band", "pvc", 6.0),
     ("mix", "bigeminy", 6.0),
     ("mix", "pvc", 3.0),
+    ("emg", "trigeminy", 0.0),
+    ("wander", "trigeminy", 6.0),
+    ("mix", "trigeminy", 6.0),
 )
 DUR_S = 120.0
 
@@ -58,8 +64,8 @@ def compare(
     Returns
     -------
     dict
-        ``se``, ``ppv``, ``pvc_se`` and ``nk_se``, ``nk_ppv``, ``nk_pvc_se`` (fractions;
-        ``pvc_se`` is NaN for rhythms without PVCs).
+        ``se``, ``ppv``, ``pvc_se``, ``f1`` and ``nk_se``, ``nk_ppv``, ``nk_pvc_se``,
+        ``nk_f1`` (fractions; ``pvc_se`` is NaN for rhythms without PVCs).
     """
     rows = []
     for fs in fs_list:
@@ -73,21 +79,25 @@ def compare(
             for det in (ours, nk):
                 se, ppv = score(times, det, 2.0, t1)
                 pvc_se = score(pvc, det, 2.0, t1)[0] if pvc.size else np.nan
-                row += [se, ppv, pvc_se]
+                f1 = 2 * se * ppv / (se + ppv) if se + ppv > 0 else 0.0
+                row += [se, ppv, pvc_se, f1]
             rows.append(row)
     m = np.mean(rows, axis=0)  # PVC columns: NaN for a rhythm without PVCs
-    keys = ("se", "ppv", "pvc_se", "nk_se", "nk_ppv", "nk_pvc_se")
+    keys = ("se", "ppv", "pvc_se", "f1", "nk_se", "nk_ppv", "nk_pvc_se", "nk_f1")
     return dict(zip(keys, (float(v) for v in m), strict=True))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[3, 4, 5, 6], help="record seeds")
+    ap.add_argument("--rhythms", nargs="+", default=None, help="only these rhythms")
     args = ap.parse_args()
     print(f"seeds {args.seeds}, 250 and 360 Hz, {DUR_S:.0f} s records, 50 ms tolerance")
-    print(f"{'case':28s} {'Attune se/PPV (PVC se)':>24s} {'neurokit2 se/PPV (PVC se)':>27s}")
+    print(f"{'case':28s} {'Attune se/PPV (PVC se) F1':>30s} {'neurokit2 se/PPV (PVC se) F1':>33s}")
     all_m = []
     for noise, rhythm, snr in CASES:
+        if args.rhythms and rhythm not in args.rhythms:
+            continue
         m = compare(noise, rhythm, snr, seeds=tuple(args.seeds))
         all_m.append(m)
         name = f"{noise} {rhythm} {snr:g} dB"
@@ -95,13 +105,14 @@ def main() -> None:
             f"({v:.3f})" if np.isfinite(v) else "" for v in (m["pvc_se"], m["nk_pvc_se"])
         )
         print(
-            f"{name:28s} {m['se']:.3f}/{m['ppv']:.3f} {pvc:7s}      "
-            f"{m['nk_se']:.3f}/{m['nk_ppv']:.3f} {nk_pvc}"
+            f"{name:28s} {m['se']:.3f}/{m['ppv']:.3f} {pvc:7s} {m['f1']:.4f}      "
+            f"{m['nk_se']:.3f}/{m['nk_ppv']:.3f} {nk_pvc:7s} {m['nk_f1']:.4f}"
         )
-    mean = {k: np.mean([m[k] for m in all_m]) for k in ("se", "ppv", "nk_se", "nk_ppv")}
+    keys = ("se", "ppv", "f1", "nk_se", "nk_ppv", "nk_f1")
+    mean = {k: np.mean([m[k] for m in all_m]) for k in keys}
     print(
-        f"{'mean':28s} {mean['se']:.3f}/{mean['ppv']:.3f}              "
-        f"{mean['nk_se']:.3f}/{mean['nk_ppv']:.3f}"
+        f"{'mean':28s} {mean['se']:.3f}/{mean['ppv']:.3f}         {mean['f1']:.4f}      "
+        f"{mean['nk_se']:.3f}/{mean['nk_ppv']:.3f}         {mean['nk_f1']:.4f}"
     )
 
 

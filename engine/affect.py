@@ -1,13 +1,19 @@
 """Affect estimation: per-person baseline z-scores, linear fusion, smoothing, confidence.
 
-SCIENCE.md section 3: robust z = (x - median_baseline) / (1.4826 MAD_baseline), clipped
-to +-3; arousal = w1 z(HR) - w2 z(lnRMSSD) + w3 z(engagement) - w4 z(alpha); valence from
-z(FAA); exponential smoothing (tau 10-20 s arousal, 20-40 s valence); confidence per
-axis from signal quality x window coverage x agreement of modalities x prior reliability.
+docs/science/affect.md: robust z = (x - median_baseline) / (1.4826 MAD_baseline), clipped
+to +-3, with spread floors from published within-person variability; arousal = w1 z(HR) -
+w2 z(lnRMSSD) + w3 z(engagement) - w4 z(alpha); valence from z(FAA); exponential smoothing
+(tau 10-20 s arousal, 20-40 s valence); confidence per axis from signal quality x window
+coverage x agreement of modalities x prior reliability, lowered when the estimate sits at
+a scale bound or stops moving.
+
+Without the listener's own intake rating (SAM, :func:`sam_to_unit`) the estimate is the
+change from the baseline (``relative``): 0 is "as during the baseline", not "neutral".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -32,25 +38,114 @@ MODALITY: dict[str, str] = {
     "faa": "eeg",
     "hf_ln": "hrv",
 }
-#: [E] Smallest spread used for z-scores (feature units): a short, calm baseline
-#: otherwise yields a tiny MAD and z-scores that saturate on noise.
+#: Smallest spread used for z-scores (feature units), from published within-person
+#: variability (docs/science/affect.md, "Spread floors"); a short, calm baseline otherwise
+#: yields a tiny MAD and z-scores that measure noise.
+#:
+#: * ``hr_bpm`` 2.0 bpm: the lower end of the 30-min SD of heart rate in real resting
+#:   clinical ECG records (1.9-5.2 bpm); within one session, mean RR repeats with a
+#:   typical error of CV 5.2 % (~3.6 bpm at 70 bpm; J Hum Kinet 2016, PMID 28149345,
+#:   doi:10.1515/hukin-2015-0146).
+#: * ``ln_rmssd`` 0.10 ln units: typical error of ln rMSSD over ten consecutive
+#:   measurements within one session, CV 9.9 % (same study); 60 s ln RMSSD varies with
+#:   SD 0.12-0.15 over 30 min in real resting records.
+#: * ``hf_ln`` 0.3 ln units [E]: about three times ln RMSSD's (HF power ~ RMSSD^2 and
+#:   its short-window estimate is noisier).
+#: * EEG [E] (no published within-session floor at hand): ``eeg_alpha_ln`` 0.2,
+#:   ``eeg_engagement_ln`` 0.15, ``faa`` 0.1 ln units (FAA moves 0.05-0.2 within a session).
 SPREAD_FLOOR: dict[str, float] = {
     "hr_bpm": 2.0,
-    "ln_rmssd": 0.15,
+    "ln_rmssd": 0.10,
     "eeg_engagement_ln": 0.15,
     "eeg_alpha_ln": 0.2,
     "faa": 0.1,
     "hf_ln": 0.3,
 }
+#: Shortest baseline the science supports (3-5 min of rest, docs/science/affect.md), s.
+MIN_BASELINE_S = 180.0
+#: [E] Confidence factor when the evidence reaches past the scale (|prior + gain z| >= 1):
+#: the estimate then says "at least this far", not where the listener is.
+SATURATED_FACTOR = 0.4
+#: [E] Below this mean absolute tick-to-tick change of the fused z (per second, averaged
+#: over ``FLAT_TAU_S``) the features have stopped moving (stuck or repeated data).
+FLAT_Z_PER_S = 1e-3
+FLAT_TAU_S = 30.0
+FLAT_FACTOR = 0.5
+#: [E] The further the estimate has moved from its anchor (the intake rating, or the
+#: baseline), the more it rests on the assumed feature-to-affect gain, which differs
+#: between people: confidence falls linearly to DISTANCE_FACTOR_MIN at DISTANCE_SCALE.
+DISTANCE_SCALE = 1.0
+DISTANCE_FACTOR_MIN = 0.75
+#: [E] A baseline ages: heart rate at rest drifts over 30 min (SD 1.9-5.2 bpm in real
+#: resting records) without any change of state, so confidence falls linearly to
+#: BASELINE_AGE_FACTOR_MIN over BASELINE_AGE_S after the baseline.
+BASELINE_AGE_S = 1800.0
+#: [E] Signal quality (clean fraction) above which a modality counts as fully clean: the
+#: stages correct or drop up to this share of artifacts without biasing the features.
+CLEAN_ENOUGH = 0.85
+BASELINE_AGE_FACTOR_MIN = 0.6
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
-#: pair and shifts by only 0.05-0.2 ln units within session noise (SCIENCE.md 2, 7);
-#: the heart-rate term is a weak valence cue on its own.
-VALENCE_EVIDENCE = {"faa": 0.6, "hr": 0.3, "both": 1.0}
+#: pair and shifts by only 0.05-0.2 ln units within session noise (docs/science/affect.md);
+#: the heart-rate term is a weak valence cue on its own. Either alone keeps valence
+#: confidence (0.5 x quality x evidence) below the default hold threshold of 0.3, so
+#: valence is reported "not measured" and not steered; both together may clear it.
+VALENCE_EVIDENCE = {"faa": 0.5, "hr": 0.3, "both": 1.0}
 #: [E] Window a modality needs for full coverage, seconds (HRV 60 s, EEG Welch 4 s).
 FULL_COVERAGE_S = {"hrv": 60.0, "eeg": 4.0}
 Z_CLIP = 3.0
+
+
+#: [E] Where :func:`soft_bound` starts compressing toward the scale bounds.
+SOFT_KNEE = 0.7
+
+
+def soft_bound(x: float) -> float:
+    """Map ``prior + gain z`` onto (-1, 1): linear within +-SOFT_KNEE, then a tanh knee.
+
+    The estimate keeps its order at extreme evidence instead of sitting on a bound
+    (``|x| = 1.2``, the furthest three z-scores reach from a neutral prior, gives 0.98).
+
+    Parameters
+    ----------
+    x : float
+        Unbounded estimate.
+
+    Returns
+    -------
+    float
+        In (-1, 1); equal to ``x`` for ``|x| <= SOFT_KNEE``.
+    """
+    ax = abs(x)
+    if ax <= SOFT_KNEE:
+        return float(x)
+    room = 1.0 - SOFT_KNEE
+    y = SOFT_KNEE + room * math.tanh((ax - SOFT_KNEE) / room)
+    return float(y if x > 0 else -y)
+
+
+def sam_to_unit(score: float) -> float:
+    """Map a 9-point SAM rating (Bradley & Lang 1994) to the -1..+1 scale.
+
+    Parameters
+    ----------
+    score : float
+        SAM rating, 1 (calm / unpleasant) to 9 (excited / pleasant).
+
+    Returns
+    -------
+    float
+        ``(score - 5) / 4``.
+
+    Raises
+    ------
+    ValueError
+        If the rating is outside 1..9.
+    """
+    if not 1.0 <= score <= 9.0:
+        raise ValueError(f"SAM rating must be between 1 and 9, got {score!r}")
+    return (float(score) - 5.0) / 4.0
 
 
 @dataclass(frozen=True)
@@ -86,6 +181,16 @@ class AffectEstimate:
         Tick time, seconds.
     valence_confidence : float
         Valence confidence in [0, 1] (always lower-bounded by less evidence).
+    relative : bool
+        True when there was no intake rating: arousal and valence are the change from
+        the baseline (0 = as during the baseline), not a place on the affect scale.
+    valence_measured : bool
+        True while valence confidence clears the hold threshold, so valence may be
+        steered; otherwise the controller lets the valence cues follow the goal
+        open-loop and reports "valence not measured".
+    events : tuple of str
+        Warnings raised by the estimator at this tick (short baseline, saturated or flat
+        estimate).
     """
 
     arousal: float
@@ -93,15 +198,20 @@ class AffectEstimate:
     confidence: float
     t: float
     valence_confidence: float = 0.0
+    relative: bool = False
+    valence_measured: bool = False
+    events: tuple[str, ...] = ()
 
 
 class AffectEstimator:
     """Turn per-tick features into an :class:`AffectEstimate`.
 
     Until ``baseline_end_s`` the estimator collects each feature's values; at the end
-    it fixes their median and MAD. Afterwards each available feature becomes a robust z
-    and the fused z moves the estimate away from the prior (the listener's state at
-    intake), ``arousal = prior + arousal_gain * fused_z``.
+    it fixes their median and MAD (robust: one premature beat or artifact, which the
+    HRV and EEG stages leave out of their features anyway, moves neither by more than
+    a few percent). Afterwards each available feature becomes a robust z and the fused
+    z moves the estimate away from the intake state, ``arousal = prior + arousal_gain *
+    fused_z``; without an intake rating the prior is 0 and the estimate is relative.
 
     Parameters
     ----------
@@ -109,8 +219,10 @@ class AffectEstimator:
         Time at which the baseline phase ends, seconds.
     tick_s : float
         Control tick, seconds (sets the smoothing coefficients).
-    prior_arousal, prior_valence : float
-        The listener's state during the baseline, in [-1, 1].
+    prior_arousal, prior_valence : float or None
+        The listener's own rating at intake (SAM mapped to [-1, 1] by
+        :func:`sam_to_unit`); None for either: no intake rating, the estimate is the
+        change from the baseline (``relative``).
     weights : mapping of str to float
         Fusion weights for ``hr_bpm``, ``ln_rmssd``, ``eeg_engagement_ln``,
         ``eeg_alpha_ln``, ``hf_ln`` (arousal), ``faa`` and optionally ``valence_hr``
@@ -121,6 +233,10 @@ class AffectEstimator:
         Exponential smoothing time constants, seconds.
     stale_s : float
         A modality whose newest sample is older than this is left out.
+    min_confidence : float, default 0.3
+        The controller's hold threshold; valence is ``valence_measured`` only above it.
+    min_baseline_s : float, default :data:`MIN_BASELINE_S`
+        A shorter baseline raises a warning event when the baseline is fixed.
     """
 
     def __init__(
@@ -128,17 +244,22 @@ class AffectEstimator:
         *,
         baseline_end_s: float,
         tick_s: float,
-        prior_arousal: float,
-        prior_valence: float,
+        prior_arousal: float | None,
+        prior_valence: float | None,
         weights: Mapping[str, float],
         arousal_gain: float,
         valence_gain: float,
         arousal_tau_s: float,
         valence_tau_s: float,
         stale_s: float,
+        min_confidence: float = 0.3,
+        min_baseline_s: float = MIN_BASELINE_S,
     ) -> None:
         self.baseline_end_s = baseline_end_s
-        self.prior = (prior_arousal, prior_valence)
+        self.relative = prior_arousal is None or prior_valence is None
+        pa = 0.0 if self.relative or prior_arousal is None else float(prior_arousal)
+        pv = 0.0 if self.relative or prior_valence is None else float(prior_valence)
+        self.prior = (pa, pv)
         self.weights = dict(weights)
         self.gains = (arousal_gain, valence_gain)
         self.alphas = (
@@ -146,21 +267,34 @@ class AffectEstimator:
             1.0 - np.exp(-tick_s / valence_tau_s),
         )
         self.conf_alpha = 1.0 - np.exp(-tick_s / 2.0)
+        self.flat_alpha = 1.0 - np.exp(-tick_s / FLAT_TAU_S)
+        self.tick_s = tick_s
         self.stale_s = stale_s
+        self.min_confidence = min_confidence
+        self.min_baseline_s = min_baseline_s
         n = int(np.ceil(baseline_end_s / tick_s)) + 2
         self._base_values = {name: np.full(n, np.nan) for name in MODALITY}
         self._n_base = 0
+        self._t_base0: float | None = None
+        self._t_base1 = 0.0
+        self.baseline_s = 0.0
         self.median: dict[str, float] = {}
         self.spread: dict[str, float] = {}
-        self._state = [prior_arousal, prior_valence]
+        self.mad: dict[str, float] = {}
+        self._state = [pa, pv]
         self._conf = [0.0, 0.0]
+        self._last_z: float | None = None
+        self._dz = 1.0  # running mean |change of fused z| per second (starts "moving")
+        self._n_after = 0
+        self._saturated = False
+        self._flat = False
 
     @property
     def baseline_ready(self) -> bool:
         """True once the baseline statistics are fixed."""
         return bool(self.median)
 
-    def _fix_baseline(self) -> None:
+    def _fix_baseline(self) -> tuple[str, ...]:
         n = self._n_base
         for name, values in self._base_values.items():
             v = values[:n][np.isfinite(values[:n])]
@@ -168,9 +302,19 @@ class AffectEstimator:
                 med = float(np.median(v))
                 mad = 1.4826 * float(np.median(np.abs(v - med)))
                 self.median[name] = med
+                self.mad[name] = mad
                 self.spread[name] = max(mad, SPREAD_FLOOR[name])
         if not self.median:  # no data at all in the baseline: mark ready, nothing usable
             self.median["_none"] = 0.0
+        span = self._t_base1 - self._t_base0 if self._t_base0 is not None else 0.0
+        self.baseline_s = span
+        if span + self.tick_s < self.min_baseline_s:
+            return (
+                f"warning: baseline {span + self.tick_s:.0f} s is shorter than the "
+                f"{self.min_baseline_s:.0f} s of rest the science supports: the spreads rest "
+                "on their published floors and the estimate is coarse",
+            )
+        return ()
 
     def z(self, name: str, value: float | None) -> float | None:
         """Robust z-score of one feature against the baseline, clipped to +-3."""
@@ -209,6 +353,11 @@ class AffectEstimator:
         A modality is left out of the fusion when stale (no sample for ``stale_s``)
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
+        Confidence falls when the raw estimate reaches past the scale or features sit
+        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight
+        share), when the fused z has stopped moving (:data:`FLAT_FACTOR`), with the
+        distance from the anchor (:data:`DISTANCE_SCALE`) and the age of the baseline
+        (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {}  # the fused features only (a few of the tick's ~16)
@@ -216,20 +365,26 @@ class AffectEstimator:
             v = features.get(name)
             if v is not None and fresh.get(modality, False):
                 usable[name] = v
+        rel = self.relative
         if (t < self.baseline_end_s) if baseline is None else baseline:
+            if self._t_base0 is None:
+                self._t_base0 = t
+            self._t_base1 = t
             if self._n_base < len(self._base_values["hr_bpm"]):
                 for name, v in usable.items():
                     self._base_values[name][self._n_base] = v
                 self._n_base += 1
-            return AffectEstimate(self.prior[0], self.prior[1], 0.0, t, 0.0)
+            return AffectEstimate(self.prior[0], self.prior[1], 0.0, t, 0.0, rel, False)
         first = not self.baseline_ready
+        events: tuple[str, ...] = ()
         if first:
-            self._fix_baseline()
+            events = self._fix_baseline()
 
         # Arousal: fused signed z over available features, and per-modality means.
         num = den = 0.0
         per_mod: dict[str, list[float]] = {"hrv": [0.0, 0.0], "eeg": [0.0, 0.0]}
         weights, spread, median = self.weights, self.spread, self.median
+        zs: dict[str, float] = {}
         for name, sign in AROUSAL_SIGNS.items():
             w = weights.get(name, 0.0)
             value = usable.get(name)
@@ -237,6 +392,7 @@ class AffectEstimator:
                 continue
             z = (value - median[name]) / spread[name]  # = self.z(name, value), inlined
             z = -Z_CLIP if z < -Z_CLIP else Z_CLIP if z > Z_CLIP else z
+            zs[name] = sign * z
             num += w * sign * z
             den += w
             acc = per_mod[MODALITY[name]]
@@ -244,9 +400,22 @@ class AffectEstimator:
             acc[1] += w
         raw_conf_a = 0.0
         if den > 0.0:
-            raw_a = clip(self.prior[0] + self.gains[0] * num / den, -1.0, 1.0)
+            fused = num / den
+            raw = self.prior[0] + self.gains[0] * fused
+            raw_a = soft_bound(raw)
             self._state[0] += self.alphas[0] * (raw_a - self._state[0])
-            raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status)
+            raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status, zs)
+            events += self._shape_checks(fused, raw, t)
+            dist = min(1.0, abs(raw - self.prior[0]) / DISTANCE_SCALE)
+            raw_conf_a *= 1.0 - (1.0 - DISTANCE_FACTOR_MIN) * dist
+            age = min(1.0, max(0.0, t - self._t_base1) / BASELINE_AGE_S)
+            raw_conf_a *= 1.0 - (1.0 - BASELINE_AGE_FACTOR_MIN) * age
+            clipped = sum(weights[k] for k, z in zs.items() if abs(z) >= Z_CLIP) / den
+            raw_conf_a *= 1.0 - (1.0 - SATURATED_FACTOR) * clipped
+            if self._saturated:
+                raw_conf_a *= SATURATED_FACTOR
+            if self._flat:
+                raw_conf_a *= FLAT_FACTOR
         # Valence: frontal alpha asymmetry plus an optional small heart-rate term.
         terms = []  # (weight, z, modality)
         w_faa, w_vhr = self.weights.get("faa", 0.0), self.weights.get("valence_hr", 0.0)
@@ -260,11 +429,13 @@ class AffectEstimator:
         if terms:
             w_sum = sum(w for w, _, _ in terms)
             z_v = sum(w * z for w, z, _ in terms) / w_sum
-            raw_v = clip(self.prior[1] + self.gains[1] * z_v, -1.0, 1.0)
+            raw_v = soft_bound(self.prior[1] + self.gains[1] * z_v)
             self._state[1] += self.alphas[1] * (raw_v - self._state[1])
             qc = sum(w * status[m].quality * _coverage(status[m], m) for w, _, m in terms) / w_sum
             kind = "both" if len(terms) == 2 else ("faa" if terms[0][2] == "eeg" else "hr")
             raw_conf_v = PRIOR_RELIABILITY["valence"] * qc * VALENCE_EVIDENCE[kind]
+            if abs(self.prior[1] + self.gains[1] * z_v) >= 1.0:
+                raw_conf_v *= SATURATED_FACTOR
         if first:  # start from the evidence at hand, not from zero
             self._conf = [raw_conf_a, raw_conf_v]
         self._conf[0] += self.conf_alpha * (raw_conf_a - self._conf[0])
@@ -275,19 +446,55 @@ class AffectEstimator:
             float(self._conf[0]),
             t,
             float(self._conf[1]),
+            rel,
+            bool(self._conf[1] >= self.min_confidence),
+            events,
         )
 
+    def _shape_checks(self, fused: float, raw: float, t: float) -> tuple[str, ...]:
+        """Track saturation and flatness of the raw arousal; events when they change."""
+        events: list[str] = []
+        if self._last_z is not None:
+            step = abs(fused - self._last_z) / self.tick_s
+            self._dz += self.flat_alpha * (step - self._dz)
+        self._last_z = fused
+        self._n_after += 1
+        saturated = abs(raw) >= 1.0
+        if saturated != self._saturated:
+            self._saturated = saturated
+            events.append(
+                f"warning: arousal estimate at the scale bound ({raw:+.2f}): confidence lowered"
+                if saturated
+                else "info: arousal estimate back inside the scale"
+            )
+        flat = self._n_after * self.tick_s >= FLAT_TAU_S and self._dz < FLAT_Z_PER_S
+        if flat != self._flat:
+            self._flat = flat
+            events.append(
+                "warning: features have stopped moving (stuck or repeated data): confidence lowered"
+                if flat
+                else "info: features moving again"
+            )
+        return tuple(events)
+
     def _signal_term(
-        self, per_mod: Mapping[str, list[float]], status: Mapping[str, ModalityStatus]
+        self,
+        per_mod: Mapping[str, list[float]],
+        status: Mapping[str, ModalityStatus],
+        zs: Mapping[str, float],
     ) -> float:
-        """Quality x coverage, weighted over modalities, x their agreement (0 to 1)."""
-        total_w = acc = 0  # summed in modality order from 0, as sum() over them did
+        """Quality x coverage, weighted over modalities, x their agreement (0 to 1).
+
+        Agreement compares the arousal-signed z of the two modalities and, within the
+        heart, of HR and ln RMSSD (both move with arousal, in opposite raw directions).
+        """
+        total_w = acc = 0.0  # summed in modality order from 0, as sum() over them did
         n_used = 0
         for m, (_, w) in per_mod.items():
             if w > 0.0:
                 s = status[m]
                 total_w += w
-                acc += w * s.quality * _coverage(s, m)
+                acc += w * min(1.0, s.quality / CLEAN_ENOUGH) * _coverage(s, m)
                 n_used += 1
         qc = acc / total_w
         if n_used == 2:
@@ -296,6 +503,9 @@ class AffectEstimator:
             agreement = 1.0 - 0.5 * min(1.0, abs(z_h - z_e) / (2.0 * Z_CLIP / 3.0))
         else:
             agreement = 0.8  # one modality: nothing to cross-check
+        if "hr_bpm" in zs and "ln_rmssd" in zs:
+            gap = abs(zs["hr_bpm"] - zs["ln_rmssd"])
+            agreement *= 1.0 - 0.25 * min(1.0, max(0.0, gap - 1.0) / 2.0)
         return float(qc * agreement)
 
 

@@ -373,6 +373,7 @@ class EcgBeatDetector:
         if self._zi is None:
             self._zi = self._zi_unit * x[0]
             self._hp_zi = self._hp_zi_unit * x[0]
+        assert self._hp_zi is not None  # set with self._zi above
         bp = _sos_lfilter(self._sos, x, self._zi)
         hp = _sos_lfilter(self._hp, x, self._hp_zi)
         # FIRs as 'valid' convolutions over the carried tail: every output is the same
@@ -865,6 +866,7 @@ class EcgBeatDetector:
     def _finalize(self, beats: list[float]) -> None:
         """Accept the pending beat; keep the noise candidates that came after it."""
         tent = self._tent
+        assert tent is not None  # called only with a pending beat
         self._tent = None
         later = [nc for nc in self._noise if nc[0] > tent[0]]
         self._accept(tent, beats, searchback=False)

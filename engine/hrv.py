@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.ndimage
-import scipy.signal
 
 from attune.engine.heartbeats import EcgBeatDetector, PpgPulseDetector
+from attune.engine.plausibility import RateCheck
 from attune.sensors.types import Chunk
 
 __all__ = [
@@ -324,6 +324,39 @@ def _rr_artifact_at(
     return bool((dk > 1 and s22 < -1) or (dk < -1 and s22 > 1))
 
 
+def _beat_rate_bpm(rr: np.ndarray) -> float:
+    """Heart rate in beats/min of a window holding flagged intervals.
+
+    Premature beats are real beats: they and their compensatory pauses count as they
+    are (a premature beat and its full compensatory pause span two normal intervals,
+    so the mean interval is unchanged). Detection artifacts are undone: an interval
+    longer than 1.5 times the window's median that does not follow a short one
+    (< 0.8 median) holds ``round(rr / median)`` beats (missed beats); two successive
+    short intervals summing to within 20 % of the median are one beat (an extra
+    detection).
+
+    Parameters
+    ----------
+    rr : ndarray, shape (n,)
+        The window's intervals in ms (finite, n >= 2).
+
+    Returns
+    -------
+    float
+        ``60000 * beats / sum(rr)``.
+    """
+    ref = _median(rr)
+    short = rr < 0.8 * ref
+    counts = np.ones(rr.size)
+    missed = rr > 1.5 * ref
+    missed[1:] &= ~short[:-1]
+    counts[missed] = np.round(rr[missed] / ref)
+    extra = short[:-1] & short[1:] & (np.abs(rr[:-1] + rr[1:] - ref) < 0.2 * ref)
+    counts[:-1][extra] -= 0.5
+    counts[1:][extra] -= 0.5
+    return float(60000.0 * counts.sum() / rr.sum())
+
+
 #: Shared read-only empty arrays for the ticks without a new beat.
 _EMPTY = np.zeros(0)
 _EMPTY.flags.writeable = False
@@ -519,7 +552,9 @@ class HRVFeatures:
         ``HRVStage.spectral_every_s`` old, so that it always matches ``hf_*``/``lf_*``).
     quality : float
         ``1 - flagged / intervals`` in the time-domain window, in [0, 1]; 0 when the
-        window holds no interval or the rhythm is not suitable for HRV.
+        window holds no interval or its heart rate is implausible;
+        ``HRVStage.irregular_hr_quality`` while the rhythm is not suitable for HRV
+        (then only ``hr_bpm`` is given: every HRV feature is None).
     corrected_fraction : float
         Fraction of the window's intervals flagged as artifacts (running-median rule or
         Lipponen-Tarvainen), in [0, 1].
@@ -666,13 +701,17 @@ class HRVStage:
     median_len = 9  #: accepted intervals in the running median
     rr_range_ms = (250.0, 2500.0)  #: physiologically plausible RR range in ms
     max_consecutive = 5  #: restart the median after this many flagged intervals
-    lt_min_intervals = 20  #: Lipponen-Tarvainen needs this many intervals in the neighbourhood
+    lt_min_intervals = 8  #: Lipponen-Tarvainen needs this many intervals in the neighbourhood
     spectral_stale_s = 5.0  #: recompute spectra this long after the last change at most [E]
     lt_before = 90  #: intervals before the classified one in its L-T neighbourhood
     lt_after = 5  #: intervals after it (the 11-beat median's half-width)
     rhythm_bad = 0.10  #: flagged fraction above which the rhythm is unsuitable
     rhythm_good = 0.05  #: ... and below which it is suitable again
-    rhythm_min_intervals = 20  #: intervals needed before judging the rhythm
+    rhythm_min_intervals = 50  #: intervals needed before judging the rhythm [E]
+    hr_range_bpm = (25.0, 230.0)  #: plausible heart rate of a window, beats/min
+    rmssd_range_ms = (2.0, 250.0)  #: plausible RMSSD of a window, ms (ln 0.69-5.52)
+    rr_anchor_s = 3.0  #: an RR stream's beat may precede its timestamp by this much, s
+    irregular_hr_quality = 0.6  #: quality of HR alone while HRV is unsuitable [E]
 
     def __init__(
         self,
@@ -695,6 +734,8 @@ class HRVStage:
         self.spectral_window_s = float(spectral_window_s)
         self.spectral_every_s = float(spectral_every_s)
         self._detector: EcgBeatDetector | PpgPulseDetector | None = None
+        self._rate: RateCheck | None = None
+        self._rate_events: tuple[str, ...] = ()
         span = max(self.window_s, self.spectral_window_s)
         cap = int(np.ceil(span / 0.2)) + 16  # 200 ms refractory bounds the beat rate
         cap = max(cap, self.lt_before + self.lt_after + 16)
@@ -724,6 +765,8 @@ class HRVStage:
         self._last_beat = float("nan")
         self._t = float("nan")
         self._rhythm_ok = True
+        self._rr_gaps = 0  # RR-stream beats re-anchored after lost beats
+        self._implausible: set[str] = set()  # features currently out of range
         self._version = 0  # bumped whenever beats or flags change
         self._td_key: tuple[int, int] = (-1, -1)
         self._td: tuple = (None, None, None, None, None, 0, 0.0, 0.0, 0)
@@ -760,6 +803,9 @@ class HRVStage:
                     f"HRVStage: stream {chunk.info.name!r} has fs={chunk.info.fs} Hz but "
                     f"the stage was built with fs={self.fs} Hz"
                 )
+            if self._rate is None:
+                self._rate = RateCheck(chunk.info.name, self.fs)
+            self._rate_events += self._rate.update(chunk.timestamps)
             det = self._get_detector(kind)
             if not isinstance(det, EcgBeatDetector if kind == "ecg" else PpgPulseDetector):
                 raise ValueError(
@@ -772,8 +818,8 @@ class HRVStage:
             else:  # most ticks: no beat (skip np.diff's concatenation)
                 beats = rr = _EMPTY
         elif kind == "rr":
-            beats = np.asarray(chunk.timestamps, dtype=float)
             rr = np.asarray(chunk.data[0], dtype=float)
+            beats = self._rr_beat_times(np.asarray(chunk.timestamps, dtype=float), rr)
         else:
             raise ValueError(
                 f"HRVStage: stream {chunk.info.name!r} has kind {kind!r}; "
@@ -785,6 +831,41 @@ class HRVStage:
         else:
             corrected = _EMPTY_BOOL
         return self._features(beats, rr, corrected)
+
+    def _rr_beat_times(self, stamps: np.ndarray, rr: np.ndarray) -> np.ndarray:
+        """Beat times of an RR stream from its intervals, anchored to its timestamps.
+
+        Devices such as the Polar H10 send RR intervals in packets about once a second,
+        every interval of a packet stamped with the packet's time, not its beat's. Each
+        beat is placed one interval after the previous one; it is re-anchored to its
+        timestamp when that places it after the timestamp (+50 ms) or more than
+        ``rr_anchor_s`` before it (beats lost in between). Each re-anchoring moves the
+        anchor closer to the true beat times, so the series converges to them.
+
+        Parameters
+        ----------
+        stamps : ndarray, shape (k,)
+            Timestamps of the intervals, s.
+        rr : ndarray, shape (k,)
+            Intervals, ms.
+
+        Returns
+        -------
+        ndarray, shape (k,)
+            Beat times, s, increasing.
+        """
+        out = np.empty(stamps.size)
+        prev = self._last_beat
+        for i in range(stamps.size):  # per beat (~1/s)
+            ts, v = float(stamps[i]), float(rr[i])
+            b = prev + v / 1000.0 if math.isfinite(prev) and math.isfinite(v) else ts
+            if not (ts - self.rr_anchor_s <= b <= ts + 0.05):
+                if math.isfinite(prev) and b < ts - self.rr_anchor_s:
+                    self._rr_gaps += 1
+                b = ts if not math.isfinite(prev) else max(ts, prev + 1e-3)
+            out[i] = b
+            prev = b
+        return out
 
     def _screen(self, rr: np.ndarray) -> np.ndarray:
         """Apply the running-median rule to new intervals (one step per beat)."""
@@ -918,10 +999,9 @@ class HRVStage:
         hr = ln_rmssd = rmssd = sdnn = pnn50 = None
         n_ok = int(np.count_nonzero(ok))
         if coverage >= self.min_hr_s and n_ok >= 2:
-            interp = self._interpolated(raw, flags) if n_ok < n_iv else raw[has]
+            hr = _beat_rate_bpm(raw[has]) if n_ok < n_iv else 60000.0 / (raw[has].sum() / n_iv)
             # Scalar reductions written out (sum / n is np.mean, math.sqrt is np.sqrt,
             # to the bit): NumPy's Python-level dispatch costs more than the arithmetic.
-            hr = float(60000.0 / (interp.sum() / interp.size))
             pair = ok[1:] & ok[:-1]
             if pair.any():
                 d = (raw[1:] - raw[:-1])[pair]
@@ -969,7 +1049,8 @@ class HRVStage:
                 # contiguous ring slices: no copies of the (beats x frequencies) tables
                 a, b = first % self._cap, self._count % self._cap
                 parts = [(a, b)] if a < b else [(a, self._cap), (0, b)]
-                yc = ys = c2 = s2 = 0.0
+                nf = self._freqs.size
+                yc, ys, c2, s2 = np.zeros(nf), np.zeros(nf), np.zeros(nf), np.zeros(nf)
                 k = 0
                 for lo, hi in parts:
                     yy = y[k : k + hi - lo]
@@ -993,6 +1074,26 @@ class HRVStage:
         )
         return self._sp
 
+    def _plausible(
+        self, name: str, value: float | None, bounds: tuple[float, float], unit: str
+    ) -> tuple[float | None, tuple[str, ...]]:
+        """``value`` if inside ``bounds``, else None; an event when that state changes."""
+        if value is None:
+            return None, ()
+        lo, hi = bounds
+        if lo <= value <= hi:
+            if name in self._implausible:
+                self._implausible.discard(name)
+                return value, (f"info: {name} plausible again ({value:.3g} {unit}): used",)
+            return value, ()
+        if name in self._implausible:
+            return None, ()
+        self._implausible.add(name)
+        return None, (
+            f"warning: implausible {name} {value:.3g} {unit} (plausible {lo:g}-{hi:g} "
+            f"{unit}): not used",
+        )
+
     def _features(self, beats: np.ndarray, rr: np.ndarray, corrected: np.ndarray) -> HRVFeatures:
         self._first = self._advance(self._first, max(self.window_s, self.spectral_window_s))
         self._first = max(self._first, self._count - self._cap)
@@ -1006,16 +1107,40 @@ class HRVStage:
             if self._rhythm_ok and frac > self.rhythm_bad:
                 self._rhythm_ok = False
                 events = (
-                    f"warning: frequent ectopy or artifacts ({100 * frac:.0f}% of beats "
-                    "corrected): HRV-driven control disabled",
+                    f"warning: HRV not used: {100 * frac:.0f}% of beats irregular (ectopic "
+                    "or artifacts); heart rate alone feeds the estimate",
                 )
             elif not self._rhythm_ok and frac < self.rhythm_good:
                 self._rhythm_ok = True
-                events = (
-                    f"info: rhythm suitable for HRV again ({100 * frac:.0f}% of beats "
-                    "corrected): HRV-driven control enabled",
-                )
-        quality = (1.0 - frac if n_iv else 0.0) if self._rhythm_ok else 0.0
+                events = (f"info: HRV used again: {100 * frac:.0f}% of beats irregular",)
+        if not self._rhythm_ok:  # HRV meaningless: heart rate alone, at lower quality
+            ln_rmssd = rmssd = sdnn = pnn50 = None
+            hf = lf = None
+            hf_ln = lf_ln = None
+        else:
+            hf_ln, lf_ln = self._sp_ln  # logs of hf, lf: cached with them
+        # ---- physiological plausibility: an implausible value is an event, not a feature
+        hr, ev_hr = self._plausible("heart rate", hr, self.hr_range_bpm, "bpm")
+        rmssd, ev_rm = self._plausible("RMSSD", rmssd, self.rmssd_range_ms, "ms")
+        if rmssd is None:
+            ln_rmssd = None
+        if ev_hr or ev_rm:
+            events = events + ev_hr + ev_rm
+        if self._rr_gaps:
+            events = events + (
+                f"warning: RR stream: {self._rr_gaps} interval(s) arrived more than "
+                f"{self.rr_anchor_s:g} s after their beat (beats lost): beat times re-anchored",
+            )
+            self._rr_gaps = 0
+        if self._rate_events:
+            events = events + self._rate_events
+            self._rate_events = ()
+        if self._rhythm_ok:
+            quality = 1.0 - frac if n_iv else 0.0
+        else:
+            quality = self.irregular_hr_quality if hr is not None else 0.0
+        if "heart rate" in self._implausible or (self._rate is not None and not self._rate.ok):
+            quality = 0.0
         return HRVFeatures(
             t=self._t,
             hr_bpm=hr,
@@ -1031,8 +1156,8 @@ class HRVStage:
             pnn50=pnn50,
             hf_ms2=hf,
             lf_ms2=lf,
-            hf_ln=self._sp_ln[0],  # logs of hf, lf: cached with them
-            lf_ln=self._sp_ln[1],
+            hf_ln=hf_ln,
+            lf_ln=lf_ln,
             spectral_coverage_s=s_cov,
             corrected_fraction=frac,
             rhythm_ok=self._rhythm_ok,

@@ -80,6 +80,7 @@ def make_estimator(cfg: SessionConfig) -> AffectEstimator:
         arousal_tau_s=es.arousal_tau_s,
         valence_tau_s=es.valence_tau_s,
         stale_s=es.stale_s,
+        min_confidence=es.min_confidence,
     )
 
 
@@ -88,7 +89,7 @@ def starting_params(cfg: SessionConfig) -> MusicParams:
     es, ct = cfg.estimator, cfg.control
     if not ct.enabled and ct.open_loop_music == "neutral":
         return params_for(ct.neutral_arousal, ct.neutral_valence).with_(fade=0.0)
-    return params_for(es.prior_arousal, es.prior_valence).with_(fade=0.0)
+    return params_for(es.prior_arousal or 0.0, es.prior_valence or 0.0).with_(fade=0.0)
 
 
 def make_controller(cfg: SessionConfig) -> Controller:

@@ -164,10 +164,14 @@ class Estimator(_Model):
     with signs s = +HR, -lnRMSSD, +engagement, -alpha.
     """
 
-    prior_arousal: float = Field(
-        0.6, ge=-1.0, le=1.0, description="intake rating of arousal (e.g. SAM), the baseline anchor"
+    prior_arousal: float | None = Field(
+        0.6,
+        ge=-1.0,
+        le=1.0,
+        description="intake rating of arousal (SAM 1..9 mapped to -1..1), the baseline "
+        "anchor; unset: the estimate is the change from baseline (relative)",
     )
-    prior_valence: float = Field(-0.2, ge=-1.0, le=1.0)
+    prior_valence: float | None = Field(-0.2, ge=-1.0, le=1.0)
     w_hr: float = Field(1.0, ge=0.0, le=10.0)
     w_ln_rmssd: float = Field(1.0, ge=0.0, le=10.0)
     w_engagement: float = Field(0.5, ge=0.0, le=10.0)

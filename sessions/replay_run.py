@@ -6,22 +6,27 @@ CPU allows and the same file with the same config gives the same tick record.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from attune.engine.affect import MIN_BASELINE_S, sam_to_unit
 from attune.engine.clocks import VirtualClock
 from attune.sensors.file_source import file_sources
 from attune.sensors.readers import RecordedStream, Recording, read_recording, select_streams
 from attune.sessions.config import SessionConfig
 from attune.sessions.runner import run_session
-from attune.sessions.store import load_session
+from attune.sessions.store import SessionData, load_session
 
 #: Which cardiac stream feeds HRV when a file has several: beats the device detected
 #: itself (chest-strap RR), then ECG, then PPG.
 HRV_PREFERENCE = ("rr", "ecg", "ppg")
+#: [E] Device heart rate and the engine's differing by more than this (bpm, session
+#: means) is a disagreement worth an event.
+HR_DISAGREE_BPM = 5.0
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,14 @@ class ReplaySummary:
         What was written.
     interrupted : bool
         True if stopped early.
+    participant : str
+        The pseudonym the session was filed under.
+    relative : bool
+        True when there was no intake rating: the arousal figures are changes from the
+        baseline.
+    explanations : tuple of str
+        Holds, corrections, exclusions and labels in plain words
+        (:func:`attune.sessions.report.explain`).
     """
 
     path: str
@@ -75,6 +88,9 @@ class ReplaySummary:
     warnings: tuple[str, ...]
     files: dict[str, str]
     interrupted: bool
+    participant: str = ""
+    relative: bool = False
+    explanations: tuple[str, ...] = ()
 
 
 def choose_streams(
@@ -119,6 +135,81 @@ def _describe(s: RecordedStream) -> str:
     )
 
 
+def participant_of(rec: Recording, given: str | None = None) -> str:
+    """Return the pseudonym a replay is filed under: given, the file's own, or its name.
+
+    The file's own is ``rec.participant`` when the reader found one; otherwise the file
+    name's stem, reduced to letters, digits and ``._-`` (at most 64 characters).
+    """
+    name = given or getattr(rec, "participant", None) or Path(str(rec.path)).stem
+    clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name)).strip("-.")[:64]
+    return clean or "recording"
+
+
+def _with_intake(
+    cfg: SessionConfig, intake_sam: tuple[float, float] | None, duration_s: float
+) -> SessionConfig:
+    """Intake state and baseline of a replay.
+
+    With ``intake_sam`` (SAM arousal, valence, 1..9) the estimator starts there;
+    without it, and unless the configuration sets a prior itself, the estimate is
+    relative to the baseline. A baseline the configuration does not set is
+    :data:`~attune.engine.affect.MIN_BASELINE_S` long when the recording holds at least
+    twice that, else a third of the recording.
+    """
+    es = cfg.estimator
+    if intake_sam is not None:
+        es = es.model_copy(
+            update={
+                "prior_arousal": sam_to_unit(intake_sam[0]),
+                "prior_valence": sam_to_unit(intake_sam[1]),
+            }
+        )
+    elif "prior_arousal" not in es.model_fields_set:
+        es = es.model_copy(update={"prior_arousal": None, "prior_valence": None})
+    ph = cfg.phases
+    if "baseline_s" not in ph.model_fields_set:
+        base = MIN_BASELINE_S if duration_s >= 2 * MIN_BASELINE_S else duration_s / 3.0
+        base = max(ph.baseline_s, float(np.floor(base / cfg.tick_s) * cfg.tick_s))
+        ph = ph.model_copy(update={"baseline_s": base})
+    return cfg.model_copy(update={"estimator": es, "phases": ph})
+
+
+def _device_cross_check(rec: Recording, data: SessionData, mean_hr: float | None) -> list[str]:
+    """Compare the engine's heart rate with the device's own (``hr_bpm`` or RR column).
+
+    The device's RR intervals are the trusted source when the engine detected beats
+    from ECG: a disagreement of more than :data:`HR_DISAGREE_BPM` is reported.
+    """
+    if mean_hr is None:
+        return []
+    out = []
+    for s in rec.streams:
+        chans = [c.lower() for c in s.info.channels]
+        ref = None
+        if s.info.kind == "hr" or "hr_bpm" in chans:
+            i = chans.index("hr_bpm") if "hr_bpm" in chans else 0
+            x = np.asarray(s.data[i], dtype=float)
+            x = x[np.isfinite(x) & (x > 0)]
+            ref = float(x.mean()) if x.size else None
+            what = f"the device's own heart rate ({s.info.name})"
+        elif s.info.kind == "rr":
+            x = np.asarray(s.data[0], dtype=float)
+            x = x[np.isfinite(x) & (x > 0)]
+            ref = 60000.0 / float(x.mean()) if x.size else None
+            what = f"the device's RR intervals ({s.info.name})"
+        if ref is None:
+            continue
+        if abs(ref - mean_hr) > HR_DISAGREE_BPM:
+            out.append(
+                f"warning: heart rate disagrees with {what}: {mean_hr:.1f} bpm against "
+                f"{ref:.1f} bpm; the device's intervals are the trusted source"
+            )
+        else:
+            out.append(f"info: heart rate agrees with {what} ({ref:.1f} bpm)")
+    return out
+
+
 def replay_recording(
     rec: Recording,
     cfg: SessionConfig,
@@ -127,16 +218,40 @@ def replay_recording(
     kinds: Sequence[str] = (),
     channels: Sequence[str] = (),
     progress: Callable[[float], None] | None = None,
+    participant: str | None = None,
+    intake_sam: tuple[float, float] | None = None,
 ) -> ReplaySummary:
     """Run the engine over a recording on the virtual clock and write a session folder.
 
     The protocol of ``cfg`` is stretched (its maintain phase lengthened) when the
     recording is longer, so the whole recording is replayed; a shorter recording
     ends the session early.
+
+    Parameters
+    ----------
+    rec : Recording
+        The recording.
+    cfg : SessionConfig
+        The session configuration.
+    names, kinds, channels : sequence of str
+        Narrow the streams replayed (:func:`choose_streams`).
+    progress : callable, optional
+        Called with the fraction done.
+    participant : str, optional
+        Pseudonym to file the session under (default: the file's own, else its name).
+    intake_sam : (float, float), optional
+        The listener's SAM self-report at intake, arousal and valence on 1..9. Without
+        it the estimate is the change from the baseline, labelled relative.
     """
+    from attune.sessions.report import explain  # matplotlib-free, but heavy: at use
+
     streams = choose_streams(rec, names=names, kinds=kinds, channels=channels)
     sources = file_sources(streams)
     duration = max(s.duration_s for s in streams if s.info.kind != "markers")
+    cfg = _with_intake(cfg, intake_sam, duration)
+    if "participant" not in cfg.model_fields_set or participant:
+        cfg = cfg.model_copy(update={"participant": participant_of(rec, participant)})
+    relative = cfg.estimator.prior_arousal is None
     ph = cfg.phases
     if duration > ph.total_s:
         ph = ph.model_copy(update={"maintain_s": ph.maintain_s + duration - ph.total_s})
@@ -157,7 +272,10 @@ def replay_recording(
     data = load_session(folder)
     n_markers = sum(1 for _, text in data.events if text.startswith("marker: "))
     hr = data.ticks["hr_bpm"]
+    mean_hr = float(np.nanmean(hr)) if np.isfinite(hr).any() else None
     base_i = min(out.n_ticks - 1, int(cfg.phases.baseline_s / cfg.tick_s))
+    checks = [c for c in _device_cross_check(rec, data, mean_hr) if c.startswith("warning")]
+    plain = tuple(explain(data)) + tuple(c.removeprefix("warning: ") for c in checks)
     return ReplaySummary(
         path=str(rec.path),
         folder=folder,
@@ -167,13 +285,16 @@ def replay_recording(
         wall_s=out.wall_s,
         speed_x=out.n_ticks * cfg.tick_s / out.wall_s,
         n_beats=int(data.beats["time_s"].size),
-        mean_hr_bpm=float(np.nanmean(hr)) if np.isfinite(hr).any() else None,
+        mean_hr_bpm=mean_hr,
         arousal_start=float(out.arousal[base_i]) if out.n_ticks else float("nan"),
         arousal_end=float(out.arousal[-1]) if out.n_ticks else float("nan"),
         n_markers=n_markers,
-        warnings=rec.warnings,
+        warnings=rec.warnings + plain,
         files=out.files,
         interrupted=out.interrupted,
+        participant=cfg.participant,
+        relative=relative,
+        explanations=plain,
     )
 
 
@@ -189,9 +310,21 @@ def run_replay(
     kinds: Sequence[str] = (),
     channels: Sequence[str] = (),
     progress: Callable[[float], None] | None = None,
+    participant: str | None = None,
+    intake_sam: tuple[float, float] | None = None,
 ) -> ReplaySummary:
-    """Read ``path`` (:func:`attune.sensors.readers.read_recording`) and replay it."""
+    """Read ``path`` (:func:`attune.sensors.readers.read_recording`) and replay it.
+
+    ``participant`` and ``intake_sam`` as in :func:`replay_recording`.
+    """
     rec = read_recording(path, fs=fs, kind=kind, columns=columns, time_column=time_column)
     return replay_recording(
-        rec, cfg, names=names, kinds=kinds, channels=channels, progress=progress
+        rec,
+        cfg,
+        names=names,
+        kinds=kinds,
+        channels=channels,
+        progress=progress,
+        participant=participant,
+        intake_sam=intake_sam,
     )

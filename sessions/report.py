@@ -362,7 +362,7 @@ class _Plotter:
         from matplotlib.lines import Line2D
         from matplotlib.patches import Patch
 
-        out = []
+        out: list = []
         if self.holds:
             out.append(Patch(color=COLORS["hold"], alpha=0.18, label="hold (music frozen)"))
         if self.ev_t.size:
@@ -862,9 +862,12 @@ def summary_rows(data: SessionData) -> list[SummaryRow]:
     base = phase == "baseline" if phase.size else np.zeros(t.size, bool)
     end = t > t[-1] - END_WINDOW_S if t.size else np.zeros(0, bool)
     out = []
+    relative = is_relative(data.meta.get("config_toml"))
     for label, col, dec in SUMMARY_ROWS:
         if col not in data.ticks:
             continue
+        if relative and col in ("arousal", "valence"):
+            label = label.replace("(estimate)", "(estimate, relative to baseline)")
         x = np.asarray(data.ticks[col], dtype=float)
         out.append(SummaryRow(label, col, _median(x[base]), _median(x[end]), dec))
     return out
@@ -920,6 +923,136 @@ def _facts(data: SessionData, limits: _Limits) -> list[tuple[str, str, float | N
     facts.append(("Engine compute per tick, median", f"{_fmt(med, 2)} ms", med))
     facts.append(("Engine compute per tick, p99", f"{_fmt(p99, 2)} ms", p99))
     return facts
+
+
+def is_relative(config_toml: str | None) -> bool:
+    """Tell whether the session had no intake rating (estimate relative to baseline).
+
+    The stored configuration leaves ``estimator.prior_arousal`` out exactly then (unset
+    values are not written).
+    """
+    if not config_toml:
+        return False
+    try:
+        raw = tomllib.loads(config_toml)
+    except tomllib.TOMLDecodeError:
+        return False
+    est = raw.get("estimator", {})
+    return "prior_arousal" not in est or "prior_valence" not in est
+
+
+def _spans_between(
+    events: list[tuple[float, str]], start: str, stop: str, end_t: float
+) -> list[tuple[float, float, str]]:
+    """``(t0, t1, start event text)`` from each ``start`` event to the next ``stop`` one."""
+    out, open_at, text = [], None, ""
+    for ts, ev in events:
+        if open_at is None and ev.startswith(start):
+            open_at, text = ts, ev
+        elif open_at is not None and ev.startswith(stop):
+            out.append((open_at, ts, text))
+            open_at = None
+    if open_at is not None:
+        out.append((open_at, end_t, text))
+    return out
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def explain(data: SessionData) -> list[str]:
+    """Say what the estimate and the music did, and why, in plain words (one line each).
+
+    Covers: an estimate relative to the baseline (no intake rating), a baseline shorter
+    than the science supports, HRV left out for irregular beats, implausible values,
+    beats corrected, valence not measured, and the holds with their likely causes.
+
+    Parameters
+    ----------
+    data : SessionData
+        The session.
+
+    Returns
+    -------
+    list of str
+    """
+    from attune.engine.affect import MIN_BASELINE_S
+
+    t = data.ticks["t_s"]
+    lines: list[str] = []
+    if not t.size:
+        return lines
+    tick_s = float(data.meta.get("tick_s") or 0.25)
+    end_t = float(t[-1]) + tick_s
+    config_toml = data.meta.get("config_toml")
+    limits = _limits(config_toml)
+    if is_relative(config_toml):
+        lines.append(
+            "Arousal and valence are relative to the baseline: there was no intake "
+            "self-report (SAM), so 0 means 'as during the baseline', not 'neutral'."
+        )
+    phase = data.ticks.get("phase", np.array([], dtype=object))
+    base_s = float(np.count_nonzero(phase == "baseline")) * tick_s if phase.size else 0.0
+    if 0.0 < base_s < MIN_BASELINE_S:
+        lines.append(
+            f"Baseline {base_s:.0f} s: shorter than the {MIN_BASELINE_S:.0f} s of rest the "
+            "science supports, so the spreads rest on their published floors and the "
+            "estimate is coarse."
+        )
+    for t0, t1, text in _spans_between(
+        data.events, "warning: HRV not used", "info: HRV used again", end_t
+    ):
+        pct = text.split(": ")[2].split("%")[0] if text.count(": ") >= 2 else "?"
+        lines.append(
+            f"HRV not used for {_minutes(t1 - t0)} (from {mmss(t0)}): {pct}% of beats "
+            "irregular (ectopic beats or artifacts); heart rate alone fed the estimate."
+        )
+    for ts, ev in data.events:
+        if ev.startswith("warning: implausible"):
+            lines.append(f"At {mmss(ts)}: {ev.removeprefix('warning: ')}.")
+    nb = int(data.beats["time_s"].size)
+    if nb:
+        nc = int(np.sum(data.beats["corrected"]))
+        if nc:
+            lines.append(
+                f"{nc} of {nb} heartbeats ({100 * nc / nb:.0f}%) were flagged as ectopic or "
+                "artifacts and left out of the HRV features."
+            )
+    post = phase != "baseline" if phase.size else np.ones(t.size, bool)
+    thr = limits.min_confidence if limits.min_confidence is not None else 0.3
+    vc = np.asarray(data.ticks.get("valence_confidence", np.full(t.size, np.nan)), float)
+    if post.any():
+        measured = np.nan_to_num(vc[post]) >= thr
+        if measured.mean() < 0.5:
+            lines.append(
+                f"Valence not measured: its confidence stayed below {thr:.2f} for "
+                f"{100 * (1 - measured.mean()):.0f}% of the session; the valence cues "
+                "followed the goal, not the listener."
+            )
+    hold = np.nan_to_num(np.asarray(data.ticks.get("hold", np.zeros(t.size)), float)) > 0.5
+    if hold.any():
+        causes = []
+        hq = np.asarray(data.ticks.get("hrv_quality", np.full(t.size, np.nan)), float)
+        eq = np.asarray(data.ticks.get("eeg_quality", np.full(t.size, np.nan)), float)
+        hr = np.asarray(data.ticks.get("hr_bpm", np.full(t.size, np.nan)), float)
+        no_signal = hold & ~np.isfinite(hr) & ~(np.nan_to_num(eq) > 0)
+        irregular = hold & ~no_signal & (np.nan_to_num(hq, nan=1.0) < 0.7)
+        eeg_bad = hold & ~no_signal & ~irregular & (np.nan_to_num(eq, nan=1.0) < 0.5)
+        other = hold & ~no_signal & ~irregular & ~eeg_bad
+        for mask, why in (
+            (no_signal, "no usable signal"),
+            (irregular, "irregular heartbeats"),
+            (eeg_bad, "EEG artifacts"),
+            (other, "the estimate was uncertain (saturated, flat or modalities disagreeing)"),
+        ):
+            if mask.any():
+                causes.append(f"{_minutes(mask.sum() * tick_s)} {why}")
+        lines.append(
+            f"Music held for {_minutes(hold.sum() * tick_s)} ({100 * hold.mean():.0f}% of the "
+            f"session) because confidence fell below {thr:.2f}: " + "; ".join(causes) + "."
+        )
+    return lines
 
 
 # --------------------------------------------------------------------------- HTML
@@ -1030,6 +1163,11 @@ def _render_html(
         )
     else:
         out.append('<p class="note">No ticks were recorded: nothing to summarise.</p>')
+    plain = explain(data)
+    if plain:
+        out.append('<h3>What happened, in plain words</h3><ul id="explain">')
+        out += [f"<li>{e(line)}</li>" for line in plain]
+        out.append("</ul>")
     out.append('<table id="facts"><tr><th>Figure</th><th>Value</th></tr>')
     for label, text, value in _facts(data, limits):
         dv = "" if value is None else f' data-value="{value!r}"'

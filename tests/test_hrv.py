@@ -275,7 +275,7 @@ def test_window_rmssd_sdnn_match_neurokit_hrv_time_on_detected_beats():
     assert n_checked >= 10
 
 
-@pytest.mark.parametrize("rate", [0.02, 0.05])
+@pytest.mark.parametrize("rate", [0.02, 0.04])
 def test_injected_ectopic_beats_are_corrected(rate):
     rng = np.random.default_rng(int(rate * 100))
     n = 400
@@ -310,10 +310,16 @@ def test_frequent_ectopy_disables_hrv_control_with_event():
         rr[p] *= 0.65
     feats = _feed_rr(HRVStage(fs=100.0), rr, per_chunk=2)
     events = [e for f in feats for e in f.events]
-    assert len(events) == 1 and events[0].startswith("warning: frequent ectopy")
+    assert len(events) == 1 and events[0].startswith("warning: HRV not used: ")
+    assert "% of beats irregular" in events[0]
     bad = [f for f in feats if not f.rhythm_ok]
-    assert bad and all(f.quality == 0.0 for f in bad)
-    assert feats[-1].rhythm_ok is False
+    assert bad and all(f.quality == HRVStage.irregular_hr_quality for f in bad)
+    # HRV features are withheld, heart rate (premature beats counted) stays
+    assert all(f.ln_rmssd is None and f.sdnn_ms is None and f.hf_ln is None for f in bad)
+    last = feats[-1]
+    assert last.rhythm_ok is False
+    window = rr[rr.size - last.n_beats + 1 :]
+    assert last.hr_bpm == pytest.approx(60000.0 / window.mean(), abs=1.0)
     assert all(f.rhythm_ok for f in feats[:25])
 
 
@@ -426,3 +432,80 @@ def test_scalar_reductions_equal_numpy_bit_for_bit():
     for _ in range(20):
         psd = rng.gamma(1.0, 100.0, f.size)
         assert _band_powers_tab(tab, psd) == _band_powers_from_psd(f, psd)
+
+
+# ----------------------------------------------------------------- real chest-strap RR (issue 15)
+
+
+def _polar_rr() -> tuple[np.ndarray, np.ndarray]:
+    """Timestamps (s, packet times) and RR intervals (ms) of the Polar H10 recording."""
+    pd = pytest.importorskip("pandas")
+    d = pd.read_csv(DATA / "polar" / "polar_h10_converted.csv")
+    d = d[d["rr_ms"].notna()]
+    t = (d["time_ns"].to_numpy() - d["time_ns"].iloc[0]) / 1e9
+    return t.astype(float), d["rr_ms"].to_numpy(float)
+
+
+def test_polar_h10_frequent_pvcs_heart_rate_from_the_straps_intervals():
+    t, rr = _polar_rr()
+    stage = HRVStage(fs=130.0)
+    feats, beat_times = [], []
+    for k in np.arange(0.0, t[-1] + 0.5, 0.25):  # 0.25 s ticks, as the engine pulls
+        sel = (t > k - 0.25) & (t <= k)
+        f = stage.update(_rr_chunk(t[sel], rr[sel]))
+        feats.append(f)
+        beat_times.extend(f.new_beat_times.tolist())
+    hr = np.array([f.hr_bpm for f in feats if f.hr_bpm is not None])
+    strap = 60000.0 / rr.mean()  # 79.9 bpm: 798 beats in 599 s
+    assert hr.size > 0.9 * len(feats)
+    assert abs(hr.mean() - strap) < 2.0
+    assert hr.min() > 60.0 and hr.max() < 100.0  # never the PVC coupling rate (~140)
+    # beat times rebuilt from the intervals, not the ~1 s packet stamps
+    bt = np.array(beat_times)
+    assert np.all(np.diff(bt) > 0)
+    assert np.median(np.abs(np.diff(bt) * 1000.0 - rr[1:])) < 1.0
+    assert np.all(bt <= t + 0.05) and np.all(bt >= t - HRVStage.rr_anchor_s)
+    # frequent PVCs: HRV withheld with one plain-words event, nothing implausible kept
+    events = [e for f in feats for e in f.events]
+    assert any(e.startswith("warning: HRV not used: ") for e in events)
+    for f in feats:
+        if f.ln_rmssd is not None:
+            lo, hi = HRVStage.rmssd_range_ms
+            assert np.log(lo) <= f.ln_rmssd <= np.log(hi)
+    assert sum(not f.rhythm_ok for f in feats) > 0.8 * len(feats)
+
+
+def test_implausible_heart_rate_is_an_event_and_not_a_feature():
+    rr = np.full(200, 255.0)  # 235 bpm: above any human heart at rest or in music
+    feats = _feed_rr(HRVStage(fs=100.0), rr)
+    events = [e for f in feats for e in f.events]
+    assert any("implausible heart rate 235 bpm" in e for e in events)
+    assert all(f.hr_bpm is None for f in feats)
+    assert all(f.quality == 0.0 for f in feats[-10:])
+
+
+def test_lost_beats_in_an_rr_stream_reanchor_with_an_event():
+    rr = _rr_series(800.0, 20.0, 200, seed=4)
+    times = np.cumsum(rr) / 1000.0
+    times[100:] += 10.0  # 10 s of beats lost
+    stage = HRVStage(fs=100.0)
+    feats = [stage.update(_rr_chunk(times[i : i + 1], rr[i : i + 1])) for i in range(rr.size)]
+    events = [e for f in feats for e in f.events]
+    assert any("beats lost" in e for e in events)
+    assert feats[100].new_beat_times[0] == pytest.approx(times[100])
+
+
+def test_a_stream_slower_than_it_declares_is_an_event_and_not_used():
+    x, fs = _nk_resting_ecg(60.0)
+    info = StreamInfo("ecg", "ecg", fs, ("ECG",), "mV")
+    honest, lying = HRVStage(fs=fs), HRVStage(fs=fs)
+    ev_h, ev_l, last_l = [], [], None
+    for a in range(0, x.size, 25):
+        b = min(a + 25, x.size)
+        ev_h += honest.update(Chunk(info, x[None, a:b], np.arange(a, b) / fs)).events
+        # the samples really come at 80 Hz (e.g. a wrong rate in the file header)
+        last_l = lying.update(Chunk(info, x[None, a:b], np.arange(a, b) / 80.0))
+        ev_l += last_l.events
+    assert not any("sampling rate" in e for e in ev_h)
+    assert any("declares 100 Hz but delivers 80.0 Hz" in e for e in ev_l)
+    assert last_l.quality == 0.0
