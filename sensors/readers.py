@@ -35,28 +35,46 @@ import logging
 import re
 import warnings as _warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 
 import numpy as np
 
 from attune.sensors.channels import (
-    UNITS,
+    UNITS as _UNITS,
     kind_from_label,
     kind_from_type,
     normalise_unit,
     unit_from_label,
     unit_scale,
 )
-from attune.sensors.types import SensorError, StreamInfo, check_block
+from attune.sensors.claims import check_edf, check_xdf
+from attune.sensors.recording import RecordedStream, Recording
+from attune.sensors.timebase import (
+    GAP_PERIODS,
+    check_rate,
+    jitter_tolerance,
+    regularise,
+    resample_uniform,
+    shorten_jumps,
+)
+from attune.sensors.types import SensorError, StreamInfo
 
-#: Stream kinds that carry signals (everything but markers).
-SIGNAL_KINDS = ("eeg", "ecg", "ppg", "rr")
+#: Attune's unit for each stream kind (``hr``: a device's own heart rate, in bpm).
+UNITS = {**_UNITS, "hr": "bpm"}
+
+__all__ = ["RecordedStream", "Recording", "read_recording", "select_streams"]
+
+#: Stream kinds that carry signals (everything but markers). ``hr`` is a device's own
+#: heart rate (Polar ``hr_bpm``), kept so the engine can cross-check its beats.
+SIGNAL_KINDS = ("eeg", "ecg", "ppg", "rr", "hr")
+#: Kinds sampled at a regular rate (their timestamps are dejittered or resampled).
+REGULAR_KINDS = ("eeg", "ecg", "ppg")
 #: NaN runs shorter than this (seconds) are linearly interpolated; longer ones are cut.
 NAN_INTERP_S = 0.5
-#: A timestamp step longer than this many sample periods is reported as a gap.
-GAP_PERIODS = 10.0
+#: Samples per block when an on-disk stream's markers are scanned.
+SCAN_BLOCK = 1 << 20
 #: Recognised time columns of delimited text files (case-insensitive), with their unit.
 TIME_COLUMNS = {
     "timestamps": "s",
@@ -98,88 +116,45 @@ _XDF_DTYPES = {
 }
 
 
-@dataclass(frozen=True)
-class RecordedStream:
-    """One stream of a recording, whole, in Attune's units.
-
-    Attributes
-    ----------
-    info : StreamInfo
-        Kind (``eeg|ecg|ppg|rr|markers``), nominal ``fs`` in Hz (0 for irregular
-        streams), channel labels, units (``"uV"`` EEG, ``"mV"`` ECG, ``"ms"`` RR,
-        ``"au"`` PPG, ``""`` markers) and a stable ``source_id`` (file path and stream).
-    data : ndarray, shape (n_channels, n), float64
-        Samples in ``info.units``, finite; markers: zeros shaped ``(1, n)``.
-    timestamps : ndarray, shape (n,), float64
-        Sample times in seconds on the recording's clock, non-decreasing: XDF: LSL
-        clock after clock-offset correction and dejittering; text files with a time
-        column: that column in seconds (epoch seconds for ``time_ns`` and date-time
-        strings); files without time (EDF, FIF, ..., text with ``fs``): ``k / fs``.
-    labels : tuple of str
-        Marker strings (``kind == "markers"``), one per sample; empty otherwise.
-    dtype : str
-        LSL channel format that holds ``data`` exactly, for bit-exact republishing:
-        the file's own format when the values are unchanged (XDF ``"float32"``,
-        ``"int16"``, ...), ``"float32"`` for values converted to Attune's units from a
-        32-bit-or-narrower file (rounded to float32), ``"float64"`` otherwise;
-        ``"string"`` for markers.
-    """
-
-    info: StreamInfo
-    data: np.ndarray = field(repr=False)
-    timestamps: np.ndarray = field(repr=False)
-    labels: tuple[str, ...] = field(default=(), repr=False)
-    dtype: str = "float64"
-
-    def __post_init__(self) -> None:
-        name = self.info.name
-        check_block(self.info, self.data, self.timestamps, self.labels)
-        if self.data.size and not np.isfinite(self.data).all():
-            raise SensorError(f"stream {name!r}: data must be finite (found NaN or inf)")
-        if self.timestamps.size > 1 and np.any(np.diff(self.timestamps) < 0):
-            raise SensorError(f"stream {name!r}: timestamps must be non-decreasing")
-
-    @property
-    def n_samples(self) -> int:
-        """Number of samples."""
-        return int(self.timestamps.size)
-
-    @property
-    def duration_s(self) -> float:
-        """Time from the first to the last sample (plus one period if regular), seconds."""
-        if self.timestamps.size == 0:
-            return 0.0
-        span = float(self.timestamps[-1] - self.timestamps[0])
-        return span + (1.0 / self.info.fs if self.info.fs > 0 else 0.0)
-
-
-@dataclass(frozen=True)
-class Recording:
-    """Everything read from one file.
-
-    Attributes
-    ----------
-    path : Path
-        The file.
-    streams : tuple of RecordedStream
-        Its streams (at least one).
-    warnings : tuple of str
-        Handled conditions, one line each: NaN runs filled or cut, time gaps, clock
-        resets, empty streams skipped, channels left out, truncated files.
-    """
-
-    path: Path
-    streams: tuple[RecordedStream, ...]
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def start(self) -> float:
-        """Earliest timestamp over all streams, seconds (recording clock)."""
-        firsts = [s.timestamps[0] for s in self.streams if s.n_samples]
-        return float(min(firsts)) if firsts else 0.0
-
-
 # --------------------------------------------------------------------------- blocks
+class _MneReader:
+    """Channels of an mne Raw opened without preloading, read block by block."""
+
+    def __init__(
+        self, raw: object, picks: list[int], scale: np.ndarray, float32: bool, n: int
+    ) -> None:
+        self.raw = raw
+        self.picks = picks
+        self.scale = scale  # (n_ch,) factors to Attune's units
+        self.float32 = float32
+        self.fs = float(raw.info["sfreq"])  # type: ignore[attr-defined]
+        self.n_samples = n
+        self.t_first = 0.0
+        self.t_last = (n - 1) / self.fs if n else 0.0
+
+    def read(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        x = self.raw.get_data(  # type: ignore[attr-defined]
+            picks=self.picks, start=k0, stop=k1, verbose="error"
+        )
+        bad = ~np.isfinite(x)
+        if bad.any():  # not in EDF/BDF; a damaged FIF: interpolate within the block
+            t = np.arange(x.shape[1], dtype=np.float64)
+            for c in np.flatnonzero(bad.any(axis=1)):
+                good = ~bad[c]
+                x[c, bad[c]] = np.interp(t[bad[c]], t[good], x[c, good]) if good.any() else 0.0
+        if np.any(self.scale != 1.0):
+            x *= self.scale[:, None]
+        if self.float32:
+            x = x.astype(np.float32).astype(np.float64)
+        return x, np.arange(k0, k1) / self.fs
+
+    def subset(self, idx: Sequence[int]) -> _MneReader:
+        return _MneReader(
+            self.raw, [self.picks[i] for i in idx], self.scale[list(idx)], self.float32,
+            self.n_samples,
+        )  # fmt: skip
+
+
 @dataclass
 class _Block:
     """Channels sharing one time base, in the file's own units (internal)."""
@@ -187,8 +162,8 @@ class _Block:
     name: str  # stream name (XDF) or file stem
     sid: str  # stream id for source_id
     fs: float  # nominal Hz; 0 irregular or unknown (estimated for signal kinds)
-    times: np.ndarray  # (n,)
-    data: np.ndarray  # (n_ch, n) float64
+    times: np.ndarray  # (n,); empty when on disk (``raw``): times are k / fs
+    data: np.ndarray  # (n_ch, n) float64; (n_ch, 0) when on disk
     labels: list[str]
     kinds: list[str | None]
     units: list[str | None]
@@ -197,7 +172,29 @@ class _Block:
     sparse: bool = False  # rows where a stream's channels are all NaN are not its samples
     text: dict[int, np.ndarray] = field(default_factory=dict)  # channel -> str labels
     estimate_fs: bool = False  # fs unknown: estimate from the timestamps
+    irregular: bool = False  # samples off a uniform grid: resample regular kinds onto one
     extra_markers: tuple[np.ndarray, np.ndarray] | None = None  # (times, labels)
+    raw: object | None = None  # mne Raw without preloading (EDF, BDF, FIF, BrainVision)
+    n_raw: int = 0  # samples in ``raw``; channels >= its channel count are all zero
+
+    def rows(self, idx: list[int]) -> np.ndarray:
+        """Channels ``idx`` of the whole block, in memory (file units)."""
+        if self.raw is None:
+            return self.data[idx]
+        n_ch = len(self.raw.ch_names)  # type: ignore[attr-defined]
+        out = np.zeros((len(idx), self.n_raw))
+        real = [(r, i) for r, i in enumerate(idx) if i < n_ch]
+        for a in range(0, self.n_raw if real else 0, SCAN_BLOCK):
+            b = min(self.n_raw, a + SCAN_BLOCK)
+            x = self.raw.get_data(  # type: ignore[attr-defined]
+                picks=[i for _, i in real], start=a, stop=b, verbose="error"
+            )
+            out[[r for r, _ in real], a:b] = x
+        return out
+
+    def time_of(self, k: np.ndarray) -> np.ndarray:
+        """Timestamps of samples ``k``."""
+        return self.times[k] if self.raw is None else np.asarray(k) / self.fs
 
 
 class _Warn:
@@ -261,9 +258,11 @@ def read_recording(
     fmt = _format_of(p)
     blocks: list[_Block | RecordedStream]
     if kind is not None and kind not in (*SIGNAL_KINDS, "markers"):
-        raise SensorError(f"{p}: kind must be one of eeg, ecg, ppg, rr, markers, got {kind!r}")
-    if fs is not None and not (np.isfinite(fs) and fs > 0):
-        raise SensorError(f"{p}: fs must be a positive number of Hz, got {fs!r}")
+        raise SensorError(
+            f"{p}: kind must be one of eeg, ecg, ppg, rr, hr, markers, got {kind!r}"
+        )
+    if fs is not None:
+        fs = check_rate(fs, f"{p}: fs")
     cols = [c.strip() for c in columns] if columns else []
     warn = _Warn()
     if fmt == "xdf":
@@ -307,6 +306,11 @@ def read_recording(
         )
     if not streams:
         raise SensorError(f"{p}: no {kind} stream found")
+    eager = [i for i, s in enumerate(streams) if not s.lazy]  # on-disk ones have no jumps
+    moved = shorten_jumps([streams[i].timestamps for i in eager], p.name, warn)
+    for i, t in zip(eager, moved, strict=True):
+        if t is not streams[i].timestamps:
+            streams[i] = streams[i].with_times(t)
     return Recording(path=p, streams=tuple(streams), warnings=tuple(warn.items))
 
 
@@ -370,23 +374,12 @@ def select_streams(
         if not idx:
             continue
         seen.update(lower[i] for i in idx)
-        picked.append(_subset(s, idx))
+        picked.append(s.with_channels(idx))
     missing = [c for c, w in zip(channels, want, strict=True) if w not in seen]
     if missing:
         have = "; ".join(f"{s.info.name}: {', '.join(s.info.channels)}" for s in out)
         raise SensorError(f"{rec.path}: no channel {missing[0]!r} in the selected streams ({have})")
     return tuple(picked)
-
-
-def _subset(s: RecordedStream, idx: list[int]) -> RecordedStream:
-    if idx == list(range(s.info.n_channels)):
-        return s
-    if idx == list(range(idx[0], idx[0] + len(idx))):
-        data = s.data[idx[0] : idx[0] + len(idx)]  # a view
-    else:
-        data = s.data[idx]
-    info = replace(s.info, channels=tuple(s.info.channels[i] for i in idx))
-    return replace(s, info=info, data=data)
 
 
 def _format_of(p: Path) -> str:
@@ -472,17 +465,9 @@ def _stream_name(b: _Block, k: str, split: bool) -> str:
     return f"{b.name}/{k}"
 
 
-def _signal_stream(
-    path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
-) -> RecordedStream | None:
-    name = _stream_name(b, k, split)
-    what = f"{path.name}: stream {name!r}"
-    data = b.data[idx]
-    times = b.times
-    if b.text and any(i in b.text for i in idx):
-        raise SensorError(f"{what}: column holds text; expected numbers for {k}")
-    # Units.
-    scaled = False
+def _scales(path: Path, b: _Block, idx: list[int], k: str, what: str, warn: _Warn) -> np.ndarray:
+    """Per-channel factors from the file's units to Attune's unit for ``k`` (1.0: kept)."""
+    out = np.ones(len(idx))
     unknown, misfit = [], []
     for r, i in enumerate(idx):
         unit = b.units[i]
@@ -493,15 +478,57 @@ def _signal_stream(
             elif unit is not None:
                 misfit.append(f"{b.labels[i]} ({unit})")
             continue
-        if f != 1.0:
-            if not scaled:
-                data = data.astype(np.float64, copy=True)
-                scaled = True
-            data[r] *= f
+        out[r] = f
     if unknown:
         warn(f"{what}: no unit for {_short_list(unknown, 4)}; values taken as {UNITS[k]}")
     if misfit:
         warn(f"{what}: units {_short_list(misfit, 4)} do not fit {k}; values kept as they are")
+    return out
+
+
+def _lazy_stream(
+    path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
+) -> RecordedStream | None:
+    """A regular stream of an mne file, left on disk and read in blocks."""
+    name = _stream_name(b, k, split)
+    what = f"{path.name}: stream {name!r}"
+    if b.n_raw == 0:
+        warn(f"{what}: no samples; skipped")
+        return None
+    scale = _scales(path, b, idx, k, what, warn)
+    scaled = bool(np.any(scale != 1.0))
+    float32 = b.dtype == "float32"
+    dtype = "float32" if float32 else "float64"
+    if not scaled and b.dtype not in ("float32", "float64"):
+        dtype = b.dtype
+    info = StreamInfo(
+        name=name,
+        kind=k,  # type: ignore[arg-type]
+        fs=float(b.fs),
+        channels=tuple(b.labels[i] for i in idx),
+        units=UNITS[k],
+        source_id=f"{path}#{b.sid}" + ("" if name == b.name else f"/{k}"),
+    )
+    reader = _MneReader(b.raw, idx, scale, float32, b.n_raw)
+    return RecordedStream(info, dtype=dtype, reader=reader)
+
+
+def _signal_stream(
+    path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
+) -> RecordedStream | None:
+    if b.raw is not None and k in REGULAR_KINDS:
+        return _lazy_stream(path, b, idx, k, split, warn)
+    name = _stream_name(b, k, split)
+    what = f"{path.name}: stream {name!r}"
+    data = b.rows(idx)
+    times = b.times if b.raw is None else np.arange(b.n_raw) / b.fs
+    if b.text and any(i in b.text for i in idx):
+        raise SensorError(f"{what}: column holds text; expected numbers for {k}")
+    # Units.
+    scale = _scales(path, b, idx, k, what, warn)
+    scaled = bool(np.any(scale != 1.0))
+    if scaled:
+        data = data * scale[:, None]
     if k == "rr" and not scaled and b.units[idx[0]] is None:
         med = np.nanmedian(data[0]) if np.isfinite(data[0]).any() else np.nan
         if np.isfinite(med) and med < 10.0:
@@ -510,13 +537,14 @@ def _signal_stream(
             warn(f"{what}: RR values look like seconds (median {med:.3g}); converted to ms")
     # Rows that are samples of this stream.
     rows = None
-    if b.sparse or k == "rr":
+    irregular_kind = k in ("rr", "hr")
+    if b.sparse or irregular_kind:
         has = np.isfinite(data).any(axis=0)
-        if k == "rr":
+        if irregular_kind:
             has &= np.nan_to_num(data[0], nan=-1.0) > 0
         if not has.all():
             rows = np.flatnonzero(has)
-            if k != "rr":
+            if not irregular_kind:
                 warn(f"{what}: {data.shape[1] - rows.size} row(s) without a value skipped")
     if rows is not None:
         data, times = data[:, rows], times[rows]
@@ -524,32 +552,41 @@ def _signal_stream(
         warn(f"{what}: no samples; skipped")
         return None
     dtype = b.dtype
+    resampled = False
     if scaled or rows is not None:
         dtype = "float32" if b.dtype in ("float32", "int8", "int16", "int32") else "float64"
-    if k == "rr":
+    if irregular_kind:
         fs = 0.0
+        bad = ~np.isfinite(data[0])
+        if bad.any():
+            data, times = data[:, ~bad], times[~bad]
+        _check_times(times, 0.0, what, warn, nominal_check=False)
     else:
         fs = b.fs
         if fs <= 0:
             fs = _estimate_fs(times, what)
             warn(f"{what}: no sampling rate stored; {fs:g} Hz estimated from the timestamps")
+        fs = check_rate(fs, what)
+        if b.irregular:
+            order = np.argsort(times, kind="stable")
+            data, times = data[:, order], times[order]
         data, times = _fix_nans(data, times, fs, what, warn)
         if data.shape[1] == 0:
             warn(f"{what}: only NaN; skipped")
             return None
+        if b.irregular:
+            data, times = resample_uniform(data, times, fs)
+            resampled = True
         _check_times(times, fs, what, warn, nominal_check=b.fs > 0 and not b.estimate_fs)
-    if k == "rr":
-        bad = ~np.isfinite(data[0])
-        if bad.any():
-            data, times = data[:, ~bad], times[~bad]
-        _check_times(times, 0.0, what, warn, nominal_check=False)
-    if dtype == "float32":
+    if resampled:
+        dtype = "float64"
+    elif dtype == "float32":
         data = data.astype(np.float32).astype(np.float64)
     elif data.dtype != np.float64:
         data = data.astype(np.float64)
     info = StreamInfo(
         name=name,
-        kind=k,
+        kind=k,  # type: ignore[arg-type]
         fs=float(fs),
         channels=tuple(b.labels[i] for i in idx),
         units=UNITS[k],
@@ -570,10 +607,10 @@ def _markers_from_channels(
             times_l.append(b.times[keep])
             labels_l.append(np.char.strip(txt[keep]))
             continue
-        x = np.nan_to_num(b.data[i], nan=0.0)
+        x = np.nan_to_num(b.rows([i])[0], nan=0.0)
         prev = np.concatenate([[0.0], x[:-1]])
         on = np.flatnonzero((x != prev) & (x != 0))
-        times_l.append(b.times[on])
+        times_l.append(b.time_of(on))
         labels_l.append(np.array([f"{v:g}" for v in x[on]], dtype=str))  # one per marker
     if not times_l:
         return None
@@ -772,6 +809,7 @@ def _xdf_channels(info: dict) -> list[dict]:
 def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
     import pyxdf
 
+    check_xdf(path)
     with _capture_log("pyxdf") as records:
         try:
             streams, _header = pyxdf.load_xdf(str(path))
@@ -828,6 +866,8 @@ def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
             )
         if not np.issubdtype(arr.dtype, np.number):
             raise SensorError(f"{what}: samples of type {arr.dtype}; expected numbers")
+        if srate > 0:
+            check_rate(srate, f"{what}: nominal_srate")
         nch = arr.shape[1]
         chans = _xdf_channels(info)
         if chans and len(chans) != nch:
@@ -867,12 +907,25 @@ def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
 
 # --------------------------------------------------------------------------- mne
 def _read_mne(path: Path, warn: _Warn) -> list[_Block]:
+    """Open an EDF, BDF, FIF or BrainVision file without loading its samples."""
     import mne
 
+    complete = None
+    if path.suffix.lower() in (".edf", ".bdf"):
+        complete = check_edf(path, warn)
+    gz = path.name.lower().endswith(".gz")
     with _warnings.catch_warnings(record=True) as caught:
         _warnings.simplefilter("always")
         try:
-            raw = mne.io.read_raw(path, preload=True, verbose="error")
+            raw = mne.io.read_raw(path, preload=gz, verbose="error")  # gz: not seekable
+            if complete is not None:
+                n_rec = raw.n_times  # samples of complete records at the highest rate
+                keep = min(n_rec, int(round(complete * _record_s(path) * raw.info["sfreq"])))
+                if keep < n_rec:
+                    raw.crop(tmax=(keep - 1) / raw.info["sfreq"])
+            raw.get_data(start=0, stop=min(1, raw.n_times), verbose="error")  # opens data
+        except SensorError:
+            raise
         except Exception as e:
             msg = str(e).splitlines()[0] if str(e) else ""
             raise SensorError(
@@ -881,9 +934,7 @@ def _read_mne(path: Path, warn: _Warn) -> list[_Block]:
             ) from None
     for w in caught:
         warn(f"{path.name}: mne: {str(w.message).splitlines()[0]}")
-    data = raw.get_data()
-    fs = float(raw.info["sfreq"])
-    times = np.arange(data.shape[1]) / fs
+    fs = check_rate(float(raw.info["sfreq"]), f"{path}: sampling rate in the header")
     mtypes = raw.get_channel_types()
     kinds: list[str | None] = []
     units: list[str | None] = []
@@ -900,29 +951,45 @@ def _read_mne(path: Path, warn: _Warn) -> list[_Block]:
         kinds.append("stim" if k == "markers" else k)
         units.append("V" if int(ch["unit"]) == v_unit else None)
     orig = getattr(raw, "orig_format", "double")
+    n = int(raw.n_times)
     b = _Block(
         name=path.name.split(".")[0],
         sid=path.suffix.lstrip(".").lower(),
         fs=fs,
-        times=times,
-        data=data,
+        times=np.empty(0),
+        data=np.empty((len(raw.ch_names), 0)),
         labels=list(raw.ch_names),
         kinds=kinds,
         units=units,
         dtype="float64" if orig == "double" else "float32",
+        raw=raw,
+        n_raw=n,
     )
     ann = raw.annotations
     if len(ann):
         onset = np.asarray(ann.onset, dtype=np.float64)
         if ann.orig_time is not None:
             onset = onset - raw.first_time
-        b.extra_markers = (onset, np.array([str(d) for d in ann.description], dtype=object))
+        inside = onset < n / fs  # annotations past a truncated file's end are dropped
+        b.extra_markers = (
+            onset[inside],
+            np.array([str(d) for d in ann.description], dtype=object)[inside],
+        )
         if "stim" not in kinds:
             b.labels.append("annotations")
             b.kinds.append("stim")
             b.units.append(None)
-            b.data = np.vstack([b.data, np.zeros((1, b.data.shape[1]))])
     return [b]
+
+
+def _record_s(path: Path) -> float:
+    """Duration of one EDF/BDF data record, seconds (from the header)."""
+    with open(path, "rb") as f:
+        head = f.read(256)
+    try:
+        return float(head[244:252].decode("ascii").strip())
+    except ValueError:
+        return 0.0
 
 
 # --------------------------------------------------------------------------- text
@@ -935,7 +1002,10 @@ def _read_text(
     time_column: str | None,
     cols: list[str],
 ) -> _Block:
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise SensorError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
     if b"\x00" in raw[:65536]:
         raise SensorError(f"{path}: binary content; expected delimited text (CSV, TSV, TXT)")
     try:
@@ -1035,7 +1105,7 @@ def _read_text(
     text: dict[int, np.ndarray] = {}
     wanted = {c.lower() for c in cols}
     for j, name in enumerate(names):
-        k = kind_from_label(name)
+        k = _label_kind(name)
         if j == tcol:
             k = "time"
         kinds.append(k)
@@ -1068,19 +1138,51 @@ def _read_text(
         warn(f"{path.name}: {int((~good_t).sum())} row(s) without a time skipped")
         data, times = data[:, good_t], times[good_t]
         text = {j: v[good_t] for j, v in text.items()}
+    irregular = False
+    block_fs = 0.0 if estimate else float(nominal)  # type: ignore[arg-type]
     if tcol is not None and times.size > 1:
-        d = np.diff(times)
-        if np.any(d < 0):
-            i = int(np.flatnonzero(d < 0)[0]) + 1
-            raise SensorError(
-                f"{path}: time column {names[tcol]!r} goes backwards at data row {i + 1} "
-                f"({times[i]:.6f} s after {times[i - 1]:.6f} s); expected non-decreasing time"
+
+        def regular(j: int) -> bool:
+            if cols and names[j].lower() in wanted and kind:
+                return kind in REGULAR_KINDS
+            k = kinds[j]
+            if k is None and kind is not None and not cols and len(names) <= 2:
+                k = kind
+            return k in REGULAR_KINDS
+
+        prim = [j for j in range(len(names)) if j != tcol and regular(j)]
+        on = np.isfinite(data[prim]).any(axis=0) if prim else np.zeros(times.size, bool)
+        if on.sum() >= 2:
+            p_rows = np.flatnonzero(on)
+            tb = regularise(
+                times[p_rows], nominal, path.name, warn, column=names[tcol], rows=p_rows
             )
+            block_fs = check_rate(
+                tb.fs,
+                f"{path}: rate of the time column {names[tcol]!r} (seconds expected; name "
+                "a millisecond column time_ms)",
+            )
+            estimate = False
+            irregular = tb.irregular
+            if not irregular:  # rows between samples (markers) move with their neighbour
+                prev = np.maximum(np.searchsorted(p_rows, np.arange(times.size), "right") - 1, 0)
+                times = times + (tb.times - times[p_rows])[prev]
+                times[p_rows] = tb.times
+        else:
+            d = np.diff(times)
+            tol = jitter_tolerance(1.0)
+            if np.any(d < -tol):
+                i = int(np.flatnonzero(d < -tol)[0]) + 1
+                raise SensorError(
+                    f"{path}: time column {names[tcol]!r} goes backwards at data row {i + 1} "
+                    f"({times[i]:.6f} s after {times[i - 1]:.6f} s); expected non-decreasing "
+                    "time"
+                )
     keep = [j for j in range(len(names)) if j != tcol]
     b = _Block(
         name=path.name.split(".")[0],
         sid="csv" if path.suffix.lower() != ".txt" else "txt",
-        fs=0.0 if estimate else float(nominal),
+        fs=block_fs,
         times=times,
         data=data[keep],
         labels=[names[j] for j in keep],
@@ -1089,13 +1191,24 @@ def _read_text(
         sparse=tcol is not None,
         text={keep.index(j): v for j, v in text.items()},
         estimate_fs=estimate,
+        irregular=irregular,
     )
     return b
 
 
+def _label_kind(label: str) -> str | None:
+    """Kind of a text column: muse-lsl ``Marker0``, a device's ``hr_bpm``, or by label."""
+    low = label.strip().lower()
+    if re.fullmatch(r"markers?[ _]?\d*", low):
+        return "stim"
+    if re.fullmatch(r"(hr|heart[ _]?rate)([ _(\[]*bpm[)\]]?)?", low):
+        return "hr"
+    return kind_from_label(label)
+
+
 def _to_float(col: np.ndarray) -> np.ndarray | None:
     """Parse a column of strings to float64 (empty -> NaN); None if any is not a number."""
-    c = col.copy()
+    c = col.astype(f"<U{max(3, col.dtype.itemsize // 4)}")  # room for "nan"
     c[c == ""] = "nan"
     try:
         return c.astype(np.float64)

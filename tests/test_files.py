@@ -24,7 +24,7 @@ SHARED = [
     ("neurokit2/bio_resting_8min_100hz.csv", {"fs": 100.0}, {"ecg": 100.0}),
     ("neurokit2/bio_eventrelated_100hz.csv", {"fs": 100.0}, {"ecg": 100.0}),
     ("neurokit2/ecg_1000hz.csv", {"fs": 1000.0}, {"ecg": 1000.0}),
-    ("polar/polar_h10_converted.csv", {}, {"ecg": 130.0, "rr": 0.0}),
+    ("polar/polar_h10_converted.csv", {}, {"ecg": 130.161, "rr": 0.0, "hr": 0.0}),
     ("eeg_mne/sample-ant-aux-raw.fif", {"columns": ["AUX2"], "kind": "ecg"}, {"ecg": 1024.0}),
     ("eeg_mne/sample-eeg-ant-raw.fif", {}, {"eeg": 1024.0, "ecg": 1024.0}),
     ("eeg_mne/test_edf_stim_channel.edf", {}, {"eeg": 128.0, "ecg": 128.0, "markers": 0.0}),
@@ -33,13 +33,13 @@ SHARED = [
     ("xdf/clock_resets.xdf", {}, {"eeg": 100.0, "markers": 0.0}),
     ("xdf/minimal.xdf", {}, {"eeg": 10.0, "markers": 0.0}),
 ]
-UNITS = {"eeg": "uV", "ecg": "mV", "ppg": "au", "rr": "ms", "markers": ""}
+UNITS = {"eeg": "uV", "ecg": "mV", "ppg": "au", "rr": "ms", "hr": "bpm", "markers": ""}
 
 
 @pytest.mark.parametrize(("name", "kwargs", "expected"), SHARED, ids=[s[0] for s in SHARED])
 def test_every_shared_recording_reads(name, kwargs, expected):
     rec = read_recording(DATA / name, **kwargs)
-    got = {s.info.kind: s.info.fs for s in rec.streams}
+    got = {s.info.kind: round(s.info.fs, 3) for s in rec.streams}
     assert got == expected
     for s in rec.streams:
         assert s.info.units == UNITS[s.info.kind]
@@ -152,16 +152,27 @@ def test_brainvision(tmp_path):
     np.testing.assert_allclose(mk.timestamps, [199 / fs])
 
 
-def test_polar_h10_rr_and_ecg():
+def test_polar_h10_rr_hr_and_ecg_on_its_real_rate():
     rec = read_recording(DATA / "polar/polar_h10_converted.csv")
-    ecg, rr = select_streams(rec, kinds=["ecg"])[0], select_streams(rec, kinds=["rr"])[0]
+    ecg, rr, hr = (select_streams(rec, kinds=[k])[0] for k in ("ecg", "rr", "hr"))
     raw = np.genfromtxt(DATA / "polar/polar_h10_converted.csv", delimiter=",", names=True)
     have = ~np.isnan(raw["rr_ms"])
     np.testing.assert_array_equal(rr.data[0], raw["rr_ms"][have])
     assert rr.info.fs == 0.0 and 375 <= rr.data.min() and rr.data.max() <= 1417
-    np.testing.assert_allclose(rr.timestamps, raw["time_ns"][have] * 1e-9, rtol=1e-12)
-    np.testing.assert_array_equal(ecg.data[0], raw["ecg_mV"])
-    assert ecg.info.fs == 130.0 and any("130 Hz estimated" in w for w in rec.warnings)
+    # Beat times move with the ECG's dejittered grid (the file's clock wanders by ms).
+    np.testing.assert_allclose(rr.timestamps, raw["time_ns"][have] * 1e-9, rtol=0, atol=0.01)
+    np.testing.assert_array_equal(ecg.data[0], raw["ecg_mV"])  # dejittered, not resampled
+    t = raw["time_ns"] * 1e-9
+    real = (t.size - 1) / (t[-1] - t[0])
+    assert abs(ecg.info.fs - real) < 1e-3 and ecg.info.fs != 130.0  # 130.161 Hz, not 130
+    np.testing.assert_allclose(np.diff(ecg.timestamps), 1 / ecg.info.fs, atol=1e-6)  # epoch s
+    assert any("130.161 Hz estimated" in w for w in rec.warnings)
+    # The strap's own heart rate is a stream too, for the engine to cross-check.
+    hr_have = ~np.isnan(raw["hr_bpm"])
+    np.testing.assert_array_equal(hr.data[0], raw["hr_bpm"][hr_have])
+    assert hr.info.units == "bpm" and hr.info.channels == ("hr_bpm",)
+    # The RR intervals and the span of the file agree on the mean heart rate (~80 bpm).
+    assert abs(60e3 / rr.data[0].mean() - 798 / (t[-1] - t[0]) * 60) < 2.0
 
 
 def test_muse_lsl_csv(tmp_path):
@@ -320,11 +331,20 @@ def test_nan_long_run_cut_leaving_gap(tmp_path):
 
 def test_timestamps_backwards(tmp_path):
     p = tmp_path / "b.csv"
-    p.write_text("time,ECG\n0.00,1\n0.01,2\n0.02,3\n0.015,4\n0.03,5\n")
+    p.write_text("time,ECG\n" + "".join(f"{k / 100:.2f},{k}\n" for k in range(20))
+                 + "0.05,99\n")  # fmt: skip
     with pytest.raises(
-        SensorError, match=r"b\.csv: time column 'time' goes backwards at data row 4"
+        SensorError, match=r"b\.csv: time column 'time' goes backwards at data row 21 .*140 ms"
     ):
         read_recording(p)
+    jitter = tmp_path / "j.csv"  # a 5 ms step back at 100 Hz is jitter, not a reversal
+    t = np.arange(100) / 100.0
+    t[3] = 0.015  # 5 ms before the sample it follows
+    jitter.write_text("time,ECG\n" + "".join(f"{a:.3f},{k}\n" for k, a in enumerate(t)))
+    rec = read_recording(jitter)
+    assert rec.streams[0].info.fs == 100.0
+    assert any("1 backward timestamp step(s) (largest 5.0 ms)" in w for w in rec.warnings)
+    np.testing.assert_allclose(np.diff(rec.streams[0].timestamps), 0.01)
     t = 10 + np.arange(100) / 100.0
     t[50:] -= 1.0
     x = write_xdf(tmp_path / "b.xdf", [dict(name="E", type="EEG", fmt="float32", srate=100,

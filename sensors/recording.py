@@ -1,0 +1,238 @@
+"""What the readers return: :class:`RecordedStream` and :class:`Recording`.
+
+A :class:`RecordedStream` holds its samples either in memory (``data`` and ``timestamps``
+arrays) or on disk behind a :class:`BlockReader` (EDF, BDF, FIF and BrainVision files
+read through mne without preloading). Both kinds answer :meth:`RecordedStream.read` for a
+range of samples, which is what :class:`~attune.sensors.file_source.FileSource` uses, so
+a replay holds one block of a long recording at a time; the ``data`` and ``timestamps``
+attributes of an on-disk stream read the whole stream (once, then kept) for callers that
+want it all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from attune.sensors.types import SensorError, StreamInfo, check_block
+
+
+class BlockReader(Protocol):
+    """Reads consecutive samples of one stream from disk, in Attune's units.
+
+    Attributes
+    ----------
+    n_samples : int
+        Number of samples in the stream.
+    t_first, t_last : float
+        Timestamps of the first and last samples, seconds (recording clock).
+    """
+
+    n_samples: int
+    t_first: float
+    t_last: float
+
+    def read(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(data, timestamps)`` of samples ``k0`` to ``k1`` (exclusive).
+
+        ``data`` is shaped ``(n_channels, k1 - k0)``, float64 and finite; ``timestamps``
+        ``(k1 - k0,)``, float64, equal to what reading the whole stream gives there.
+        """
+        ...
+
+    def subset(self, idx: Sequence[int]) -> BlockReader:
+        """The same reader restricted to channels ``idx`` (positions in this reader)."""
+        ...
+
+
+class RecordedStream:
+    """One stream of a recording, in Attune's units, in memory or read in blocks.
+
+    Parameters
+    ----------
+    info : StreamInfo
+        Kind (``eeg|ecg|ppg|rr|hr|markers``), nominal ``fs`` in Hz (0 for irregular
+        streams), channel labels, units (``"uV"`` EEG, ``"mV"`` ECG, ``"ms"`` RR,
+        ``"bpm"`` device heart rate, ``"au"`` PPG, ``""`` markers) and a stable
+        ``source_id`` (file path and stream).
+    data : ndarray, shape (n_channels, n), float64, optional
+        Samples in ``info.units``, finite; markers: zeros shaped ``(1, n)``. Leave out
+        (with ``timestamps``) when ``reader`` is given.
+    timestamps : ndarray, shape (n,), float64, optional
+        Sample times in seconds on the recording's clock, non-decreasing.
+    labels : tuple of str
+        Marker strings (``kind == "markers"``), one per sample; empty otherwise.
+    dtype : str
+        LSL channel format that holds ``data`` exactly, for bit-exact republishing:
+        the file's own format when the values are unchanged (XDF ``"float32"``,
+        ``"int16"``, ...), ``"float32"`` for values converted to Attune's units from a
+        32-bit-or-narrower file (rounded to float32), ``"float64"`` otherwise;
+        ``"string"`` for markers.
+    reader : BlockReader, optional
+        Where the samples are when they are not in memory.
+
+    Raises
+    ------
+    SensorError
+        If the arrays do not fit ``info``, hold NaN or inf, or the timestamps go back.
+    """
+
+    __slots__ = ("info", "labels", "dtype", "reader", "_data", "_timestamps")
+
+    def __init__(
+        self,
+        info: StreamInfo,
+        data: np.ndarray | None = None,
+        timestamps: np.ndarray | None = None,
+        labels: tuple[str, ...] = (),
+        dtype: str = "float64",
+        *,
+        reader: BlockReader | None = None,
+    ) -> None:
+        self.info = info
+        self.labels = tuple(labels)
+        self.dtype = dtype
+        self.reader = reader
+        self._data = data
+        self._timestamps = timestamps
+        name = info.name
+        if reader is not None:
+            if data is not None or timestamps is not None:
+                raise SensorError(f"stream {name!r}: give either arrays or a reader, not both")
+            if labels:
+                raise SensorError(f"stream {name!r}: marker streams are held in memory")
+            return
+        if data is None or timestamps is None:
+            raise SensorError(f"stream {name!r}: needs data and timestamps (or a reader)")
+        check_block(info, data, timestamps, self.labels)
+        if data.size and not np.isfinite(data).all():
+            raise SensorError(f"stream {name!r}: data must be finite (found NaN or inf)")
+        if timestamps.size > 1 and np.any(np.diff(timestamps) < 0):
+            raise SensorError(f"stream {name!r}: timestamps must be non-decreasing")
+
+    def __repr__(self) -> str:
+        where = "on disk" if self.lazy else "in memory"
+        return f"RecordedStream({self.info!r}, n_samples={self.n_samples}, {where})"
+
+    # ------------------------------------------------------------------ access
+    @property
+    def lazy(self) -> bool:
+        """True when the samples stay on disk until read."""
+        return self.reader is not None and self._data is None
+
+    @property
+    def data(self) -> np.ndarray:
+        """All samples, shape ``(n_channels, n)`` (an on-disk stream is read once, whole)."""
+        if self._data is None:
+            self._load()
+        assert self._data is not None
+        return self._data
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """All sample times, seconds, shape ``(n,)``."""
+        if self._timestamps is None:
+            self._load()
+        assert self._timestamps is not None
+        return self._timestamps
+
+    def _load(self) -> None:
+        assert self.reader is not None
+        self._data, self._timestamps = self.reader.read(0, self.reader.n_samples)
+
+    def read(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        """Samples ``k0`` to ``k1`` (exclusive): ``(data, timestamps)``.
+
+        Views of the arrays for an in-memory stream; a fresh block read from the file
+        for an on-disk one. Identical values either way.
+        """
+        if self.reader is not None and self._data is None:
+            k1 = min(k1, self.reader.n_samples)
+            return self.reader.read(k0, max(k0, k1))
+        return self.data[:, k0:k1], self.timestamps[k0:k1]
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples."""
+        if self._timestamps is not None:
+            return int(self._timestamps.size)
+        assert self.reader is not None
+        return int(self.reader.n_samples)
+
+    @property
+    def t_first(self) -> float:
+        """Timestamp of the first sample, seconds (0.0 if empty)."""
+        if self._timestamps is not None:
+            return float(self._timestamps[0]) if self._timestamps.size else 0.0
+        assert self.reader is not None
+        return float(self.reader.t_first)
+
+    @property
+    def t_last(self) -> float:
+        """Timestamp of the last sample, seconds (0.0 if empty)."""
+        if self._timestamps is not None:
+            return float(self._timestamps[-1]) if self._timestamps.size else 0.0
+        assert self.reader is not None
+        return float(self.reader.t_last)
+
+    @property
+    def duration_s(self) -> float:
+        """Time from the first to the last sample (plus one period if regular), seconds."""
+        if self.n_samples == 0:
+            return 0.0
+        span = self.t_last - self.t_first
+        return span + (1.0 / self.info.fs if self.info.fs > 0 else 0.0)
+
+    def with_channels(self, idx: Sequence[int]) -> RecordedStream:
+        """The stream restricted to channels ``idx`` (in this order).
+
+        Channel subsets of in-memory streams are views when the channels are
+        contiguous, copies otherwise; on-disk streams stay on disk.
+        """
+        idx = list(idx)
+        if idx == list(range(self.info.n_channels)):
+            return self
+        info = replace(self.info, channels=tuple(self.info.channels[i] for i in idx))
+        if self.lazy:
+            assert self.reader is not None
+            return RecordedStream(info, dtype=self.dtype, reader=self.reader.subset(idx))
+        if idx == list(range(idx[0], idx[0] + len(idx))):
+            data = self.data[idx[0] : idx[0] + len(idx)]  # a view
+        else:
+            data = self.data[idx]
+        return RecordedStream(info, data, self.timestamps, self.labels, self.dtype)
+
+    def with_times(self, timestamps: np.ndarray) -> RecordedStream:
+        """The same samples at other times (in memory)."""
+        return RecordedStream(self.info, self.data, timestamps, self.labels, self.dtype)
+
+
+@dataclass(frozen=True)
+class Recording:
+    """Everything read from one file.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    streams : tuple of RecordedStream
+        Its streams (at least one).
+    warnings : tuple of str
+        Handled conditions, one line each: NaN runs filled or cut, time gaps and
+        jumps, timestamps dejittered or resampled, clock resets, empty streams skipped,
+        channels left out, truncated files.
+    """
+
+    path: Path
+    streams: tuple[RecordedStream, ...]
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def start(self) -> float:
+        """Earliest timestamp over all streams, seconds (recording clock)."""
+        firsts = [s.t_first for s in self.streams if s.n_samples]
+        return float(min(firsts)) if firsts else 0.0
