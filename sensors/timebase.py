@@ -93,7 +93,9 @@ def segments(times: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
     return starts, ends
 
 
-def fit_rate(times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> float:
+def fit_rate(
+    times: np.ndarray, starts: np.ndarray, ends: np.ndarray, *, robust: bool = True
+) -> float:
     """Real sampling rate (Hz): least squares of time on index, one intercept per stretch.
 
     Parameters
@@ -102,22 +104,44 @@ def fit_rate(times: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> float:
         Timestamps in seconds (jittered, possibly stepping back).
     starts, ends : ndarray of int
         Stretches without gaps (:func:`segments`).
+    robust : bool
+        Refit once without the timestamps more than 3 robust SDs (1.4826 MAD) off the
+        first fit, so that a few late packets do not tilt the line.
 
     Returns
     -------
     float
         Samples per second; 0.0 if no stretch has 3 samples.
     """
+    fs = _ls_rate(times, starts, ends, None)
+    if not robust or fs <= 0:
+        return fs
+    _, resid = _grid(times, starts, ends, fs)
+    dev = np.abs(resid - np.median(resid))
+    mad = 1.4826 * float(np.median(dev))
+    keep = dev <= max(3.0 * mad, 1e-9)
+    if keep.all() or keep.sum() < 3:
+        return fs
+    refit = _ls_rate(times, starts, ends, keep)
+    return refit if refit > 0 else fs
+
+
+def _ls_rate(
+    times: np.ndarray, starts: np.ndarray, ends: np.ndarray, mask: np.ndarray | None
+) -> float:
     n = times.size
     seg = np.repeat(np.arange(starts.size), ends - starts)
     k = np.arange(n, dtype=np.float64) - np.repeat(starts, ends - starts)
-    counts = (ends - starts).astype(np.float64)
-    use = np.repeat(counts >= 3, ends - starts)
+    use = mask.copy() if mask is not None else np.ones(n, bool)
+    counts = np.bincount(seg, use, minlength=starts.size)
+    use &= counts[seg] >= 3
     if not use.any():
         return 0.0
+    counts = np.bincount(seg, use, minlength=starts.size)
+    k = np.where(use, k, 0.0)
     k_mean = np.bincount(seg, k, minlength=starts.size) / np.maximum(counts, 1)
     t0 = np.repeat(times[starts], ends - starts)  # centre for precision (epoch seconds)
-    tt = times - t0
+    tt = np.where(use, times - t0, 0.0)
     t_mean = np.bincount(seg, tt, minlength=starts.size) / np.maximum(counts, 1)
     dk = (k - k_mean[seg])[use]
     dt = (tt - t_mean[seg])[use]
