@@ -43,7 +43,7 @@ def write_edf(
     n_records: int,
     block: Callable[[int, int], np.ndarray],
     *,
-    records_per_write: int = 60,
+    records_per_write: int = 10,
 ) -> Path:
     """Write a 16-bit EDF file with 1 s data records, streaming the samples.
 
@@ -156,16 +156,33 @@ class Signals:
         return np.vstack([eeg * 1e-6, ecg[None, :] * 1e-3])
 
 
-def make_edf(folder: Path, case: str) -> Path:
-    """Write the recording of ``case`` (:data:`CASES`) into ``folder``."""
+def make_edf(folder: Path, case: str, hours: float | None = None) -> Path:
+    """Write the recording of ``case`` (:data:`CASES`; ``hours`` overrides its length)."""
     from attune.benchmarks.recordings import EEG_NAMES
 
-    hours, n_eeg, fs, _ = CASES[case]
+    default_h, n_eeg, fs, _ = CASES[case]
+    hours = hours or default_h
     seconds = int(hours * 3600)
     names = list(EEG_NAMES[:n_eeg]) + [f"E{i + 1}" for i in range(len(EEG_NAMES), n_eeg)]
     labels = [f"EEG {c}" for c in names] + ["ECG"]
     path = folder / f"{case}.edf"
     return write_edf(path, labels, fs, seconds, Signals(n_eeg, fs, seconds))
+
+
+def peak_rss_kb() -> float:
+    """This process's peak resident memory, kB.
+
+    ``VmHWM`` of ``/proc/self/status`` (Linux): the high-water mark of this process's
+    own memory map, which starts afresh at ``exec``; ``ru_maxrss`` would carry the
+    parent's peak over into a child started from it.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return float(line.split()[1])
+    except OSError:
+        pass
+    return float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def _child(path: str, whole: bool) -> None:
@@ -182,7 +199,7 @@ def _child(path: str, whole: bool) -> None:
             _ = s.data  # read whole into memory (the path before streaming)
     cfg = SessionConfig(output_dir=out, render_audio=False, name="bench-memory")
     s = replay_recording(rec, cfg)
-    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kb = peak_rss_kb()
     print(
         json.dumps(
             dict(peak_mb=kb / 1024, wall_s=time.perf_counter() - t0, ticks=s.n_ticks,
@@ -195,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--case", choices=[*CASES, "all"], default="all")
     ap.add_argument("--whole", action="store_true", help="load streams whole (old path)")
+    ap.add_argument("--hours", type=float, help="override the cases' length (a quick check)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -205,8 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="attune-edf-") as tmp:
         for case in cases:
             hours, n_eeg, fs, target = CASES[case]
+            hours = args.hours or hours
             t0 = time.perf_counter()
-            path = make_edf(Path(tmp), case)
+            path = make_edf(Path(tmp), case, hours)
             gen = time.perf_counter() - t0
             size = path.stat().st_size / 2**20
             cmd = [sys.executable, "-m", "attune.benchmarks.bench_replay_memory", "--child"]

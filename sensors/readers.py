@@ -43,6 +43,8 @@ import numpy as np
 
 from attune.sensors.channels import (
     UNITS as _UNITS,
+)
+from attune.sensors.channels import (
     kind_from_label,
     kind_from_type,
     normalise_unit,
@@ -258,9 +260,7 @@ def read_recording(
     fmt = _format_of(p)
     blocks: list[_Block | RecordedStream]
     if kind is not None and kind not in (*SIGNAL_KINDS, "markers"):
-        raise SensorError(
-            f"{p}: kind must be one of eeg, ecg, ppg, rr, hr, markers, got {kind!r}"
-        )
+        raise SensorError(f"{p}: kind must be one of eeg, ecg, ppg, rr, hr, markers, got {kind!r}")
     if fs is not None:
         fs = check_rate(fs, f"{p}: fs")
     cols = [c.strip() for c in columns] if columns else []
@@ -489,7 +489,7 @@ def _scales(path: Path, b: _Block, idx: list[int], k: str, what: str, warn: _War
 def _lazy_stream(
     path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
 ) -> RecordedStream | None:
-    """A regular stream of an mne file, left on disk and read in blocks."""
+    """Build a regular stream of an mne file, left on disk and read in blocks."""
     name = _stream_name(b, k, split)
     what = f"{path.name}: stream {name!r}"
     if b.n_raw == 0:

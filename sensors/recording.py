@@ -45,7 +45,7 @@ class BlockReader(Protocol):
         ...
 
     def subset(self, idx: Sequence[int]) -> BlockReader:
-        """The same reader restricted to channels ``idx`` (positions in this reader)."""
+        """Return the same reader restricted to channels ``idx`` (positions in it)."""
         ...
 
 
@@ -145,7 +145,7 @@ class RecordedStream:
         self._data, self._timestamps = self.reader.read(0, self.reader.n_samples)
 
     def read(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
-        """Samples ``k0`` to ``k1`` (exclusive): ``(data, timestamps)``.
+        """Return samples ``k0`` to ``k1`` (exclusive) as ``(data, timestamps)``.
 
         Views of the arrays for an in-memory stream; a fresh block read from the file
         for an on-disk one. Identical values either way.
@@ -188,7 +188,7 @@ class RecordedStream:
         return span + (1.0 / self.info.fs if self.info.fs > 0 else 0.0)
 
     def with_channels(self, idx: Sequence[int]) -> RecordedStream:
-        """The stream restricted to channels ``idx`` (in this order).
+        """Return the stream restricted to channels ``idx`` (in this order).
 
         Channel subsets of in-memory streams are views when the channels are
         contiguous, copies otherwise; on-disk streams stay on disk.
@@ -207,7 +207,7 @@ class RecordedStream:
         return RecordedStream(info, data, self.timestamps, self.labels, self.dtype)
 
     def with_times(self, timestamps: np.ndarray) -> RecordedStream:
-        """The same samples at other times (in memory)."""
+        """Return the same samples at other times (in memory)."""
         return RecordedStream(self.info, self.data, timestamps, self.labels, self.dtype)
 
 

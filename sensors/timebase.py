@@ -85,7 +85,7 @@ def rough_period(times: np.ndarray) -> float:
 
 
 def segments(times: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and ends (exclusive) of the stretches between gaps (steps > GAP_PERIODS)."""
+    """Return starts and ends (exclusive) of the stretches between gaps."""
     d = np.diff(times)
     cut = np.flatnonzero(d > GAP_PERIODS * period) + 1
     starts = np.concatenate([[0], cut])
