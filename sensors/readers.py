@@ -5,17 +5,36 @@ One entry point, :func:`read_recording`, reads
 * XDF (``.xdf``, ``.xdfz``; LabRecorder) with pyxdf: every stream, clock offsets
   applied and timestamps dejittered by pyxdf, string marker streams as labels;
 * EDF, BDF, FIF and BrainVision (``.edf``, ``.bdf``, ``.fif``, ``.fif.gz``, ``.vhdr``)
-  with mne: volts converted to uV (EEG) and mV (ECG), trigger channels and
-  annotations as markers;
+  with mne, *without loading the samples*: their streams stay on disk and are read in
+  blocks as a replay reaches them (:class:`~attune.sensors.recording.RecordedStream`);
+  volts converted to uV (EEG) and mV (ECG), trigger channels and annotations as
+  markers;
 * delimited text (``.csv``, ``.tsv``, ``.txt``): a header row or none, ``#`` comment
   lines (BioSPPy's ``# Sampling Rate (Hz):= 1000.00`` and ``# Labels:= ECG`` are
   read), a time column (:data:`TIME_COLUMNS`) or a given ``fs``; Polar H10 exports
-  (``time_ns, ecg_mV, hr_bpm, rr_ms``), muse-lsl and Mind Monitor Muse exports.
+  (``time_ns, ecg_mV, hr_bpm, rr_ms``), muse-lsl (``timestamps, TP9, AF7, AF8, TP10,
+  Right AUX[, Marker0]``) and Mind Monitor Muse exports.
 
 Channels are classified (:mod:`attune.sensors.channels`) and grouped into one
 :class:`RecordedStream` per kind: ``eeg`` (uV), ``ecg`` (mV), ``ppg`` (au), ``rr``
-(ms, one sample per beat, irregular) and ``markers``. EOG, auxiliary and other channels
-are left out (with a warning) unless picked by ``columns``.
+(ms, one sample per beat, irregular), ``hr`` (a device's own heart rate in bpm, e.g.
+Polar ``hr_bpm``, irregular) and ``markers`` (trigger channels, text marker columns,
+numeric marker columns such as muse-lsl's ``Marker0``: a marker where the value turns
+non-zero). EOG, auxiliary and other channels are left out (with a warning) unless
+picked by ``columns``.
+
+Time (:mod:`attune.sensors.timebase`): timestamps read from a text file are put on a
+uniform grid at the real rate, estimated robustly (least squares of time on sample
+index) unless given: when every sample lies within the jitter tolerance of the grid,
+the timestamps are replaced by it (dejittered; steps back are counted in a warning);
+otherwise the samples are irregular and are interpolated onto it (Polar H10 ECG). Only a
+step back longer than the tolerance is an error. A forward jump longer than
+:data:`~attune.sensors.timebase.MAX_GAP_S` becomes a gap of that length, so a replay
+does not tick through it. Sampling rates outside 1 Hz to 100 kHz are refused.
+
+Inputs cannot claim more than they hold (:mod:`attune.sensors.claims`): XDF channel
+and sample counts and EDF/BDF record counts are checked against the file's size
+before anything is allocated; a truncated EDF replays the records that are there.
 
 Every problem is either a one-line :class:`~attune.sensors.types.SensorError` naming the file,
 stream or column, the value and what was expected, or a handled condition listed in
@@ -227,9 +246,10 @@ def read_recording(
         The file; the format is chosen by its ending (:data:`FORMATS`).
     fs : float, optional
         Sampling rate in Hz for files that do not store one (text files without a time
-        column, e.g. the NeuroKit2 CSVs). For files that store a rate it must agree.
-        With a time column it sets the nominal rate instead of estimating it.
-    kind : {"eeg", "ecg", "ppg", "rr", "markers"}, optional
+        column, e.g. the NeuroKit2 CSVs), from 1 Hz to 100 kHz. For files that store a
+        rate it must agree. With a time column it sets the nominal rate the timestamps
+        are dejittered against, instead of estimating it.
+    kind : {"eeg", "ecg", "ppg", "rr", "hr", "markers"}, optional
         Keep only streams of this kind; with ``columns``, the kind of those channels
         (e.g. ``columns=["AUX2"], kind="ecg"``); for a file with a single unnamed
         signal column, its kind.
@@ -249,8 +269,9 @@ def read_recording(
     SensorError
         One line naming the file (and stream or column) and what was expected: missing
         file, unknown format, unreadable or corrupt file, string samples in a signal
-        stream, a missing column, no rate for a file without time, timestamps going
-        backwards, no usable stream.
+        stream, a missing column, no rate for a file without time, a rate outside 1 Hz
+        to 100 kHz, timestamps going backwards by more than jitter, a header claiming
+        more channels or samples than the file holds, no usable stream.
     """
     p = Path(path)
     if not p.exists():
