@@ -50,6 +50,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import itertools
 import logging
 import re
 import warnings as _warnings
@@ -197,9 +198,13 @@ class _Block:
     extra_markers: tuple[np.ndarray, np.ndarray] | None = None  # (times, labels)
     raw: object | None = None  # mne Raw without preloading (EDF, BDF, FIF, BrainVision)
     n_raw: int = 0  # samples in ``raw``; channels >= its channel count are all zero
+    cols: dict[int, np.ndarray] | None = None  # text files: parsed channels only (n,)
 
     def rows(self, idx: list[int]) -> np.ndarray:
         """Channels ``idx`` of the whole block, in memory (file units)."""
+        if self.cols is not None:
+            n = self.times.size
+            return np.vstack([self.cols.get(i, np.full(n, np.nan)) for i in idx])
         if self.raw is None:
             return self.data[idx]
         n_ch = len(self.raw.ch_names)  # type: ignore[attr-defined]
@@ -1023,40 +1028,27 @@ def _read_text(
     time_column: str | None,
     cols: list[str],
 ) -> _Block:
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise SensorError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
-    if b"\x00" in raw[:65536]:
-        raise SensorError(f"{path}: binary content; expected delimited text (CSV, TSV, TXT)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SensorError(f"{path}: not UTF-8 text (byte {e.start}); expected CSV text") from None
-    lines = text.splitlines()
-    comments = [ln for ln in lines[:200] if ln.lstrip().startswith("#")]
-    # Blank lines inside the data are missing values (single-column files); blank lines
-    # before the first row and after the last are not.
-    body = [ln for ln in lines if not ln.lstrip().startswith("#")]
-    while body and not body[-1].strip():
-        body.pop()
-    while body and not body[0].strip():
-        body.pop(0)
-    if not body:
+    lines = _text_lines(path)
+    comments: list[str] = []
+    body = _body_lines(lines, comments)
+    head = list(itertools.islice(body, 50))
+    if not head:
         raise SensorError(f"{path}: no data rows; expected delimited text with samples")
     meta = {}
     for ln in comments:
         m = re.match(r"#\s*([^:=]+?)\s*:?=\s*(.*)$", ln.strip())
         if m:
             meta[m.group(1).strip().lower()] = m.group(2).strip()
-    first = body[0]
+    first = head[0]
     delim = "," if "," in first else "\t" if "\t" in first else ";" if ";" in first else None
-    if delim is None and any(len(ln.split()) > 1 for ln in body[:50]):
-        body = [" ".join(ln.split()) for ln in body]  # whitespace-separated
+    squeeze = False
+    if delim is None and any(len(ln.split()) > 1 for ln in head):
+        squeeze = True  # whitespace-separated
         delim = " "
     elif delim is None:  # a single column
         delim = ","
-    rows = list(csv.reader(io.StringIO("\n".join(body)), delimiter=delim))
+    chunks = _row_chunks(itertools.chain(head, body), delim, squeeze)
+    rows = next(chunks)
     header = [h.strip() for h in rows[0]]
 
     def _is_num(s: str) -> bool:
@@ -1074,11 +1066,12 @@ def _read_text(
         width = len(header)
         names = labels_meta if len(labels_meta) == width else [f"ch{i + 1}" for i in range(width)]
     if not rows:
+        rows = next(chunks, [])
+    if not rows:
         raise SensorError(f"{path}: header but no data rows")
-    columns_t = list(zip_longest(*rows, fillvalue=""))
-    if len(columns_t) > len(names):
-        names = names + [f"ch{i + 1}" for i in range(len(names), len(columns_t))]
-    n = len(rows)
+    width = max(len(r) for r in rows)
+    if width > len(names):
+        names = names + [f"ch{i + 1}" for i in range(len(names), width)]
     lower = [c.lower() for c in names]
     # Time column.
     tcol = None
@@ -1106,32 +1099,24 @@ def _read_text(
             f"{path}: the header says {fs_meta:g} Hz but fs={fs:g} Hz was given; leave fs out"
         )
     nominal = fs if fs is not None else fs_meta
-    if tcol is not None:
-        times = _parse_time(path, names[tcol], np.asarray(columns_t[tcol]), warn)
-        good_t = np.isfinite(times)
-        estimate = nominal is None
-    else:
-        if nominal is None:
-            raise SensorError(
-                f"{path}: no time column (looked for {', '.join(TIME_COLUMNS)}) and no "
-                "sampling rate; give the rate with fs= (attune replay --fs HZ, e.g. --fs 100 "
-                "for the NeuroKit2 example CSVs) or name the column with time_column="
-            )
-        times = np.arange(n) / nominal
-        good_t = None
-        estimate = False
-    data = np.full((len(names), n), np.nan)
+    if nominal is not None:
+        nominal = check_rate(nominal, f"{path}: sampling rate in the header")
+    if tcol is None and nominal is None:
+        raise SensorError(
+            f"{path}: no time column (looked for {', '.join(TIME_COLUMNS)}) and no "
+            "sampling rate; give the rate with fs= (attune replay --fs HZ, e.g. --fs 100 "
+            "for the NeuroKit2 example CSVs) or name the column with time_column="
+        )
     kinds: list[str | None] = []
     units: list[str | None] = []
-    text: dict[int, np.ndarray] = {}
     wanted = {c.lower() for c in cols}
+    numeric: list[int] = []  # columns parsed as numbers
+    sparse_cols: list[int] = []  # marker columns: numbers or text, kept where not empty
     for j, name in enumerate(names):
-        k = _label_kind(name)
-        if j == tcol:
-            k = "time"
+        k = "time" if j == tcol else _label_kind(name)
         kinds.append(k)
         units.append(unit_from_label(name))
-        if j == tcol or j >= len(columns_t):
+        if j == tcol:
             continue
         relevant = (
             name.lower() in wanted
@@ -1140,24 +1125,74 @@ def _read_text(
         )
         if not relevant:
             continue
-        col = np.char.strip(np.asarray(columns_t[j], dtype=str))
-        vals = _to_float(col)
-        if vals is None:
-            if k == "stim" or (cols and kind == "markers"):
-                text[j] = col
-                continue
-            bad = next(v for v in col if not _is_num(v))
-            row = int(np.flatnonzero(col == bad)[0]) + (2 if has_header else 1)
-            raise SensorError(
-                f"{path}: column {name!r} row {row} holds {bad[:40]!r}; expected numbers"
-                + (f" for {k.upper()}" if k in SIGNAL_KINDS else "")
-            )
-        data[j] = vals
+        if k == "stim" or (cols and kind == "markers"):
+            sparse_cols.append(j)
+        else:
+            numeric.append(j)
+    # Rows, a chunk at a time: numbers go straight into float arrays.
+    num_parts: dict[int, list[np.ndarray]] = {j: [] for j in numeric}
+    sp_parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {j: [] for j in sparse_cols}
+    t_parts: list[np.ndarray] = []
+    first_row = 2 if has_header else 1
+    n = 0
+    for chunk in itertools.chain([rows], chunks):
+        m = len(chunk)
+        columns_t = list(zip_longest(*chunk, fillvalue=""))
+
+        def column(j: int, m: int = m, columns_t: list = columns_t) -> np.ndarray:
+            if j >= len(columns_t):
+                return np.full(m, "", dtype="<U1")
+            return np.char.strip(np.asarray(columns_t[j], dtype=str))
+
+        if tcol is not None:
+            t_parts.append(_parse_time(path, names[tcol], column(tcol), warn))
+        for j in numeric:
+            col = column(j)
+            vals = _to_float(col)
+            if vals is None:
+                bad = next(v for v in col if not _is_num(v))
+                row = n + int(np.flatnonzero(col == bad)[0]) + first_row
+                k = kinds[j]
+                raise SensorError(
+                    f"{path}: column {names[j]!r} row {row} holds {bad[:40]!r}; expected "
+                    "numbers" + (f" for {k.upper()}" if k in SIGNAL_KINDS else "")
+                )
+            num_parts[j].append(vals)
+        for j in sparse_cols:
+            col = column(j)
+            at = np.flatnonzero(col != "")
+            sp_parts[j].append((at + n, col[at]))
+        n += m
+    cols_data: dict[int, np.ndarray] = {
+        j: np.concatenate(v) if len(v) > 1 else v[0] for j, v in num_parts.items()
+    }
+    text: dict[int, np.ndarray] = {}
+    for j, v in sp_parts.items():
+        at = np.concatenate([a for a, _ in v])
+        vals_s = np.concatenate([b for _, b in v]) if at.size else np.array([], dtype=str)
+        nums = _to_float(vals_s) if at.size else np.empty(0)
+        if nums is None:
+            col = np.full(n, "", dtype=vals_s.dtype)
+            col[at] = vals_s
+            text[j] = col
+        else:
+            x = np.full(n, np.nan)
+            x[at] = nums
+            cols_data[j] = x
+    del num_parts, sp_parts
     if tcol is not None:
-        kinds[tcol] = "time"
+        times = np.concatenate(t_parts) if len(t_parts) > 1 else t_parts[0]
+        good_t = np.isfinite(times)
+        estimate = nominal is None
+    else:
+        assert nominal is not None
+        times = np.arange(n) / nominal
+        good_t = None
+        estimate = False
     if good_t is not None and not good_t.all():
         warn(f"{path.name}: {int((~good_t).sum())} row(s) without a time skipped")
-        data, times = data[:, good_t], times[good_t]
+        times = times[good_t]
+        cols_data = {j: v[good_t] for j, v in cols_data.items()}
         text = {j: v[good_t] for j, v in text.items()}
     irregular = False
     block_fs = 0.0 if estimate else float(nominal)  # type: ignore[arg-type]
@@ -1171,8 +1206,10 @@ def _read_text(
                 k = kind
             return k in REGULAR_KINDS
 
-        prim = [j for j in range(len(names)) if j != tcol and regular(j)]
-        on = np.isfinite(data[prim]).any(axis=0) if prim else np.zeros(times.size, bool)
+        prim = [j for j in cols_data if regular(j)]
+        on = np.zeros(times.size, bool)
+        for j in prim:
+            on |= np.isfinite(cols_data[j])
         if on.sum() >= 2:
             p_rows = np.flatnonzero(on)
             tb = regularise(
@@ -1205,7 +1242,8 @@ def _read_text(
         sid="csv" if path.suffix.lower() != ".txt" else "txt",
         fs=block_fs,
         times=times,
-        data=data[keep],
+        data=np.empty((0, times.size)),
+        cols={keep.index(j): v for j, v in cols_data.items()},
         labels=[names[j] for j in keep],
         kinds=[kinds[j] if kinds[j] != "time" else None for j in keep],
         units=[units[j] for j in keep],
@@ -1215,6 +1253,71 @@ def _read_text(
         irregular=irregular,
     )
     return b
+
+
+#: Rows of a text file parsed at a time.
+CHUNK_ROWS = 1 << 15
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    """Yield the lines of a UTF-8 text file (no line ends); one-line errors otherwise."""
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed below, in the generator)
+    except OSError as e:
+        raise SensorError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    with f:
+        try:
+            start = f.read(65536)
+        except OSError as e:
+            raise SensorError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+        if b"\x00" in start:
+            raise SensorError(f"{path}: binary content; expected delimited text (CSV, TSV, TXT)")
+        f.seek(0)
+        text = io.TextIOWrapper(f, encoding="utf-8-sig", newline=None)
+        k = 0
+        try:
+            for k, line in enumerate(text, 1):  # noqa: B007 (k names the bad line)
+                yield line.rstrip("\n")
+        except UnicodeDecodeError:
+            raise SensorError(
+                f"{path}: not UTF-8 text (near line {k + 1}); expected CSV text"
+            ) from None
+        except OSError as e:
+            raise SensorError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+
+
+def _body_lines(lines: Iterator[str], comments: list[str]) -> Iterator[str]:
+    """Yield the data lines: no ``#`` comments (the first 200 lines' go to ``comments``).
+
+    Blank lines inside the data are missing values (single-column files); blank lines
+    before the first row and after the last are not.
+    """
+    started = False
+    blanks = 0
+    for i, ln in enumerate(lines):
+        if ln.lstrip().startswith("#"):
+            if i < 200:
+                comments.append(ln)
+            continue
+        if not ln.strip():
+            blanks += started
+            continue
+        started = True
+        for _ in range(blanks):
+            yield ""
+        blanks = 0
+        yield ln
+
+
+def _row_chunks(lines: Iterator[str], delim: str, squeeze: bool) -> Iterator[list[list[str]]]:
+    """Yield the rows of delimited lines, :data:`CHUNK_ROWS` at a time."""
+    while True:
+        part = list(itertools.islice(lines, CHUNK_ROWS))
+        if not part:
+            return
+        if squeeze:
+            part = [" ".join(ln.split()) for ln in part]
+        yield list(csv.reader(part, delimiter=delim))
 
 
 def _label_kind(label: str) -> str | None:
