@@ -97,6 +97,9 @@ REGULAR_KINDS = ("eeg", "ecg", "ppg")
 NAN_INTERP_S = 0.5
 #: Samples per block when an on-disk stream's markers are scanned.
 SCAN_BLOCK = 1 << 20
+#: Text files larger than this (bytes) keep their numeric columns in a temporary file,
+#: read in blocks by the replay, instead of in memory.
+SPILL_BYTES = 64 << 20
 #: Recognised time columns of delimited text files (case-insensitive), with their unit.
 TIME_COLUMNS = {
     "timestamps": "s",
@@ -177,6 +180,68 @@ class _MneReader:
         )  # fmt: skip
 
 
+class _Spill:
+    """Numeric columns of a large text file in a temporary file (float64, row-major)."""
+
+    def __init__(self, columns: list[int]) -> None:
+        import tempfile
+
+        self.file = tempfile.TemporaryFile(prefix="attune-csv-")  # removed when closed
+        self.pos = {j: p for p, j in enumerate(columns)}  # channel -> position in a row
+        self.width = len(columns)
+        self.n = 0
+
+    def write(self, rows: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(rows, dtype="<f8").tobytes())
+        self.n += rows.shape[0]
+
+    def renumber(self, keep: list[int]) -> _Spill:
+        """Renumber the channels as positions in ``keep`` (the block's channel order)."""
+        self.pos = {keep.index(j): p for j, p in self.pos.items()}
+        return self
+
+    def read(self, k0: int, k1: int, chans: list[int]) -> np.ndarray:
+        """Rows ``k0:k1`` of channels ``chans``, shape ``(len(chans), k1 - k0)``."""
+        self.file.seek(k0 * self.width * 8)
+        buf = self.file.read((k1 - k0) * self.width * 8)
+        x = np.frombuffer(buf, dtype="<f8").reshape(k1 - k0, self.width)
+        return np.ascontiguousarray(x[:, [self.pos[c] for c in chans]].T)
+
+    def column(self, j: int) -> np.ndarray:
+        """One channel, whole."""
+        out = np.empty(self.n)
+        for a in range(0, self.n, SCAN_BLOCK):
+            b = min(self.n, a + SCAN_BLOCK)
+            out[a:b] = self.read(a, b, [j])[0]
+        return out
+
+
+class _SpillReader:
+    """A regular stream of a large text file, read from its spill in blocks."""
+
+    def __init__(
+        self, spill: _Spill, chans: list[int], scale: np.ndarray, times: np.ndarray
+    ) -> None:
+        self.spill, self.chans, self.scale, self.times = spill, chans, scale, times
+        self.n_samples = int(times.size)
+        self.t_first = float(times[0]) if times.size else 0.0
+        self.t_last = float(times[-1]) if times.size else 0.0
+
+    def read(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
+        x = self.spill.read(k0, k1, self.chans)
+        if np.any(self.scale != 1.0):
+            x *= self.scale[:, None]
+        return x, self.times[k0:k1]
+
+    def subset(self, idx: Sequence[int]) -> _SpillReader:
+        return _SpillReader(
+            self.spill, [self.chans[i] for i in idx], self.scale[list(idx)], self.times
+        )
+
+    def with_times(self, times: np.ndarray) -> _SpillReader:
+        return _SpillReader(self.spill, self.chans, self.scale, times)
+
+
 @dataclass
 class _Block:
     """Channels sharing one time base, in the file's own units (internal)."""
@@ -199,12 +264,22 @@ class _Block:
     raw: object | None = None  # mne Raw without preloading (EDF, BDF, FIF, BrainVision)
     n_raw: int = 0  # samples in ``raw``; channels >= its channel count are all zero
     cols: dict[int, np.ndarray] | None = None  # text files: parsed channels only (n,)
+    spill: _Spill | None = None  # large text files: numeric channels on disk
 
     def rows(self, idx: list[int]) -> np.ndarray:
         """Channels ``idx`` of the whole block, in memory (file units)."""
         if self.cols is not None:
             n = self.times.size
-            return np.vstack([self.cols.get(i, np.full(n, np.nan)) for i in idx])
+            return np.vstack(
+                [
+                    self.cols[i]
+                    if i in self.cols
+                    else self.spill.column(i)
+                    if self.spill is not None and i in self.spill.pos
+                    else np.full(n, np.nan)
+                    for i in idx
+                ]
+            )
         if self.raw is None:
             return self.data[idx]
         n_ch = len(self.raw.ch_names)  # type: ignore[attr-defined]
@@ -332,7 +407,8 @@ def read_recording(
         )
     if not streams:
         raise SensorError(f"{p}: no {kind} stream found")
-    eager = [i for i, s in enumerate(streams) if not s.lazy]  # on-disk ones have no jumps
+    # Time jumps (mne files have none; spilled text streams keep their times in memory).
+    eager = [i for i, s in enumerate(streams) if not s.lazy or hasattr(s.reader, "with_times")]
     moved = shorten_jumps([streams[i].timestamps for i in eager], p.name, warn)
     for i, t in zip(eager, moved, strict=True):
         if t is not streams[i].timestamps:
@@ -539,11 +615,44 @@ def _lazy_stream(
     return RecordedStream(info, dtype=dtype, reader=reader)
 
 
+def _spilled_stream(
+    path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
+) -> RecordedStream | None:
+    """Build a regular stream of a large text file, read from its spill in blocks."""
+    assert b.spill is not None
+    name = _stream_name(b, k, split)
+    what = f"{path.name}: stream {name!r}"
+    if b.times.size == 0:
+        warn(f"{what}: no samples; skipped")
+        return None
+    fs = check_rate(b.fs, what)
+    scale = _scales(path, b, idx, k, what, warn)
+    _check_times(b.times, fs, what, warn, nominal_check=not b.estimate_fs)
+    info = StreamInfo(
+        name=name,
+        kind=k,  # type: ignore[arg-type]
+        fs=float(fs),
+        channels=tuple(b.labels[i] for i in idx),
+        units=UNITS[k],
+        source_id=f"{path}#{b.sid}" + ("" if name == b.name else f"/{k}"),
+    )
+    reader = _SpillReader(b.spill, idx, scale, b.times)
+    return RecordedStream(info, dtype="float64", reader=reader)
+
+
 def _signal_stream(
     path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
 ) -> RecordedStream | None:
     if b.raw is not None and k in REGULAR_KINDS:
         return _lazy_stream(path, b, idx, k, split, warn)
+    if (
+        b.spill is not None
+        and k in REGULAR_KINDS
+        and not b.irregular
+        and b.fs > 0
+        and all(i in b.spill.pos for i in idx)
+    ):
+        return _spilled_stream(path, b, idx, k, split, warn)
     name = _stream_name(b, k, split)
     what = f"{path.name}: stream {name!r}"
     data = b.rows(idx)
@@ -1129,7 +1238,10 @@ def _read_text(
             sparse_cols.append(j)
         else:
             numeric.append(j)
-    # Rows, a chunk at a time: numbers go straight into float arrays.
+    # Rows, a chunk at a time: numbers go straight into float arrays, or, for a large
+    # file, into a temporary file that the streams read in blocks.
+    spill = _Spill(numeric) if numeric and path.stat().st_size > SPILL_BYTES else None
+    nan_rows = dict.fromkeys(numeric, 0)
     num_parts: dict[int, list[np.ndarray]] = {j: [] for j in numeric}
     sp_parts: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {j: [] for j in sparse_cols}
     t_parts: list[np.ndarray] = []
@@ -1157,15 +1269,23 @@ def _read_text(
                     f"{path}: column {names[j]!r} row {row} holds {bad[:40]!r}; expected "
                     "numbers" + (f" for {k.upper()}" if k in SIGNAL_KINDS else "")
                 )
-            num_parts[j].append(vals)
+            nan_rows[j] += int(np.isnan(vals).sum())
+            if spill is None:
+                num_parts[j].append(vals)
+            else:
+                num_parts[j] = [vals]  # this chunk only
+        if spill is not None:
+            spill.write(np.stack([num_parts[j][0] for j in numeric], axis=1))
         for j in sparse_cols:
             col = column(j)
             at = np.flatnonzero(col != "")
             sp_parts[j].append((at + n, col[at]))
         n += m
-    cols_data: dict[int, np.ndarray] = {
-        j: np.concatenate(v) if len(v) > 1 else v[0] for j, v in num_parts.items()
-    }
+    cols_data: dict[int, np.ndarray] = (
+        {j: np.concatenate(v) if len(v) > 1 else v[0] for j, v in num_parts.items()}
+        if spill is None
+        else {}
+    )
     text: dict[int, np.ndarray] = {}
     for j, v in sp_parts.items():
         at = np.concatenate([a for a, _ in v])
@@ -1189,6 +1309,11 @@ def _read_text(
         times = np.arange(n) / nominal
         good_t = None
         estimate = False
+    if spill is not None and (
+        any(nan_rows.values()) or (good_t is not None and not good_t.all())
+    ):  # missing values: NaN runs and rows are handled in memory
+        cols_data.update({j: spill.column(j) for j in numeric})
+        spill = None
     if good_t is not None and not good_t.all():
         warn(f"{path.name}: {int((~good_t).sum())} row(s) without a time skipped")
         times = times[good_t]
@@ -1210,6 +1335,8 @@ def _read_text(
         on = np.zeros(times.size, bool)
         for j in prim:
             on |= np.isfinite(cols_data[j])
+        if spill is not None and any(regular(j) for j in numeric):
+            on[:] = True  # spilled columns have no missing values
         if on.sum() >= 2:
             p_rows = np.flatnonzero(on)
             tb = regularise(
@@ -1244,6 +1371,7 @@ def _read_text(
         times=times,
         data=np.empty((0, times.size)),
         cols={keep.index(j): v for j, v in cols_data.items()},
+        spill=None if spill is None else spill.renumber(keep),
         labels=[names[j] for j in keep],
         kinds=[kinds[j] if kinds[j] != "time" else None for j in keep],
         units=[units[j] for j in keep],

@@ -134,7 +134,14 @@ class RecordedStream:
 
     @property
     def timestamps(self) -> np.ndarray:
-        """All sample times, seconds, shape ``(n,)``."""
+        """All sample times, seconds, shape ``(n,)``.
+
+        Taken from the reader without reading the samples when it keeps its times in
+        memory (large text files); otherwise an on-disk stream is read once, whole.
+        """
+        held = getattr(self.reader, "times", None)
+        if self._timestamps is None and isinstance(held, np.ndarray):
+            return held
         if self._timestamps is None:
             self._load()
         assert self._timestamps is not None
@@ -207,7 +214,10 @@ class RecordedStream:
         return RecordedStream(info, data, self.timestamps, self.labels, self.dtype)
 
     def with_times(self, timestamps: np.ndarray) -> RecordedStream:
-        """Return the same samples at other times (in memory)."""
+        """Return the same samples at other times (on disk if the reader can move them)."""
+        if self.lazy and hasattr(self.reader, "with_times"):
+            reader = self.reader.with_times(timestamps)  # type: ignore[union-attr]
+            return RecordedStream(self.info, dtype=self.dtype, reader=reader)
         return RecordedStream(self.info, self.data, timestamps, self.labels, self.dtype)
 
 

@@ -595,3 +595,27 @@ def test_time_jump_becomes_a_short_gap(tmp_path):
     np.testing.assert_allclose(mk.timestamps, ecg.timestamps[9000])  # markers move too
     assert any("1 time jump(s) longer than 60 s" in w and "no ticks invented" in w
                for w in rec.warnings)  # fmt: skip
+
+
+def test_large_text_file_streams_from_disk_identically(tmp_path, monkeypatch):
+    """Above SPILL_BYTES the numeric columns go to a temporary file, read in blocks."""
+    import attune.sensors.readers as readers
+
+    p = tmp_path / "muse.csv"
+    muse_lsl_csv(p, seconds=20.0)
+    t = np.arange(3000) / 100.0
+    t[1500:] += 1e6
+    jump = tmp_path / "jump.csv"
+    jump.write_text("time_s,ECG\n" + "".join(f"{a:.3f},{np.sin(a):.4f}\n" for a in t))
+    for path in (p, jump):
+        mem = read_recording(path)
+        monkeypatch.setattr(readers, "SPILL_BYTES", 0)
+        disk = read_recording(path)
+        monkeypatch.undo()
+        assert mem.warnings == disk.warnings
+        for a, b in zip(mem.streams, disk.streams, strict=True):
+            assert a.info == b.info and not a.lazy
+            assert b.lazy == (b.info.kind != "markers")
+            np.testing.assert_array_equal(a.timestamps, b.timestamps)
+            np.testing.assert_array_equal(a.read(7, 1234)[0], b.read(7, 1234)[0])
+            np.testing.assert_array_equal(a.data, b.data)
