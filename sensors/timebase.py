@@ -259,11 +259,13 @@ def regularise(
     nback = int(back.size)
     if off <= tol:
         if nback or off > 0.25 / fs:
-            largest = float(-d[back].min()) * 1e3 if nback else 0.0
+            steps = ""
+            if nback:
+                largest = float(-d[back].min()) * 1e3
+                steps = f"{nback} backward timestamp step(s) (largest {largest:.1f} ms), "
             warn(
-                f"{what}: {nback} backward timestamp step(s) (largest {largest:.1f} ms) and "
-                f"jitter up to {off * 1e3:.1f} ms: timestamps dejittered onto a uniform "
-                f"{fs:.6g} Hz grid"
+                f"{what}: {steps}timestamps up to {off * 1e3:.1f} ms off a uniform grid "
+                f"(jitter): dejittered onto a uniform {fs:.6g} Hz grid"
             )
         return TimeBase(grid, fs, False)
     warn(
