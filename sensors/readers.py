@@ -117,6 +117,13 @@ TIME_COLUMNS = {
     "timestamp_ns": "ns",
 }
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+#: Other spellings of a time column (lower case), with an optional unit suffix.
+_TIME_NAME = re.compile(
+    r"(lsl[ _]?)?(time[ _]?stamps?|time|seconds|elapsed[ _]?time)"
+    r"([ _]?[(\[]?(s|sec|secs|seconds|ms|milliseconds)[)\]]?)?"
+)
+#: Epoch times above these magnitudes are in ms, us, ns (epoch seconds stay < 1e11).
+_EPOCH_UNITS = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"))
 
 #: File name endings and the reader for each.
 FORMATS = {
@@ -1016,6 +1023,8 @@ def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
             ctype = kind_from_type(_first(chans[i], "type")) if chans else None
             by_name = kind_from_label(labels[i]) if chans else None
             k = ctype or by_name or declared
+            if by_name in ("misc", "eog") and ctype in (None, "eeg"):
+                k = by_name  # muse-lsl types its "Right AUX" channel as EEG
             kinds.append("stim" if k == "markers" else k)
         units = [normalise_unit(_first(c, "unit")) for c in chans] or [None] * nch
         if declared not in SIGNAL_KINDS and not any(k in SIGNAL_KINDS for k in kinds):
@@ -1195,6 +1204,11 @@ def _read_text(
             if cand in lower:
                 tcol = lower.index(cand)
                 break
+        else:  # "Timestamp (ms)", "LSL Timestamp", "Time [s]", "time_sec" ...
+            for j, c in enumerate(lower):
+                if _TIME_NAME.fullmatch(c.strip()):
+                    tcol = j
+                    break
     fs_meta = None
     for key in ("sampling rate (hz)", "sampling rate", "fs", "sampling_rate"):
         if key in meta:
@@ -1488,6 +1502,16 @@ def _parse_time(path: Path, name: str, col: np.ndarray, warn: _Warn) -> np.ndarr
             pass
     vals = _to_float(col)
     if vals is not None:
+        big = np.nanmedian(np.abs(vals)) if np.isfinite(vals).any() else 0.0
+        if unit == "s":
+            for limit, u in _EPOCH_UNITS:
+                if big > limit:
+                    warn(
+                        f"{path.name}: time column {name!r} holds epoch times in {u} "
+                        f"(values ~{big:.3g}); converted to seconds"
+                    )
+                    unit = u
+                    break
         return vals * _TIME_SCALE[unit]
     try:
         c = col.copy()

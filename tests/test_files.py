@@ -619,3 +619,34 @@ def test_large_text_file_streams_from_disk_identically(tmp_path, monkeypatch):
             np.testing.assert_array_equal(a.timestamps, b.timestamps)
             np.testing.assert_array_equal(a.read(7, 1234)[0], b.read(7, 1234)[0])
             np.testing.assert_array_equal(a.data, b.data)
+
+
+def test_muse_time_column_spellings_and_epoch_units(tmp_path):
+    n = 2560
+    t = 1.7e9 + np.arange(n) / 256.0
+    x = np.random.default_rng(6).normal(size=(n, 4))
+    for head, scale in (("Timestamp (ms)", 1e3), ("LSL Timestamp", 1.0), ("timestamps", 1e3)):
+        p = tmp_path / "bm.csv"
+        with open(p, "w") as f:
+            f.write(f"{head},TP9,AF7,AF8,TP10,Right AUX\n")
+            for k in range(n):
+                f.write(f"{t[k] * scale:.3f}," + ",".join(f"{v:.3f}" for v in x[k]) + ",0\n")
+        rec = read_recording(p)
+        (eeg,) = rec.streams
+        assert eeg.info.fs == 256.0 and eeg.info.channels == ("TP9", "AF7", "AF8", "TP10")
+        np.testing.assert_allclose(eeg.timestamps, t, atol=1e-4)
+    assert any("epoch times in ms" in w for w in rec.warnings)  # ms under a seconds name
+
+
+def test_muse_lsl_xdf_right_aux_left_out(tmp_path):
+    """muse-lsl's LSL stream, recorded by LabRecorder, types every channel as EEG."""
+    n = 2560
+    t = 50 + np.arange(n) / 256.0
+    x = np.random.default_rng(7).normal(size=(n, 5)).astype(np.float32)
+    chans = [(c, "EEG", "microvolts") for c in ("TP9", "AF7", "AF8", "TP10", "Right AUX")]
+    p = write_xdf(tmp_path / "muse.xdf", [dict(name="Muse", type="EEG", fmt="float32",
+                  srate=256, times=t, values=x, channels=chans)])  # fmt: skip
+    rec = read_recording(p)
+    (eeg,) = rec.streams
+    assert eeg.info.channels == ("TP9", "AF7", "AF8", "TP10") and eeg.info.fs == 256.0
+    assert any("Right AUX" in w for w in rec.warnings)
