@@ -8,7 +8,8 @@ never holds the recording), then replays it in a child process exactly as
 (``ru_maxrss``), its wall time and ticks:
 
 * ``night``: 8 hours, 32 EEG channels + 1 ECG channel at 256 Hz (target < 600 MB);
-* ``dense``: 1 hour, 64 EEG channels + 1 ECG channel at 1000 Hz (target < 500 MB).
+* ``dense``: 1 hour, 64 EEG channels + 1 ECG channel at 1000 Hz (target < 500 MB);
+* ``csv``: 2 hours of a muse-lsl-style CSV, 4 EEG channels + ECG at 256 Hz (< 400 MB).
 
 ``--whole`` reads every stream into memory before the replay, as readers did before
 they streamed, for comparison. The signals are synthetic (EEG: 1/f noise with a
@@ -30,8 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
-#: Cases: (hours, EEG channels, rate in Hz, peak RSS target in MB).
-CASES = {"night": (8.0, 32, 256, 600.0), "dense": (1.0, 64, 1000, 500.0)}
+#: Cases: (hours, EEG channels, rate in Hz, peak RSS target in MB); ``csv`` is a
+#: muse-lsl-style CSV (``timestamps`` column, 4 EEG channels and an ECG column).
+CASES = {
+    "night": (8.0, 32, 256, 600.0),
+    "dense": (1.0, 64, 1000, 500.0),
+    "csv": (2.0, 4, 256, 400.0),
+}
 #: Physical range of the written samples, microvolts (EEG and ECG alike).
 RANGE_UV = 5000.0
 
@@ -156,6 +162,32 @@ class Signals:
         return np.vstack([eeg * 1e-6, ecg[None, :] * 1e-3])
 
 
+def write_csv(
+    path: Path,
+    labels: Sequence[str],
+    fs: int,
+    seconds: int,
+    block: Callable[[int, int], np.ndarray],
+) -> Path:
+    """Write a CSV with a ``timestamps`` column (epoch seconds), streaming 10 s at a time.
+
+    ``block(r0, r1)`` gives seconds ``r0`` to ``r1`` in volts; EEG columns are written
+    in uV, the last (ECG) column in mV.
+    """
+    with open(path, "w") as f:
+        f.write("timestamps," + ",".join(labels) + "\n")
+        for r0 in range(0, seconds, 10):
+            r1 = min(seconds, r0 + 10)
+            x = np.asarray(block(r0, r1)).T.copy()
+            x[:, :-1] *= 1e6
+            x[:, -1] *= 1e3
+            t = 1.7e9 + np.arange(r0 * fs, r1 * fs) / fs
+            np.savetxt(
+                f, np.column_stack([t, x]), fmt=["%.6f"] + ["%.3f"] * x.shape[1], delimiter=","
+            )
+    return path
+
+
 def make_edf(folder: Path, case: str, hours: float | None = None) -> Path:
     """Write the recording of ``case`` (:data:`CASES`; ``hours`` overrides its length)."""
     from attune.benchmarks.recordings import EEG_NAMES
@@ -164,6 +196,9 @@ def make_edf(folder: Path, case: str, hours: float | None = None) -> Path:
     hours = hours or default_h
     seconds = int(hours * 3600)
     names = list(EEG_NAMES[:n_eeg]) + [f"E{i + 1}" for i in range(len(EEG_NAMES), n_eeg)]
+    if case == "csv":
+        labels = ["TP9", "AF7", "AF8", "TP10"][:n_eeg] + ["ECG_mV"]
+        return write_csv(folder / "csv.csv", labels, fs, seconds, Signals(n_eeg, fs, seconds))
     labels = [f"EEG {c}" for c in names] + ["ECG"]
     path = folder / f"{case}.edf"
     return write_edf(path, labels, fs, seconds, Signals(n_eeg, fs, seconds))
@@ -239,8 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             r = json.loads(res.stdout.strip().splitlines()[-1])
             met = r["peak_mb"] < target
             ok &= met
+            kind = "CSV" if case == "csv" else "EDF"
             print(
-                f"{case}: {hours:g} h, {n_eeg} EEG ch + ECG at {fs} Hz, EDF {size:.0f} MB "
+                f"{case}: {hours:g} h, {n_eeg} EEG ch + ECG at {fs} Hz, {kind} {size:.0f} MB "
                 f"(written in {gen:.0f} s){' [whole]' if args.whole else ''}: peak RSS "
                 f"{r['peak_mb']:.0f} MB (target < {target:.0f} MB: {'met' if met else 'NOT met'})"
                 f"; replay {r['wall_s']:.0f} s wall, {r['ticks']} ticks, {r['beats']} beats, "

@@ -1352,9 +1352,14 @@ def _read_text(
         if spill is not None and any(regular(j) for j in numeric):
             on[:] = True  # spilled columns have no missing values
         if on.sum() >= 2:
-            p_rows = np.flatnonzero(on)
+            p_rows = None if on.all() else np.flatnonzero(on)
             tb = regularise(
-                times[p_rows], nominal, path.name, warn, column=names[tcol], rows=p_rows
+                times if p_rows is None else times[p_rows],
+                nominal,
+                path.name,
+                warn,
+                column=names[tcol],
+                rows=p_rows,
             )
             block_fs = check_rate(
                 tb.fs,
@@ -1363,7 +1368,9 @@ def _read_text(
             )
             estimate = False
             irregular = tb.irregular
-            if not irregular:  # rows between samples (markers) move with their neighbour
+            if not irregular and p_rows is None:
+                times = tb.times
+            elif not irregular:  # rows between samples (markers) move with their neighbour
                 prev = np.maximum(np.searchsorted(p_rows, np.arange(times.size), "right") - 1, 0)
                 times = times + (tb.times - times[p_rows])[prev]
                 times[p_rows] = tb.times

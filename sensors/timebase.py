@@ -75,9 +75,30 @@ def jitter_tolerance(fs: float) -> float:
     return max(JITTER_MIN_S, JITTER_PERIODS / fs)
 
 
+#: Samples processed at a time (bounds the temporaries of long recordings).
+CHUNK = 1 << 18
+
+
+def _chunks(n: int, size: int = CHUNK) -> list[tuple[int, int]]:
+    return [(a, min(n, a + size)) for a in range(0, n, size)]
+
+
+def _steps(times: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Return the steps ``times[i + 1] - times[i]`` for ``i`` in ``a .. b - 1``."""
+    return np.diff(times[a : min(b + 1, times.size)])
+
+
 def rough_period(times: np.ndarray) -> float:
-    """Median positive step of ``times``, seconds (a first guess of the period)."""
-    d = np.diff(times)
+    """Median positive step of ``times``, seconds (a first guess of the period).
+
+    Taken over at most :data:`CHUNK` evenly spread steps.
+    """
+    n = times.size - 1
+    if n < 1:
+        return 0.0
+    stride = max(1, n // CHUNK)
+    i = np.arange(0, n, stride)
+    d = times[i + 1] - times[i]
     pos = d[d > 0]
     if pos.size == 0:
         return 0.0
@@ -86,11 +107,21 @@ def rough_period(times: np.ndarray) -> float:
 
 def segments(times: np.ndarray, period: float) -> tuple[np.ndarray, np.ndarray]:
     """Return starts and ends (exclusive) of the stretches between gaps."""
-    d = np.diff(times)
-    cut = np.flatnonzero(d > GAP_PERIODS * period) + 1
-    starts = np.concatenate([[0], cut])
-    ends = np.concatenate([cut, [times.size]])
+    cuts = [
+        np.flatnonzero(_steps(times, a, b) > GAP_PERIODS * period) + a + 1
+        for a, b in _chunks(max(times.size - 1, 0))
+    ]
+    cut = np.concatenate(cuts) if cuts else np.empty(0, np.int64)
+    starts = np.concatenate([[0], cut]).astype(np.int64)
+    ends = np.concatenate([cut, [times.size]]).astype(np.int64)
     return starts, ends
+
+
+def _seg_k(starts: np.ndarray, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stretch number and index within it of samples ``a .. b - 1``."""
+    idx = np.arange(a, b)
+    seg = np.searchsorted(starts, idx, side="right") - 1
+    return seg, (idx - starts[seg]).astype(np.float64)
 
 
 def fit_rate(
@@ -105,8 +136,9 @@ def fit_rate(
     starts, ends : ndarray of int
         Stretches without gaps (:func:`segments`).
     robust : bool
-        Refit once without the timestamps more than 3 robust SDs (1.4826 MAD) off the
-        first fit, so that a few late packets do not tilt the line.
+        Refit once without the timestamps more than 3 robust SDs (1.4826 MAD, from at
+        most :data:`CHUNK` evenly spread samples) off the first fit, so that a few late
+        packets do not tilt the line.
 
     Returns
     -------
@@ -116,10 +148,19 @@ def fit_rate(
     fs = _ls_rate(times, starts, ends, None)
     if not robust or fs <= 0:
         return fs
-    _, resid = _grid(times, starts, ends, fs)
-    dev = np.abs(resid - np.median(resid))
-    mad = 1.4826 * float(np.median(dev))
-    keep = dev <= max(3.0 * mad, 1e-9)
+    icpt = _intercepts(times, starts, ends, fs)
+    stride = max(1, times.size // CHUNK)
+    i = np.arange(0, times.size, stride)
+    seg = np.searchsorted(starts, i, side="right") - 1
+    r = times[i] - times[starts][seg] - icpt[seg] - (i - starts[seg]) / fs
+    med = float(np.median(r))
+    mad = 1.4826 * float(np.median(np.abs(r - med)))
+    lim = max(3.0 * mad, 1e-9)
+    keep = np.empty(times.size, bool)
+    t0 = times[starts]
+    for a, b in _chunks(times.size):
+        sg, k = _seg_k(starts, a, b)
+        keep[a:b] = np.abs(times[a:b] - t0[sg] - icpt[sg] - k / fs - med) <= lim
     if keep.all() or keep.sum() < 3:
         return fs
     refit = _ls_rate(times, starts, ends, keep)
@@ -129,25 +170,39 @@ def fit_rate(
 def _ls_rate(
     times: np.ndarray, starts: np.ndarray, ends: np.ndarray, mask: np.ndarray | None
 ) -> float:
-    n = times.size
-    seg = np.repeat(np.arange(starts.size), ends - starts)
-    k = np.arange(n, dtype=np.float64) - np.repeat(starts, ends - starts)
-    use = mask.copy() if mask is not None else np.ones(n, bool)
-    counts = np.bincount(seg, use, minlength=starts.size)
-    use &= counts[seg] >= 3
-    if not use.any():
+    """Pooled least-squares rate over stretches with 3 or more (unmasked) samples."""
+    m = starts.size
+    sums = np.zeros((5, m))  # count, sum k, sum t, sum k^2, sum k t (t from the stretch start)
+    t0 = times[starts]
+    for a, b in _chunks(times.size):
+        seg, k = _seg_k(starts, a, b)
+        tt = times[a:b] - t0[seg]
+        w = mask[a:b].astype(np.float64) if mask is not None else None
+        wk = k if w is None else w * k
+        sums[0] += np.bincount(seg, w, minlength=m) if w is not None else np.bincount(seg, None, m)
+        sums[1] += np.bincount(seg, wk, minlength=m)
+        sums[2] += np.bincount(seg, tt if w is None else w * tt, minlength=m)
+        sums[3] += np.bincount(seg, wk * k, minlength=m)
+        sums[4] += np.bincount(seg, wk * tt, minlength=m)
+    cnt, sk, st, skk, skt = sums
+    ok = cnt >= 3
+    if not ok.any():
         return 0.0
-    counts = np.bincount(seg, use, minlength=starts.size)
-    k = np.where(use, k, 0.0)
-    k_mean = np.bincount(seg, k, minlength=starts.size) / np.maximum(counts, 1)
-    t0 = np.repeat(times[starts], ends - starts)  # centre for precision (epoch seconds)
-    tt = np.where(use, times - t0, 0.0)
-    t_mean = np.bincount(seg, tt, minlength=starts.size) / np.maximum(counts, 1)
-    dk = (k - k_mean[seg])[use]
-    dt = (tt - t_mean[seg])[use]
-    den = float(dk @ dk)
-    slope = float(dk @ dt) / den if den > 0 else 0.0
+    den = float(np.sum(skk[ok] - sk[ok] ** 2 / cnt[ok]))
+    num = float(np.sum(skt[ok] - sk[ok] * st[ok] / cnt[ok]))
+    slope = num / den if den > 0 else 0.0
     return 1.0 / slope if slope > 0 else 0.0
+
+
+def _intercepts(times: np.ndarray, starts: np.ndarray, ends: np.ndarray, fs: float) -> np.ndarray:
+    """Least-squares offset of each stretch from ``t_start + k / fs``, seconds."""
+    m = starts.size
+    acc = np.zeros(m)
+    t0 = times[starts]
+    for a, b in _chunks(times.size):
+        seg, k = _seg_k(starts, a, b)
+        acc += np.bincount(seg, times[a:b] - t0[seg] - k / fs, minlength=m)
+    return acc / np.maximum(ends - starts, 1)
 
 
 def round_rate(fs: float) -> float:
@@ -226,13 +281,18 @@ def regularise(
     period = rough_period(times)
     if period <= 0:
         raise SensorError(f"{what}: all timestamps are equal; expected increasing times")
-    d = np.diff(times)
     tol = jitter_tolerance(nominal if nominal else 1.0 / period)
-    back = np.flatnonzero(d < 0)
-    if back.size:
+    nback, largest = 0, 0.0
+    for a, b in _chunks(n - 1):
+        d = _steps(times, a, b)
+        back = np.flatnonzero(d < 0)
+        if not back.size:
+            continue
+        nback += int(back.size)
         worst = int(back[np.argmin(d[back])])
+        largest = max(largest, float(-d[worst]))
         if -d[worst] > tol:
-            i = worst + 1
+            i = a + worst + 1
             raise SensorError(
                 f"{what}: time column {column!r} goes backwards at data row "
                 f"{(int(rows[i]) if rows is not None else i) + 1} "
@@ -244,25 +304,21 @@ def regularise(
     if real <= 0:
         raise SensorError(f"{what}: cannot estimate the sampling rate from the timestamps")
     fs = nominal if nominal else round_rate(real)
-    grid, resid = _grid(times, starts, ends, fs)
-    off = float(np.max(np.abs(resid)))
+    grid, off = _grid(times, starts, ends, fs)
     if nominal and off > tol and abs(real - nominal) > ROUND_REL * nominal:
         warn(
             f"{what}: the timestamps run at {real:.6g} Hz, not the given {nominal:g} Hz; "
             f"using {real:.6g} Hz"
         )
         fs = real
-        grid, resid = _grid(times, starts, ends, fs)
-        off = float(np.max(np.abs(resid)))
+        grid, off = _grid(times, starts, ends, fs)
     if nominal is None:
         warn(f"{what}: no sampling rate stored; {fs:.6g} Hz estimated from the timestamps")
-    nback = int(back.size)
     if off <= tol:
         if nback or off > 0.25 / fs:
             steps = ""
             if nback:
-                largest = float(-d[back].min()) * 1e3
-                steps = f"{nback} backward timestamp step(s) (largest {largest:.1f} ms), "
+                steps = f"{nback} backward timestamp step(s) (largest {largest * 1e3:.1f} ms), "
             warn(
                 f"{what}: {steps}timestamps up to {off * 1e3:.1f} ms off a uniform grid "
                 f"(jitter): dejittered onto a uniform {fs:.6g} Hz grid"
@@ -278,16 +334,18 @@ def regularise(
 
 def _grid(
     times: np.ndarray, starts: np.ndarray, ends: np.ndarray, fs: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares uniform grid at ``fs`` per stretch: ``(grid, times - grid)``."""
-    lens = ends - starts
-    seg = np.repeat(np.arange(starts.size), lens)
-    k = np.arange(times.size, dtype=np.float64) - np.repeat(starts, lens)
+) -> tuple[np.ndarray, float]:
+    """Least-squares uniform grid at ``fs`` per stretch, and the largest distance to it."""
+    icpt = _intercepts(times, starts, ends, fs)
     t0 = times[starts]
-    rel = times - t0[seg] - k / fs
-    a = np.bincount(seg, rel, minlength=starts.size) / np.maximum(lens, 1)
-    grid = t0[seg] + a[seg] + k / fs
-    return grid, times - grid
+    grid = np.empty(times.size)
+    off = 0.0
+    for a, b in _chunks(times.size):
+        seg, k = _seg_k(starts, a, b)
+        g = t0[seg] + icpt[seg] + k / fs
+        grid[a:b] = g
+        off = max(off, float(np.max(np.abs(times[a:b] - g))))
+    return grid, off
 
 
 def resample_uniform(
@@ -348,25 +406,40 @@ def shorten_jumps(
     list of ndarray
         The (new) timestamps, the same arrays where nothing moved.
     """
-    nonempty = [t for t in times_list if t.size]
-    if not nonempty:
+    spans = []  # (first, last) time of each run without a step > MAX_GAP_S, all streams
+    for t in times_list:
+        if t.size == 0:
+            continue
+        cuts = [np.flatnonzero(_steps(t, a, b) > MAX_GAP_S) + a + 1 for a, b in _chunks(t.size - 1)]
+        cut = np.concatenate(cuts) if cuts else np.empty(0, np.int64)
+        starts = np.concatenate([[0], cut]).astype(np.int64)
+        ends = np.concatenate([cut, [t.size]]).astype(np.int64)
+        spans.extend(zip(t[starts].tolist(), t[ends - 1].tolist(), strict=True))
+    if not spans:
         return times_list
-    allt = np.unique(np.concatenate(nonempty))
-    d = np.diff(allt)
-    jumps = np.flatnonzero(d > MAX_GAP_S)
-    if jumps.size == 0:
+    spans.sort()
+    at_l, gap_l = [], []
+    end = spans[0][1]
+    for first, last in spans[1:]:
+        if first - end > MAX_GAP_S:
+            at_l.append(first)
+            gap_l.append(first - end)
+        end = max(end, last)
+    if not at_l:
         return times_list
-    at = allt[jumps + 1]  # first time after each jump
-    cut = np.cumsum(d[jumps] - MAX_GAP_S)
+    at = np.asarray(at_l)  # first time after each jump
+    gaps = np.asarray(gap_l)
+    cut = np.concatenate([[0.0], np.cumsum(gaps - MAX_GAP_S)])
     out = []
     for t in times_list:
-        j = np.searchsorted(at, t, side="right")  # jumps at or before each sample
-        shift = np.concatenate([[0.0], cut])[j]
-        out.append(t - shift if np.any(shift) else t)
-    big = float(d[jumps].max())
+        moved = np.empty_like(t)
+        for a, b in _chunks(t.size):
+            moved[a:b] = t[a:b] - cut[np.searchsorted(at, t[a:b], side="right")]
+        out.append(moved)
+    big = int(np.argmax(gaps))
     warn(
-        f"{what}: {jumps.size} time jump(s) longer than {MAX_GAP_S:g} s (largest {big:.6g} s "
-        f"after t={allt[jumps[np.argmax(d[jumps])]]:.3f} s) replayed as {MAX_GAP_S:g} s gaps: "
+        f"{what}: {at.size} time jump(s) longer than {MAX_GAP_S:g} s (largest {gaps[big]:.6g} s "
+        f"after t={at[big] - gaps[big]:.3f} s) replayed as {MAX_GAP_S:g} s gaps: "
         "later timestamps moved back, no ticks invented for the jump"
     )
     return out
