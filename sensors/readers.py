@@ -972,7 +972,9 @@ def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
     if damaged:
         warn(f"{path.name}: the file is truncated or corrupt; kept every sample pyxdf could read")
     blocks: list[_Block | RecordedStream] = []
-    for s in streams:
+    streams.reverse()
+    while streams:  # pyxdf's arrays are let go one stream at a time, once converted
+        s = streams.pop()
         info = s["info"]
         name = _first(info, "name", "?")
         stype = _first(info, "type")
@@ -1002,6 +1004,7 @@ def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
                 blocks.append(m)
             continue
         arr = np.asarray(series)
+        del s, series
         if arr.ndim != 2 or arr.shape[0] != ts.size or (nch and arr.shape[1] != nch):
             raise SensorError(
                 f"{what}: samples shaped {arr.shape}; expected ({ts.size}, {nch}) from its header"
