@@ -49,6 +49,37 @@ class BlockReader(Protocol):
         ...
 
 
+class _Samples:
+    """Descriptor of ``data``/``timestamps``: the arrays given, or read from the reader.
+
+    An on-disk stream reads its samples whole on first access (then keeps them); a
+    reader that holds its timestamps in memory (``reader.times``) gives them without
+    reading any sample.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.slot = f"_s_{name}"
+
+    def __get__(self, obj: object, objtype: type | None = None) -> np.ndarray | None:
+        if obj is None:
+            return None  # the dataclass default
+        d = obj.__dict__
+        value = d.get(self.slot)
+        reader = d.get("reader")
+        if value is None and reader is not None:
+            held = getattr(reader, "times", None)
+            if self.name == "timestamps" and isinstance(held, np.ndarray):
+                return held
+            obj._load()  # type: ignore[attr-defined]
+            value = d.get(self.slot)
+        return value  # type: ignore[no-any-return]
+
+    def __set__(self, obj: object, value: np.ndarray | None) -> None:
+        obj.__dict__[self.slot] = value
+
+
+@dataclass(eq=False, repr=False)
 class RecordedStream:
     """One stream of a recording, in Attune's units, in memory or read in blocks.
 
@@ -81,38 +112,37 @@ class RecordedStream:
         If the arrays do not fit ``info``, hold NaN or inf, or the timestamps go back.
     """
 
-    __slots__ = ("info", "labels", "dtype", "reader", "_data", "_timestamps")
+    info: StreamInfo
+    data: np.ndarray = _Samples()  # type: ignore[assignment]
+    timestamps: np.ndarray = _Samples()  # type: ignore[assignment]
+    labels: tuple[str, ...] = ()
+    dtype: str = "float64"
+    reader: BlockReader | None = None
 
-    def __init__(
-        self,
-        info: StreamInfo,
-        data: np.ndarray | None = None,
-        timestamps: np.ndarray | None = None,
-        labels: tuple[str, ...] = (),
-        dtype: str = "float64",
-        *,
-        reader: BlockReader | None = None,
-    ) -> None:
-        self.info = info
-        self.labels = tuple(labels)
-        self.dtype = dtype
-        self.reader = reader
-        self._data = data
-        self._timestamps = timestamps
-        name = info.name
-        if reader is not None:
-            if data is not None or timestamps is not None:
-                raise SensorError(f"stream {name!r}: give either arrays or a reader, not both")
-            if labels:
+    def __post_init__(self) -> None:
+        self.labels = tuple(self.labels)
+        name = self.info.name
+        data, timestamps = self._data, self._timestamps
+        if data is None and timestamps is None and self.reader is not None:
+            if self.labels:
                 raise SensorError(f"stream {name!r}: marker streams are held in memory")
             return
         if data is None or timestamps is None:
             raise SensorError(f"stream {name!r}: needs data and timestamps (or a reader)")
-        check_block(info, data, timestamps, self.labels)
+        self.reader = None  # arrays given (e.g. by dataclasses.replace): they are the stream
+        check_block(self.info, data, timestamps, self.labels)
         if data.size and not np.isfinite(data).all():
             raise SensorError(f"stream {name!r}: data must be finite (found NaN or inf)")
         if timestamps.size > 1 and np.any(np.diff(timestamps) < 0):
             raise SensorError(f"stream {name!r}: timestamps must be non-decreasing")
+
+    @property
+    def _data(self) -> np.ndarray | None:
+        return self.__dict__.get("_s_data")
+
+    @property
+    def _timestamps(self) -> np.ndarray | None:
+        return self.__dict__.get("_s_timestamps")
 
     def __repr__(self) -> str:
         where = "on disk" if self.lazy else "in memory"
@@ -124,32 +154,10 @@ class RecordedStream:
         """True when the samples stay on disk until read."""
         return self.reader is not None and self._data is None
 
-    @property
-    def data(self) -> np.ndarray:
-        """All samples, shape ``(n_channels, n)`` (an on-disk stream is read once, whole)."""
-        if self._data is None:
-            self._load()
-        assert self._data is not None
-        return self._data
-
-    @property
-    def timestamps(self) -> np.ndarray:
-        """All sample times, seconds, shape ``(n,)``.
-
-        Taken from the reader without reading the samples when it keeps its times in
-        memory (large text files); otherwise an on-disk stream is read once, whole.
-        """
-        held = getattr(self.reader, "times", None)
-        if self._timestamps is None and isinstance(held, np.ndarray):
-            return held
-        if self._timestamps is None:
-            self._load()
-        assert self._timestamps is not None
-        return self._timestamps
-
     def _load(self) -> None:
         assert self.reader is not None
-        self._data, self._timestamps = self.reader.read(0, self.reader.n_samples)
+        data, ts = self.reader.read(0, self.reader.n_samples)
+        self.__dict__["_s_data"], self.__dict__["_s_timestamps"] = data, ts
 
     def read(self, k0: int, k1: int) -> tuple[np.ndarray, np.ndarray]:
         """Return samples ``k0`` to ``k1`` (exclusive) as ``(data, timestamps)``.

@@ -166,3 +166,16 @@ def test_file_source_next_t_skips_gaps():
     assert np.isclose(src.next_t, 3.0 + 129 / 128)
     src.pull(1e9)
     assert src.next_t == float("inf") and src.done
+
+
+def test_recorded_streams_stay_dataclasses():
+    """dataclasses.replace keeps working (the LSL benchmark publisher renames streams)."""
+    import dataclasses
+
+    rec = read_recording(DATA / "eeg_mne/test_edf_stim_channel.edf")
+    eeg = select_streams(rec, kinds=["eeg"])[0]
+    assert eeg.lazy
+    renamed = dataclasses.replace(eeg, info=dataclasses.replace(eeg.info, name="x"))
+    assert renamed.info.name == "x" and not renamed.lazy
+    np.testing.assert_array_equal(renamed.data, eeg.data)
+    np.testing.assert_array_equal(renamed.timestamps, np.arange(1228) / 128.0)
