@@ -306,11 +306,11 @@ def regularise(
     fs = nominal if nominal else round_rate(real)
     grid, off = _grid(times, starts, ends, fs)
     if nominal and off > tol and abs(real - nominal) > ROUND_REL * nominal:
+        fs = round_rate(real)
         warn(
-            f"{what}: the timestamps run at {real:.6g} Hz, not the given {nominal:g} Hz; "
-            f"using {real:.6g} Hz"
+            f"{what}: the timestamps run at {fs:.6g} Hz, not the given {nominal:g} Hz; "
+            f"using {fs:.6g} Hz"
         )
-        fs = real
         grid, off = _grid(times, starts, ends, fs)
     if nominal is None:
         warn(f"{what}: no sampling rate stored; {fs:.6g} Hz estimated from the timestamps")

@@ -650,3 +650,14 @@ def test_muse_lsl_xdf_right_aux_left_out(tmp_path):
     (eeg,) = rec.streams
     assert eeg.info.channels == ("TP9", "AF7", "AF8", "TP10") and eeg.info.fs == 256.0
     assert any("Right AUX" in w for w in rec.warnings)
+
+
+def test_given_rate_that_the_timestamps_contradict(tmp_path):
+    t = 3.0 + np.arange(2560) / 256.0
+    p = tmp_path / "r.csv"
+    p.write_text("time,EEG Cz\n" + "".join(f"{a:.6f},{np.sin(a):.4f}\n" for a in t))
+    rec = read_recording(p, fs=250.0)
+    (eeg,) = rec.streams
+    assert eeg.info.fs == 256.0
+    assert any("run at 256 Hz, not the given 250 Hz" in w for w in rec.warnings)
+    assert read_recording(p, fs=256.0).streams[0].info.fs == 256.0
