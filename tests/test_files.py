@@ -599,7 +599,7 @@ def test_time_jump_becomes_a_short_gap(tmp_path):
 
 def test_large_text_file_streams_from_disk_identically(tmp_path, monkeypatch):
     """Above SPILL_BYTES the numeric columns go to a temporary file, read in blocks."""
-    import attune.sensors.readers as readers
+    import attune.sensors.read_text as read_text
 
     p = tmp_path / "muse.csv"
     muse_lsl_csv(p, seconds=20.0)
@@ -609,7 +609,7 @@ def test_large_text_file_streams_from_disk_identically(tmp_path, monkeypatch):
     jump.write_text("time_s,ECG\n" + "".join(f"{a:.3f},{np.sin(a):.4f}\n" for a in t))
     for path in (p, jump):
         mem = read_recording(path)
-        monkeypatch.setattr(readers, "SPILL_BYTES", 0)
+        monkeypatch.setattr(read_text, "SPILL_BYTES", 0)
         disk = read_recording(path)
         monkeypatch.undo()
         assert mem.warnings == disk.warnings
