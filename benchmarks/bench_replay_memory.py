@@ -230,9 +230,9 @@ def _child(path: str, whole: bool) -> None:
     t0 = time.perf_counter()
     rec = read_recording(path)
     if whole:
-        for s in rec.streams:
-            _ = s.data  # read whole into memory (the path before streaming)
-    cfg = SessionConfig(output_dir=out, render_audio=False, name="bench-memory")
+        for st in rec.streams:
+            _ = st.data  # read whole into memory (the path before streaming)
+    cfg = SessionConfig(output_dir=Path(out), render_audio=False, name="bench-memory")
     s = replay_recording(rec, cfg)
     kb = peak_rss_kb()
     print(

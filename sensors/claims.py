@@ -18,7 +18,7 @@ import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from attune.sensors.types import SensorError
 
@@ -37,7 +37,11 @@ XDF_VALUE_BYTES = {
 GZIP_MAX_RATIO = 1032
 
 
-def _varlen(f: BinaryIO) -> int | None:
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+def _varlen(f: _Readable) -> int | None:
     """Read an XDF variable-length integer (1-byte width, then 1, 4 or 8 bytes)."""
     w = f.read(1)
     if not w:

@@ -258,12 +258,12 @@ def read_text(
     first_row = 2 if has_header else 1
     n = 0
     for chunk in itertools.chain([rows], chunks):
-        m = len(chunk)
+        n_chunk = len(chunk)
         columns_t = list(zip_longest(*chunk, fillvalue=""))
 
-        def column(j: int, m: int = m, columns_t: list = columns_t) -> np.ndarray:
+        def column(j: int, size: int = n_chunk, columns_t: list = columns_t) -> np.ndarray:
             if j >= len(columns_t):
-                return np.full(m, "", dtype="<U1")
+                return np.full(size, "", dtype="<U1")
             return np.char.strip(np.asarray(columns_t[j], dtype=str))
 
         if tcol is not None:
@@ -290,7 +290,7 @@ def read_text(
             col = column(j)
             at = np.flatnonzero(col != "")
             sp_parts[j].append((at + n, col[at]))
-        n += m
+        n += n_chunk
     cols_data: dict[int, np.ndarray] = (
         {j: np.concatenate(v) if len(v) > 1 else v[0] for j, v in num_parts.items()}
         if spill is None
@@ -366,7 +366,7 @@ def read_text(
             irregular = tb.irregular
             if not irregular and p_rows is None:
                 times = tb.times
-            elif not irregular:  # rows between samples (markers) move with their neighbour
+            elif not irregular and p_rows is not None:  # rows between samples move along
                 prev = np.maximum(np.searchsorted(p_rows, np.arange(times.size), "right") - 1, 0)
                 times = times + (tb.times - times[p_rows])[prev]
                 times[p_rows] = tb.times

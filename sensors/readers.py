@@ -158,7 +158,7 @@ def read_recording(
     if fmt == "xdf":
         blocks = read_xdf(p, warn)
     elif fmt == "mne":
-        blocks = read_mne(p, warn)
+        blocks = list(read_mne(p, warn))
     else:
         blocks = [read_text(p, warn, fs=fs, kind=kind, time_column=time_column, cols=cols)]
     if fs is not None and fmt != "text":
@@ -176,10 +176,10 @@ def read_recording(
                 streams.append(b)
             continue
         streams.extend(streams_of(p, b, kind=kind, cols=cols, found=found, warn=warn))
-    blocks = [b for b in blocks if isinstance(b, Block)]
+    plain = [b for b in blocks if isinstance(b, Block)]
     missing = [c for c in cols if c.lower() not in found]
     if missing:
-        have = ", ".join(lab for b in blocks for lab in b.labels)
+        have = ", ".join(lab for b in plain for lab in b.labels)
         raise SensorError(
             f"{p}: no channel {missing[0]!r} (asked for {len(cols)} channels: "
             f"{', '.join(cols)}; the file has: {have})"
@@ -187,7 +187,7 @@ def read_recording(
     if not any(s.info.kind != "markers" for s in streams) and kind != "markers":
         have = "; ".join(
             ", ".join(f"{lab} ({k or 'unknown'})" for lab, k in zip(b.labels, b.kinds, strict=True))
-            for b in blocks
+            for b in plain
         )
         want = f"{kind} " if kind else "EEG, ECG, PPG or RR "
         raise SensorError(
@@ -258,7 +258,8 @@ def select_streams(
     if not channels:
         return tuple(out)
     want = [c.lower() for c in channels]
-    picked, seen = [], set()
+    picked: list[RecordedStream] = []
+    seen: set[str] = set()
     for s in out:
         lower = [c.lower() for c in s.info.channels]
         idx = [lower.index(c) for c in want if c in lower]

@@ -73,7 +73,7 @@ class _Samples:
                 return held
             obj._load()  # type: ignore[attr-defined]
             value = d.get(self.slot)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def __set__(self, obj: object, value: np.ndarray | None) -> None:
         obj.__dict__[self.slot] = value

@@ -406,7 +406,7 @@ def shorten_jumps(
     list of ndarray
         The (new) timestamps, the same arrays where nothing moved.
     """
-    spans = []  # (first, last) time of each run without a step > MAX_GAP_S, all streams
+    spans: list[tuple[float, float]] = []  # (first, last) of runs without a jump, all streams
     for t in times_list:
         if t.size == 0:
             continue
