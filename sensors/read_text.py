@@ -49,9 +49,11 @@ TIME_COLUMNS = {
 _TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 #: Other spellings of a time column (lower case), with an optional unit suffix.
 _TIME_NAME = re.compile(
-    r"(lsl[ _]?)?(time[ _]?stamps?|time|seconds|elapsed[ _]?time)"
-    r"([ _]?[(\[]?(s|sec|secs|seconds|ms|milliseconds)[)\]]?)?"
+    r"(lsl[ _]?|sensor[ _]|device[ _])?(time[ _]?stamps?|time|seconds|elapsed[ _]?time)"
+    r"([ _]?[(\[]?(s|sec|secs|seconds|ms|milliseconds|us|ns)[)\]]?)?"
 )
+#: The unit suffix of a time column's name.
+_TIME_UNIT = re.compile(r"[ _(\[](s|sec|secs|seconds|ms|milliseconds|us|ns)[)\]]?$")
 #: Epoch times above these magnitudes are in ms, us, ns (epoch seconds stay < 1e11).
 _EPOCH_UNITS = ((1e17, "ns"), (1e14, "us"), (1e11, "ms"))
 
@@ -489,9 +491,9 @@ def _parse_time(path: Path, name: str, col: np.ndarray, warn: Warn) -> np.ndarra
     """Time column to seconds: numbers (unit from the name) or date-time strings."""
     col = np.char.strip(col.astype(str))
     unit = TIME_COLUMNS.get(name.lower(), "s")
-    suffix = unit_from_label(name)
-    if name.lower() not in TIME_COLUMNS and suffix in ("ms", "s"):
-        unit = suffix
+    m = _TIME_UNIT.search(name.strip().lower())
+    if name.lower() not in TIME_COLUMNS and m:
+        unit = {"ms": "ms", "milliseconds": "ms", "us": "us", "ns": "ns"}.get(m.group(1), "s")
     empty = col == ""
     if unit == "ns" or unit == "us":
         try:

@@ -661,3 +661,24 @@ def test_given_rate_that_the_timestamps_contradict(tmp_path):
     assert eeg.info.fs == 256.0
     assert any("run at 256 Hz, not the given 250 Hz" in w for w in rec.warnings)
     assert read_recording(p, fs=256.0).streams[0].info.fs == 256.0
+
+
+def test_polar_sensor_logger_layout(tmp_path):
+    """Polar Sensor Logger's ECG export: semicolons, ISO phone time, ms and ns columns, uV."""
+    raw = np.genfromtxt(DATA / "polar/polar_h10_converted.csv", delimiter=",", names=True)
+    n = 3000
+    t_ns = raw["time_ns"][:n] - raw["time_ns"][0]
+    uv = np.round(raw["ecg_mV"][:n] * 1000).astype(int)
+    phone = np.datetime64("2024-05-05T13:52:18.000") + (t_ns // 10**6).astype("timedelta64[ms]")
+    p = tmp_path / "Polar_H10_ECG.txt"
+    with open(p, "w") as f:
+        f.write("Phone timestamp;sensor timestamp [ns];timestamp [ms];ecg [uV]\n")
+        for k in range(n):
+            f.write(f"{phone[k]};{599_000_000_000 + t_ns[k]};{t_ns[k] // 10**6};{uv[k]}\n")
+    rec = read_recording(p)
+    (ecg,) = rec.streams
+    assert ecg.info.kind == "ecg" and ecg.info.units == "mV"
+    real = (n - 1) / (t_ns[-1] - t_ns[0]) * 1e9
+    assert abs(ecg.info.fs - real) < 0.002  # from the sensor's ns clock, not the ms one
+    np.testing.assert_allclose(ecg.data[0], uv / 1000.0)
+    np.testing.assert_allclose(np.diff(ecg.timestamps), 1 / ecg.info.fs, atol=1e-9)
