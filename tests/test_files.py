@@ -682,3 +682,15 @@ def test_polar_sensor_logger_layout(tmp_path):
     assert abs(ecg.info.fs - real) < 0.002  # from the sensor's ns clock, not the ms one
     np.testing.assert_allclose(ecg.data[0], uv / 1000.0)
     np.testing.assert_allclose(np.diff(ecg.timestamps), 1 / ecg.info.fs, atol=1e-9)
+
+
+def test_truncated_bdf_replays_its_complete_records(tmp_path):
+    src = (DATA / "eeg_mne/test_bdf_stim_channel.bdf").read_bytes()  # 10 records of 1 s
+    cut = tmp_path / "cut.bdf"
+    cut.write_bytes(src[: 1280 + 6 * 6000 + 1000])  # 6 whole records and a part
+    rec = read_recording(cut)
+    eeg = select_streams(rec, kinds=["eeg"])[0]
+    assert eeg.n_samples == 6 * 500
+    assert any("claims 10 data records, the file holds 6" in w for w in rec.warnings)
+    full = select_streams(read_recording(DATA / "eeg_mne/test_bdf_stim_channel.bdf"), kinds=["eeg"])
+    np.testing.assert_array_equal(eeg.data, full[0].data[:, : 6 * 500])
