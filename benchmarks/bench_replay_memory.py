@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -235,6 +236,7 @@ def _child(path: str, whole: bool) -> None:
     cfg = SessionConfig(output_dir=Path(out), render_audio=False, name="bench-memory")
     s = replay_recording(rec, cfg)
     kb = peak_rss_kb()
+    shutil.rmtree(out, ignore_errors=True)
     print(
         json.dumps(
             dict(peak_mb=kb / 1024, wall_s=time.perf_counter() - t0, ticks=s.n_ticks,
