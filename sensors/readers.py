@@ -5,17 +5,36 @@ One entry point, :func:`read_recording`, reads
 * XDF (``.xdf``, ``.xdfz``; LabRecorder) with pyxdf: every stream, clock offsets
   applied and timestamps dejittered by pyxdf, string marker streams as labels;
 * EDF, BDF, FIF and BrainVision (``.edf``, ``.bdf``, ``.fif``, ``.fif.gz``, ``.vhdr``)
-  with mne: volts converted to uV (EEG) and mV (ECG), trigger channels and
-  annotations as markers;
+  with mne, *without loading the samples*: their streams stay on disk and are read in
+  blocks as a replay reaches them (:class:`~attune.sensors.recording.RecordedStream`);
+  volts converted to uV (EEG) and mV (ECG), trigger channels and annotations as
+  markers;
 * delimited text (``.csv``, ``.tsv``, ``.txt``): a header row or none, ``#`` comment
   lines (BioSPPy's ``# Sampling Rate (Hz):= 1000.00`` and ``# Labels:= ECG`` are
   read), a time column (:data:`TIME_COLUMNS`) or a given ``fs``; Polar H10 exports
-  (``time_ns, ecg_mV, hr_bpm, rr_ms``), muse-lsl and Mind Monitor Muse exports.
+  (``time_ns, ecg_mV, hr_bpm, rr_ms``), muse-lsl (``timestamps, TP9, AF7, AF8, TP10,
+  Right AUX[, Marker0]``) and Mind Monitor Muse exports.
 
 Channels are classified (:mod:`attune.sensors.channels`) and grouped into one
 :class:`RecordedStream` per kind: ``eeg`` (uV), ``ecg`` (mV), ``ppg`` (au), ``rr``
-(ms, one sample per beat, irregular) and ``markers``. EOG, auxiliary and other channels
-are left out (with a warning) unless picked by ``columns``.
+(ms, one sample per beat, irregular), ``hr`` (a device's own heart rate in bpm, e.g.
+Polar ``hr_bpm``, irregular) and ``markers`` (trigger channels, text marker columns,
+numeric marker columns such as muse-lsl's ``Marker0``: a marker where the value turns
+non-zero). EOG, auxiliary and other channels are left out (with a warning) unless
+picked by ``columns``.
+
+Time (:mod:`attune.sensors.timebase`): timestamps read from a text file are put on a
+uniform grid at the real rate, estimated robustly (least squares of time on sample
+index) unless given: when every sample lies within the jitter tolerance of the grid,
+the timestamps are replaced by it (dejittered; steps back are counted in a warning);
+otherwise the samples are irregular and are interpolated onto it (Polar H10 ECG). Only a
+step back longer than the tolerance is an error. A forward jump longer than
+:data:`~attune.sensors.timebase.MAX_GAP_S` becomes a gap of that length, so a replay
+does not tick through it. Sampling rates outside 1 Hz to 100 kHz are refused.
+
+Inputs cannot claim more than they hold (:mod:`attune.sensors.claims`): XDF channel
+and sample counts and EDF/BDF record counts are checked against the file's size
+before anything is allocated; a truncated EDF replays the records that are there.
 
 Every problem is either a one-line :class:`~attune.sensors.types.SensorError` naming the file,
 stream or column, the value and what was expected, or a handled condition listed in
@@ -23,57 +42,46 @@ stream or column, the value and what was expected, or a handled condition listed
 :data:`NAN_INTERP_S` are linearly interpolated, longer ones are cut out (leaving a gap
 in the timestamps, which the engine sees as a stale stream).
 
+Modules: :mod:`~attune.sensors.read_xdf`, :mod:`~attune.sensors.read_mne` and
+:mod:`~attune.sensors.read_text` read each format into blocks of channels
+(:mod:`~attune.sensors.read_common`); :mod:`~attune.sensors.read_streams` splits the
+blocks into streams; this module chooses the reader and checks what was asked for.
 mne and pyxdf are imported inside the readers, so importing this module stays light.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import io
-import logging
-import re
-import warnings as _warnings
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
-from itertools import zip_longest
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
-from attune.sensors.channels import (
+from attune.sensors.read_common import (
+    NAN_INTERP_S,
+    SIGNAL_KINDS,
     UNITS,
-    kind_from_label,
-    kind_from_type,
-    normalise_unit,
-    unit_from_label,
-    unit_scale,
+    Block,
+    Warn,
 )
-from attune.sensors.types import SensorError, StreamInfo, check_block
+from attune.sensors.read_mne import read_mne
+from attune.sensors.read_streams import streams_of
+from attune.sensors.read_text import TIME_COLUMNS, read_text
+from attune.sensors.read_xdf import read_xdf
+from attune.sensors.recording import RecordedStream, Recording
+from attune.sensors.timebase import (
+    check_rate,
+    shorten_jumps,
+)
+from attune.sensors.types import SensorError
 
-#: Stream kinds that carry signals (everything but markers).
-SIGNAL_KINDS = ("eeg", "ecg", "ppg", "rr")
-#: NaN runs shorter than this (seconds) are linearly interpolated; longer ones are cut.
-NAN_INTERP_S = 0.5
-#: A timestamp step longer than this many sample periods is reported as a gap.
-GAP_PERIODS = 10.0
-#: Recognised time columns of delimited text files (case-insensitive), with their unit.
-TIME_COLUMNS = {
-    "timestamps": "s",
-    "timestamp": "s",
-    "time_stamp": "s",
-    "time": "s",
-    "time_s": "s",
-    "t": "s",
-    "seconds": "s",
-    "lsl_time": "s",
-    "time_ms": "ms",
-    "timestamp_ms": "ms",
-    "time_us": "us",
-    "time_ns": "ns",
-    "timestamp_ns": "ns",
-}
-_TIME_SCALE = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
+__all__ = [
+    "NAN_INTERP_S",
+    "SIGNAL_KINDS",
+    "TIME_COLUMNS",
+    "UNITS",
+    "RecordedStream",
+    "Recording",
+    "read_recording",
+    "select_streams",
+]
 
 #: File name endings and the reader for each.
 FORMATS = {
@@ -88,127 +96,6 @@ FORMATS = {
     ".tsv": "text",
     ".txt": "text",
 }
-_XDF_DTYPES = {
-    "float32": "float32",
-    "double64": "float64",
-    "int8": "int8",
-    "int16": "int16",
-    "int32": "int32",
-    "int64": "int64",
-}
-
-
-@dataclass(frozen=True)
-class RecordedStream:
-    """One stream of a recording, whole, in Attune's units.
-
-    Attributes
-    ----------
-    info : StreamInfo
-        Kind (``eeg|ecg|ppg|rr|markers``), nominal ``fs`` in Hz (0 for irregular
-        streams), channel labels, units (``"uV"`` EEG, ``"mV"`` ECG, ``"ms"`` RR,
-        ``"au"`` PPG, ``""`` markers) and a stable ``source_id`` (file path and stream).
-    data : ndarray, shape (n_channels, n), float64
-        Samples in ``info.units``, finite; markers: zeros shaped ``(1, n)``.
-    timestamps : ndarray, shape (n,), float64
-        Sample times in seconds on the recording's clock, non-decreasing: XDF: LSL
-        clock after clock-offset correction and dejittering; text files with a time
-        column: that column in seconds (epoch seconds for ``time_ns`` and date-time
-        strings); files without time (EDF, FIF, ..., text with ``fs``): ``k / fs``.
-    labels : tuple of str
-        Marker strings (``kind == "markers"``), one per sample; empty otherwise.
-    dtype : str
-        LSL channel format that holds ``data`` exactly, for bit-exact republishing:
-        the file's own format when the values are unchanged (XDF ``"float32"``,
-        ``"int16"``, ...), ``"float32"`` for values converted to Attune's units from a
-        32-bit-or-narrower file (rounded to float32), ``"float64"`` otherwise;
-        ``"string"`` for markers.
-    """
-
-    info: StreamInfo
-    data: np.ndarray = field(repr=False)
-    timestamps: np.ndarray = field(repr=False)
-    labels: tuple[str, ...] = field(default=(), repr=False)
-    dtype: str = "float64"
-
-    def __post_init__(self) -> None:
-        name = self.info.name
-        check_block(self.info, self.data, self.timestamps, self.labels)
-        if self.data.size and not np.isfinite(self.data).all():
-            raise SensorError(f"stream {name!r}: data must be finite (found NaN or inf)")
-        if self.timestamps.size > 1 and np.any(np.diff(self.timestamps) < 0):
-            raise SensorError(f"stream {name!r}: timestamps must be non-decreasing")
-
-    @property
-    def n_samples(self) -> int:
-        """Number of samples."""
-        return int(self.timestamps.size)
-
-    @property
-    def duration_s(self) -> float:
-        """Time from the first to the last sample (plus one period if regular), seconds."""
-        if self.timestamps.size == 0:
-            return 0.0
-        span = float(self.timestamps[-1] - self.timestamps[0])
-        return span + (1.0 / self.info.fs if self.info.fs > 0 else 0.0)
-
-
-@dataclass(frozen=True)
-class Recording:
-    """Everything read from one file.
-
-    Attributes
-    ----------
-    path : Path
-        The file.
-    streams : tuple of RecordedStream
-        Its streams (at least one).
-    warnings : tuple of str
-        Handled conditions, one line each: NaN runs filled or cut, time gaps, clock
-        resets, empty streams skipped, channels left out, truncated files.
-    """
-
-    path: Path
-    streams: tuple[RecordedStream, ...]
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def start(self) -> float:
-        """Earliest timestamp over all streams, seconds (recording clock)."""
-        firsts = [s.timestamps[0] for s in self.streams if s.n_samples]
-        return float(min(firsts)) if firsts else 0.0
-
-
-# --------------------------------------------------------------------------- blocks
-@dataclass
-class _Block:
-    """Channels sharing one time base, in the file's own units (internal)."""
-
-    name: str  # stream name (XDF) or file stem
-    sid: str  # stream id for source_id
-    fs: float  # nominal Hz; 0 irregular or unknown (estimated for signal kinds)
-    times: np.ndarray  # (n,)
-    data: np.ndarray  # (n_ch, n) float64
-    labels: list[str]
-    kinds: list[str | None]
-    units: list[str | None]
-    dtype: str = "float64"
-    own_kind: str | None = None  # the stream's declared kind (XDF type)
-    sparse: bool = False  # rows where a stream's channels are all NaN are not its samples
-    text: dict[int, np.ndarray] = field(default_factory=dict)  # channel -> str labels
-    estimate_fs: bool = False  # fs unknown: estimate from the timestamps
-    extra_markers: tuple[np.ndarray, np.ndarray] | None = None  # (times, labels)
-
-
-class _Warn:
-    """Collects warnings for one file."""
-
-    def __init__(self) -> None:
-        self.items: list[str] = []
-
-    def __call__(self, msg: str) -> None:
-        if msg not in self.items:
-            self.items.append(msg)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -228,9 +115,10 @@ def read_recording(
         The file; the format is chosen by its ending (:data:`FORMATS`).
     fs : float, optional
         Sampling rate in Hz for files that do not store one (text files without a time
-        column, e.g. the NeuroKit2 CSVs). For files that store a rate it must agree.
-        With a time column it sets the nominal rate instead of estimating it.
-    kind : {"eeg", "ecg", "ppg", "rr", "markers"}, optional
+        column, e.g. the NeuroKit2 CSVs), from 1 Hz to 100 kHz. For files that store a
+        rate it must agree. With a time column it sets the nominal rate the timestamps
+        are dejittered against, instead of estimating it.
+    kind : {"eeg", "ecg", "ppg", "rr", "hr", "markers"}, optional
         Keep only streams of this kind; with ``columns``, the kind of those channels
         (e.g. ``columns=["AUX2"], kind="ecg"``); for a file with a single unnamed
         signal column, its kind.
@@ -250,8 +138,9 @@ def read_recording(
     SensorError
         One line naming the file (and stream or column) and what was expected: missing
         file, unknown format, unreadable or corrupt file, string samples in a signal
-        stream, a missing column, no rate for a file without time, timestamps going
-        backwards, no usable stream.
+        stream, a missing column, no rate for a file without time, a rate outside 1 Hz
+        to 100 kHz, timestamps going backwards by more than jitter, a header claiming
+        more channels or samples than the file holds, no usable stream.
     """
     p = Path(path)
     if not p.exists():
@@ -259,22 +148,22 @@ def read_recording(
     if not p.is_file():
         raise SensorError(f"{p}: not a file")
     fmt = _format_of(p)
-    blocks: list[_Block | RecordedStream]
+    blocks: list[Block | RecordedStream]
     if kind is not None and kind not in (*SIGNAL_KINDS, "markers"):
-        raise SensorError(f"{p}: kind must be one of eeg, ecg, ppg, rr, markers, got {kind!r}")
-    if fs is not None and not (np.isfinite(fs) and fs > 0):
-        raise SensorError(f"{p}: fs must be a positive number of Hz, got {fs!r}")
+        raise SensorError(f"{p}: kind must be one of eeg, ecg, ppg, rr, hr, markers, got {kind!r}")
+    if fs is not None:
+        fs = check_rate(fs, f"{p}: fs")
     cols = [c.strip() for c in columns] if columns else []
-    warn = _Warn()
+    warn = Warn()
     if fmt == "xdf":
-        blocks = _read_xdf(p, warn)
+        blocks = read_xdf(p, warn)
     elif fmt == "mne":
-        blocks = _read_mne(p, warn)
+        blocks = list(read_mne(p, warn))
     else:
-        blocks = [_read_text(p, warn, fs=fs, kind=kind, time_column=time_column, cols=cols)]
+        blocks = [read_text(p, warn, fs=fs, kind=kind, time_column=time_column, cols=cols)]
     if fs is not None and fmt != "text":
         for b in blocks:
-            if isinstance(b, _Block) and b.fs > 0 and abs(b.fs - fs) > 1e-6 * fs:
+            if isinstance(b, Block) and b.fs > 0 and abs(b.fs - fs) > 1e-6 * fs:
                 raise SensorError(
                     f"{p}: stream {b.name!r} stores fs={b.fs:g} Hz but fs={fs:g} Hz was "
                     "given; leave fs out for this file"
@@ -286,11 +175,11 @@ def read_recording(
             if kind in (None, "markers") and not cols:
                 streams.append(b)
             continue
-        streams.extend(_streams_of(p, b, kind=kind, cols=cols, found=found, warn=warn))
-    blocks = [b for b in blocks if isinstance(b, _Block)]
+        streams.extend(streams_of(p, b, kind=kind, cols=cols, found=found, warn=warn))
+    plain = [b for b in blocks if isinstance(b, Block)]
     missing = [c for c in cols if c.lower() not in found]
     if missing:
-        have = ", ".join(lab for b in blocks for lab in b.labels)
+        have = ", ".join(lab for b in plain for lab in b.labels)
         raise SensorError(
             f"{p}: no channel {missing[0]!r} (asked for {len(cols)} channels: "
             f"{', '.join(cols)}; the file has: {have})"
@@ -298,7 +187,7 @@ def read_recording(
     if not any(s.info.kind != "markers" for s in streams) and kind != "markers":
         have = "; ".join(
             ", ".join(f"{lab} ({k or 'unknown'})" for lab, k in zip(b.labels, b.kinds, strict=True))
-            for b in blocks
+            for b in plain
         )
         want = f"{kind} " if kind else "EEG, ECG, PPG or RR "
         raise SensorError(
@@ -307,6 +196,12 @@ def read_recording(
         )
     if not streams:
         raise SensorError(f"{p}: no {kind} stream found")
+    # Time jumps (mne files have none; spilled text streams keep their times in memory).
+    eager = [i for i, s in enumerate(streams) if not s.lazy or hasattr(s.reader, "with_times")]
+    moved = shorten_jumps([streams[i].timestamps for i in eager], p.name, warn)
+    for i, t in zip(eager, moved, strict=True):
+        if t is not streams[i].timestamps:
+            streams[i] = streams[i].with_times(t)
     return Recording(path=p, streams=tuple(streams), warnings=tuple(warn.items))
 
 
@@ -363,30 +258,20 @@ def select_streams(
     if not channels:
         return tuple(out)
     want = [c.lower() for c in channels]
-    picked, seen = [], set()
+    picked: list[RecordedStream] = []
+    seen: set[str] = set()
     for s in out:
         lower = [c.lower() for c in s.info.channels]
         idx = [lower.index(c) for c in want if c in lower]
         if not idx:
             continue
         seen.update(lower[i] for i in idx)
-        picked.append(_subset(s, idx))
+        picked.append(s.with_channels(idx))
     missing = [c for c, w in zip(channels, want, strict=True) if w not in seen]
     if missing:
         have = "; ".join(f"{s.info.name}: {', '.join(s.info.channels)}" for s in out)
         raise SensorError(f"{rec.path}: no channel {missing[0]!r} in the selected streams ({have})")
     return tuple(picked)
-
-
-def _subset(s: RecordedStream, idx: list[int]) -> RecordedStream:
-    if idx == list(range(s.info.n_channels)):
-        return s
-    if idx == list(range(idx[0], idx[0] + len(idx))):
-        data = s.data[idx[0] : idx[0] + len(idx)]  # a view
-    else:
-        data = s.data[idx]
-    info = replace(s.info, channels=tuple(s.info.channels[i] for i in idx))
-    return replace(s, info=info, data=data)
 
 
 def _format_of(p: Path) -> str:
@@ -396,743 +281,3 @@ def _format_of(p: Path) -> str:
             return FORMATS[ext]
     exts = ", ".join(FORMATS)
     raise SensorError(f"{p}: unknown format {p.suffix or '(no extension)'!r}; Attune reads {exts}")
-
-
-# --------------------------------------------------------------------------- streams
-def _streams_of(
-    path: Path,
-    b: _Block,
-    *,
-    kind: str | None,
-    cols: list[str],
-    found: set[str],
-    warn: _Warn,
-) -> list[RecordedStream]:
-    """Split one block into streams, one per kind, in Attune's units."""
-    lower = [lab.lower() for lab in b.labels]
-    chosen: list[tuple[int, str]] = []
-    if cols:
-        for c in cols:
-            if c.lower() not in lower:
-                continue
-            i = lower.index(c.lower())
-            found.add(c.lower())
-            k = kind or b.kinds[i]
-            if k == "stim" or k == "markers":
-                k = "stim"
-            elif k not in SIGNAL_KINDS:
-                raise SensorError(
-                    f"{path}: channel {b.labels[i]!r} of {b.name!r} is of type "
-                    f"{b.kinds[i] or 'unknown'}; say what it is with kind= (--kind eeg|ecg|ppg|rr)"
-                )
-            chosen.append((i, k))
-    elif kind is not None:
-        want = "stim" if kind == "markers" else kind
-        chosen = [(i, want) for i, k in enumerate(b.kinds) if k == want]
-        signal = [i for i, k in enumerate(b.kinds) if k != "stim"]
-        if not chosen and kind != "markers" and len(signal) == 1 and len(b.labels) <= 2:
-            chosen = [(signal[0], kind)]
-    else:
-        chosen = [(i, k) for i, k in enumerate(b.kinds) if k in SIGNAL_KINDS or k == "stim"]
-        left = [
-            f"{b.labels[i]} ({k or 'unknown'})"
-            for i, k in enumerate(b.kinds)
-            if k not in SIGNAL_KINDS and k != "stim"
-        ]
-        if left:
-            warn(
-                f"{path.name}: {b.name}: left out {len(left)} channel(s) Attune does not use: "
-                f"{_short_list(left)} (pick them with columns= and kind=)"
-            )
-    if not chosen:
-        return []
-    kinds_in_order: list[str] = []
-    for _, k in chosen:
-        if k not in kinds_in_order:
-            kinds_in_order.append(k)
-    out = []
-    for k in kinds_in_order:
-        idx = [i for i, kk in chosen if kk == k]
-        if k == "stim":
-            s = _markers_from_channels(path, b, idx, warn)
-        else:
-            s = _signal_stream(path, b, idx, k, len(kinds_in_order) > 1, warn)
-        if s is not None:
-            out.append(s)
-    return out
-
-
-def _short_list(items: list[str], n: int = 8) -> str:
-    return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
-
-
-def _stream_name(b: _Block, k: str, split: bool) -> str:
-    if b.own_kind is not None and (b.own_kind == k or (not split and b.own_kind != "markers")):
-        return b.name
-    return f"{b.name}/{k}"
-
-
-def _signal_stream(
-    path: Path, b: _Block, idx: list[int], k: str, split: bool, warn: _Warn
-) -> RecordedStream | None:
-    name = _stream_name(b, k, split)
-    what = f"{path.name}: stream {name!r}"
-    data = b.data[idx]
-    times = b.times
-    if b.text and any(i in b.text for i in idx):
-        raise SensorError(f"{what}: column holds text; expected numbers for {k}")
-    # Units.
-    scaled = False
-    unknown, misfit = [], []
-    for r, i in enumerate(idx):
-        unit = b.units[i]
-        f = unit_scale(k, unit)
-        if f is None:
-            if unit is None and k in ("eeg", "ecg"):
-                unknown.append(b.labels[i])
-            elif unit is not None:
-                misfit.append(f"{b.labels[i]} ({unit})")
-            continue
-        if f != 1.0:
-            if not scaled:
-                data = data.astype(np.float64, copy=True)
-                scaled = True
-            data[r] *= f
-    if unknown:
-        warn(f"{what}: no unit for {_short_list(unknown, 4)}; values taken as {UNITS[k]}")
-    if misfit:
-        warn(f"{what}: units {_short_list(misfit, 4)} do not fit {k}; values kept as they are")
-    if k == "rr" and not scaled and b.units[idx[0]] is None:
-        med = np.nanmedian(data[0]) if np.isfinite(data[0]).any() else np.nan
-        if np.isfinite(med) and med < 10.0:
-            data = data * 1e3
-            scaled = True
-            warn(f"{what}: RR values look like seconds (median {med:.3g}); converted to ms")
-    # Rows that are samples of this stream.
-    rows = None
-    if b.sparse or k == "rr":
-        has = np.isfinite(data).any(axis=0)
-        if k == "rr":
-            has &= np.nan_to_num(data[0], nan=-1.0) > 0
-        if not has.all():
-            rows = np.flatnonzero(has)
-            if k != "rr":
-                warn(f"{what}: {data.shape[1] - rows.size} row(s) without a value skipped")
-    if rows is not None:
-        data, times = data[:, rows], times[rows]
-    if data.shape[1] == 0:
-        warn(f"{what}: no samples; skipped")
-        return None
-    dtype = b.dtype
-    if scaled or rows is not None:
-        dtype = "float32" if b.dtype in ("float32", "int8", "int16", "int32") else "float64"
-    if k == "rr":
-        fs = 0.0
-    else:
-        fs = b.fs
-        if fs <= 0:
-            fs = _estimate_fs(times, what)
-            warn(f"{what}: no sampling rate stored; {fs:g} Hz estimated from the timestamps")
-        data, times = _fix_nans(data, times, fs, what, warn)
-        if data.shape[1] == 0:
-            warn(f"{what}: only NaN; skipped")
-            return None
-        _check_times(times, fs, what, warn, nominal_check=b.fs > 0 and not b.estimate_fs)
-    if k == "rr":
-        bad = ~np.isfinite(data[0])
-        if bad.any():
-            data, times = data[:, ~bad], times[~bad]
-        _check_times(times, 0.0, what, warn, nominal_check=False)
-    if dtype == "float32":
-        data = data.astype(np.float32).astype(np.float64)
-    elif data.dtype != np.float64:
-        data = data.astype(np.float64)
-    info = StreamInfo(
-        name=name,
-        kind=k,
-        fs=float(fs),
-        channels=tuple(b.labels[i] for i in idx),
-        units=UNITS[k],
-        source_id=f"{path}#{b.sid}" + ("" if name == b.name else f"/{k}"),
-    )
-    return RecordedStream(info=info, data=data, timestamps=times, dtype=dtype)
-
-
-def _markers_from_channels(
-    path: Path, b: _Block, idx: list[int], warn: _Warn
-) -> RecordedStream | None:
-    """Markers from trigger channels (a marker where the code changes to non-zero)."""
-    times_l, labels_l = [], []
-    for i in idx:
-        if i in b.text:
-            txt = b.text[i]
-            keep = np.flatnonzero(np.char.str_len(np.char.strip(txt)) > 0)
-            times_l.append(b.times[keep])
-            labels_l.append(np.char.strip(txt[keep]))
-            continue
-        x = np.nan_to_num(b.data[i], nan=0.0)
-        prev = np.concatenate([[0.0], x[:-1]])
-        on = np.flatnonzero((x != prev) & (x != 0))
-        times_l.append(b.times[on])
-        labels_l.append(np.array([f"{v:g}" for v in x[on]], dtype=str))  # one per marker
-    if not times_l:
-        return None
-    t = np.concatenate(times_l)
-    lab = np.concatenate(labels_l) if labels_l else np.array([], dtype=str)
-    if b.extra_markers is not None:
-        t = np.concatenate([t, b.extra_markers[0]])
-        lab = np.concatenate([lab.astype(object), b.extra_markers[1].astype(object)])
-    order = np.argsort(t, kind="stable")
-    name = _stream_name(b, "markers", True)
-    return _markers_stream(path, b, name, t[order], [str(s) for s in lab[order]], warn)
-
-
-def _markers_stream(
-    path: Path, b: _Block, name: str, t: np.ndarray, labels: list[str], warn: _Warn
-) -> RecordedStream | None:
-    what = f"{path.name}: stream {name!r}"
-    if t.size == 0:
-        warn(f"{what}: no markers")
-        return None
-    if np.any(np.diff(t) < 0):
-        order = np.argsort(t, kind="stable")
-        t = t[order]
-        labels = [labels[i] for i in order]
-        warn(f"{what}: marker timestamps out of order; sorted")
-    info = StreamInfo(
-        name=name,
-        kind="markers",
-        fs=0.0,
-        channels=("marker",),
-        units="",
-        source_id=f"{path}#{b.sid}" + ("" if name == b.name else "/markers"),
-    )
-    return RecordedStream(
-        info=info,
-        data=np.zeros((1, t.size)),
-        timestamps=np.ascontiguousarray(t, dtype=np.float64),
-        labels=tuple(labels),
-        dtype="string",
-    )
-
-
-def _estimate_fs(times: np.ndarray, what: str) -> float:
-    """Nominal rate from timestamps: samples per second outside gaps, rounded if near."""
-    if times.size < 3:
-        raise SensorError(
-            f"{what}: {times.size} samples are too few to estimate the sampling rate; pass fs="
-        )
-    d = np.diff(times)
-    med = float(np.median(d))
-    if not med > 0:
-        pos = d[d > 0]
-        if pos.size == 0:
-            raise SensorError(f"{what}: all timestamps are equal; expected increasing times")
-        med = float(np.median(pos))
-    ok = d < GAP_PERIODS * med
-    fs = float(ok.sum() / d[ok].sum())
-    r = round(fs)
-    if r > 0 and abs(fs - r) <= 0.005 * fs:
-        fs = float(r)
-    return fs
-
-
-def _run_bounds(bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return starts and ends (exclusive) of the True runs of ``bad``."""
-    e = np.diff(np.concatenate([[0], bad.view(np.int8), [0]]))
-    return np.flatnonzero(e == 1), np.flatnonzero(e == -1)
-
-
-def _fix_nans(
-    data: np.ndarray, times: np.ndarray, fs: float, what: str, warn: _Warn
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolate NaN runs shorter than :data:`NAN_INTERP_S`, cut out the others."""
-    bad = ~np.isfinite(data)
-    if not bad.any():
-        return data, times
-    n = data.shape[1]
-    data = np.array(data, dtype=np.float64, copy=True)
-    drop = np.zeros(n + 1, dtype=np.int64)
-    n_short = n_short_s = n_long = n_long_s = 0
-    for c in range(data.shape[0]):  # per channel, vectorized over samples
-        b = bad[c]
-        if not b.any():
-            continue
-        starts, ends = _run_bounds(b)
-        long = ((ends - starts) >= NAN_INTERP_S * fs) | (starts == 0) | (ends == n)
-        np.add.at(drop, starts[long], 1)
-        np.add.at(drop, ends[long], -1)
-        n_long += int(long.sum())
-        n_long_s += int((ends - starts)[long].sum())
-        n_short += int((~long).sum())
-        n_short_s += int((ends - starts)[~long].sum())
-        good = ~b
-        if good.any():
-            data[c, b] = np.interp(times[b], times[good], data[c, good])
-    keep = np.cumsum(drop[:-1]) == 0
-    parts = []
-    if n_short:
-        parts.append(
-            f"{n_short} NaN run(s) shorter than {NAN_INTERP_S:g} s ({n_short_s} samples) "
-            "linearly interpolated"
-        )
-    if n_long:
-        parts.append(
-            f"{n_long} longer or edge NaN run(s) ({n_long_s} samples) cut out, leaving time gaps"
-        )
-    warn(f"{what}: " + "; ".join(parts))
-    if keep.all():
-        return data, times
-    return data[:, keep], times[keep]
-
-
-def _check_times(
-    times: np.ndarray, fs: float, what: str, warn: _Warn, *, nominal_check: bool
-) -> None:
-    """Raise if timestamps go backwards; warn about gaps and a rate far from nominal."""
-    if times.size < 2:
-        return
-    if not np.isfinite(times).all():
-        i = int(np.flatnonzero(~np.isfinite(times))[0])
-        raise SensorError(f"{what}: timestamp of sample {i} is {times[i]}; expected finite times")
-    d = np.diff(times)
-    back = np.flatnonzero(d < 0)
-    if back.size:
-        i = int(back[0]) + 1
-        raise SensorError(
-            f"{what}: timestamps go backwards at sample {i} ({times[i]:.6f} s after "
-            f"{times[i - 1]:.6f} s); expected non-decreasing time"
-        )
-    if fs <= 0:
-        return
-    gaps = np.flatnonzero(d > GAP_PERIODS / fs)
-    if gaps.size:
-        g = int(gaps[np.argmax(d[gaps])])
-        warn(
-            f"{what}: {gaps.size} time gap(s) longer than {GAP_PERIODS:g} samples (largest "
-            f"{d[g]:.3f} s after t={times[g]:.3f} s); kept: the engine sees a stale stream there"
-        )
-    if nominal_check:
-        ok = d <= GAP_PERIODS / fs
-        if ok.sum() > 10:
-            eff = float(ok.sum() / d[ok].sum()) if d[ok].sum() > 0 else fs
-            if abs(eff - fs) > 0.01 * fs:
-                warn(
-                    f"{what}: effective rate {eff:.4g} Hz differs from the nominal {fs:g} Hz "
-                    "by more than 1%; timestamps kept as recorded"
-                )
-
-
-# --------------------------------------------------------------------------- XDF
-@contextlib.contextmanager
-def _capture_log(name: str) -> Iterator[list[logging.LogRecord]]:
-    """Capture a library's log records (instead of printing them)."""
-    records: list[logging.LogRecord] = []
-
-    class _H(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            records.append(record)
-
-    logger = logging.getLogger(name)
-    h = _H(level=logging.INFO)
-    old_prop, old_level = logger.propagate, logger.level
-    logger.addHandler(h)
-    logger.propagate = False
-    if logger.level == logging.NOTSET or logger.level > logging.WARNING:
-        logger.setLevel(logging.WARNING)
-    try:
-        yield records
-    finally:
-        logger.removeHandler(h)
-        logger.propagate = old_prop
-        logger.setLevel(old_level)
-
-
-def _first(d: object, key: str, default: str = "") -> str:
-    if isinstance(d, dict):
-        v = d.get(key)
-        if isinstance(v, list) and v and isinstance(v[0], str):
-            return v[0]
-    return default
-
-
-def _xdf_channels(info: dict) -> list[dict]:
-    desc = info.get("desc")
-    desc = desc[0] if isinstance(desc, list) and desc else None
-    if not isinstance(desc, dict):
-        return []
-    chans = desc.get("channels")
-    chans = chans[0] if isinstance(chans, list) and chans else None
-    if not isinstance(chans, dict):
-        return []
-    ch = chans.get("channel")
-    return [c for c in ch if isinstance(c, dict)] if isinstance(ch, list) else []
-
-
-def _read_xdf(path: Path, warn: _Warn) -> list[_Block | RecordedStream]:
-    import pyxdf
-
-    with _capture_log("pyxdf") as records:
-        try:
-            streams, _header = pyxdf.load_xdf(str(path))
-        except Exception as e:  # pyxdf raises many types on damaged files
-            msg = str(e).splitlines()[0] if str(e) else ""
-            raise SensorError(
-                f"{path}: not a readable XDF file ({type(e).__name__}: {msg}); "
-                "expected an XDF recording (truncated or corrupt?)"
-            ) from None
-    damaged = False
-    for r in records:
-        msg = r.getMessage().splitlines()[0]
-        if "Segments and clock-segments differ" in msg:
-            warn(f"{path.name}: pyxdf: {msg} (clock reset; handled by pyxdf's clock correction)")
-        else:
-            warn(f"{path.name}: pyxdf: {msg}")
-        damaged |= r.levelno >= logging.ERROR or "corruption" in msg
-    if damaged:
-        warn(f"{path.name}: the file is truncated or corrupt; kept every sample pyxdf could read")
-    blocks: list[_Block | RecordedStream] = []
-    for s in streams:
-        info = s["info"]
-        name = _first(info, "name", "?")
-        stype = _first(info, "type")
-        fmt = _first(info, "channel_format", "float32")
-        sid = str(info.get("stream_id", "?"))
-        nch = int(_first(info, "channel_count", "0") or 0)
-        srate = float(_first(info, "nominal_srate", "0") or 0)
-        what = f"{path.name}: XDF stream {name!r} (type {stype!r})"
-        ts = np.asarray(s["time_stamps"], dtype=np.float64)
-        series = s["time_series"]
-        declared = kind_from_type(stype)
-        if ts.size == 0:
-            warn(f"{what}: no samples; skipped")
-            continue
-        if not s.get("footer"):
-            warn(f"{what}: no footer: the recording was cut short; kept {ts.size} samples")
-        if fmt == "string":
-            if declared in SIGNAL_KINDS:
-                raise SensorError(
-                    f"{what}: samples are strings; expected numeric samples "
-                    f"(float32, double64 or int) for {declared.upper()}"
-                )
-            labels = [" | ".join(str(v) for v in row) for row in series]  # markers: few
-            b = _Block(name, sid, 0.0, ts, np.zeros((1, 0)), [name], ["stim"], [None])
-            m = _markers_stream(path, b, name, ts, labels, warn)
-            if m is not None:
-                blocks.append(m)
-            continue
-        arr = np.asarray(series)
-        if arr.ndim != 2 or arr.shape[0] != ts.size or (nch and arr.shape[1] != nch):
-            raise SensorError(
-                f"{what}: samples shaped {arr.shape}; expected ({ts.size}, {nch}) from its header"
-            )
-        if not np.issubdtype(arr.dtype, np.number):
-            raise SensorError(f"{what}: samples of type {arr.dtype}; expected numbers")
-        nch = arr.shape[1]
-        chans = _xdf_channels(info)
-        if chans and len(chans) != nch:
-            warn(f"{what}: {len(chans)} channel descriptions for {nch} channels; ignored")
-            chans = []
-        labels = [(_first(c, "label") or f"{name}{i + 1}") for i, c in enumerate(chans)] or [
-            f"{name}{i + 1}" for i in range(nch)
-        ]
-        kinds: list[str | None] = []
-        for i in range(nch):
-            ctype = kind_from_type(_first(chans[i], "type")) if chans else None
-            by_name = kind_from_label(labels[i]) if chans else None
-            k = ctype or by_name or declared
-            kinds.append("stim" if k == "markers" else k)
-        units = [normalise_unit(_first(c, "unit")) for c in chans] or [None] * nch
-        if declared not in SIGNAL_KINDS and not any(k in SIGNAL_KINDS for k in kinds):
-            warn(
-                f"{what}: not a kind Attune uses (eeg, ecg, ppg, rr, markers); skipped "
-                "(pick its channels with columns= and kind=)"
-            )
-        blocks.append(
-            _Block(
-                name=name,
-                sid=sid,
-                fs=srate,
-                times=ts,
-                data=arr.T.astype(np.float64),
-                labels=labels,
-                kinds=kinds,
-                units=units,
-                dtype=_XDF_DTYPES.get(fmt, "float64"),
-                own_kind=declared if declared in SIGNAL_KINDS else None,
-            )
-        )
-    return blocks
-
-
-# --------------------------------------------------------------------------- mne
-def _read_mne(path: Path, warn: _Warn) -> list[_Block]:
-    import mne
-
-    with _warnings.catch_warnings(record=True) as caught:
-        _warnings.simplefilter("always")
-        try:
-            raw = mne.io.read_raw(path, preload=True, verbose="error")
-        except Exception as e:
-            msg = str(e).splitlines()[0] if str(e) else ""
-            raise SensorError(
-                f"{path}: cannot read as {path.suffix.lstrip('.').upper()} "
-                f"({type(e).__name__}: {msg}); expected a valid recording"
-            ) from None
-    for w in caught:
-        warn(f"{path.name}: mne: {str(w.message).splitlines()[0]}")
-    data = raw.get_data()
-    fs = float(raw.info["sfreq"])
-    times = np.arange(data.shape[1]) / fs
-    mtypes = raw.get_channel_types()
-    kinds: list[str | None] = []
-    units: list[str | None] = []
-    v_unit = int(mne.io.constants.FIFF.FIFF_UNIT_V)
-    for ch, mt in zip(raw.info["chs"], mtypes, strict=True):
-        by_name = kind_from_label(ch["ch_name"])
-        declared = kind_from_type(mt)
-        if mt == "eeg":  # mne's default type for EDF/BDF: the label says more
-            k = by_name or "eeg"
-        elif declared in ("misc", None) and by_name in ("ecg", "ppg", "rr"):
-            k = by_name
-        else:
-            k = declared or "misc"
-        kinds.append("stim" if k == "markers" else k)
-        units.append("V" if int(ch["unit"]) == v_unit else None)
-    orig = getattr(raw, "orig_format", "double")
-    b = _Block(
-        name=path.name.split(".")[0],
-        sid=path.suffix.lstrip(".").lower(),
-        fs=fs,
-        times=times,
-        data=data,
-        labels=list(raw.ch_names),
-        kinds=kinds,
-        units=units,
-        dtype="float64" if orig == "double" else "float32",
-    )
-    ann = raw.annotations
-    if len(ann):
-        onset = np.asarray(ann.onset, dtype=np.float64)
-        if ann.orig_time is not None:
-            onset = onset - raw.first_time
-        b.extra_markers = (onset, np.array([str(d) for d in ann.description], dtype=object))
-        if "stim" not in kinds:
-            b.labels.append("annotations")
-            b.kinds.append("stim")
-            b.units.append(None)
-            b.data = np.vstack([b.data, np.zeros((1, b.data.shape[1]))])
-    return [b]
-
-
-# --------------------------------------------------------------------------- text
-def _read_text(
-    path: Path,
-    warn: _Warn,
-    *,
-    fs: float | None,
-    kind: str | None,
-    time_column: str | None,
-    cols: list[str],
-) -> _Block:
-    raw = path.read_bytes()
-    if b"\x00" in raw[:65536]:
-        raise SensorError(f"{path}: binary content; expected delimited text (CSV, TSV, TXT)")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise SensorError(f"{path}: not UTF-8 text (byte {e.start}); expected CSV text") from None
-    lines = text.splitlines()
-    comments = [ln for ln in lines[:200] if ln.lstrip().startswith("#")]
-    # Blank lines inside the data are missing values (single-column files); blank lines
-    # before the first row and after the last are not.
-    body = [ln for ln in lines if not ln.lstrip().startswith("#")]
-    while body and not body[-1].strip():
-        body.pop()
-    while body and not body[0].strip():
-        body.pop(0)
-    if not body:
-        raise SensorError(f"{path}: no data rows; expected delimited text with samples")
-    meta = {}
-    for ln in comments:
-        m = re.match(r"#\s*([^:=]+?)\s*:?=\s*(.*)$", ln.strip())
-        if m:
-            meta[m.group(1).strip().lower()] = m.group(2).strip()
-    first = body[0]
-    delim = "," if "," in first else "\t" if "\t" in first else ";" if ";" in first else None
-    if delim is None and any(len(ln.split()) > 1 for ln in body[:50]):
-        body = [" ".join(ln.split()) for ln in body]  # whitespace-separated
-        delim = " "
-    elif delim is None:  # a single column
-        delim = ","
-    rows = list(csv.reader(io.StringIO("\n".join(body)), delimiter=delim))
-    header = [h.strip() for h in rows[0]]
-
-    def _is_num(s: str) -> bool:
-        try:
-            float(s)
-        except ValueError:
-            return s.strip() == ""
-        return True
-
-    has_header = not all(_is_num(h) for h in header)
-    if has_header:
-        names, rows = header, rows[1:]
-    else:
-        labels_meta = meta.get("labels", "").replace(",", " ").split()
-        width = len(header)
-        names = labels_meta if len(labels_meta) == width else [f"ch{i + 1}" for i in range(width)]
-    if not rows:
-        raise SensorError(f"{path}: header but no data rows")
-    columns_t = list(zip_longest(*rows, fillvalue=""))
-    if len(columns_t) > len(names):
-        names = names + [f"ch{i + 1}" for i in range(len(names), len(columns_t))]
-    n = len(rows)
-    lower = [c.lower() for c in names]
-    # Time column.
-    tcol = None
-    if time_column is not None:
-        if time_column.lower() not in lower:
-            raise SensorError(
-                f"{path}: no time column {time_column!r} (columns: {', '.join(names)})"
-            )
-        tcol = lower.index(time_column.lower())
-    else:
-        for cand in TIME_COLUMNS:
-            if cand in lower:
-                tcol = lower.index(cand)
-                break
-    fs_meta = None
-    for key in ("sampling rate (hz)", "sampling rate", "fs", "sampling_rate"):
-        if key in meta:
-            try:
-                fs_meta = float(meta[key])
-            except ValueError:
-                pass
-            break
-    if fs is not None and fs_meta is not None and abs(fs - fs_meta) > 1e-6 * fs:
-        raise SensorError(
-            f"{path}: the header says {fs_meta:g} Hz but fs={fs:g} Hz was given; leave fs out"
-        )
-    nominal = fs if fs is not None else fs_meta
-    if tcol is not None:
-        times = _parse_time(path, names[tcol], np.asarray(columns_t[tcol]), warn)
-        good_t = np.isfinite(times)
-        estimate = nominal is None
-    else:
-        if nominal is None:
-            raise SensorError(
-                f"{path}: no time column (looked for {', '.join(TIME_COLUMNS)}) and no "
-                "sampling rate; give the rate with fs= (attune replay --fs HZ, e.g. --fs 100 "
-                "for the NeuroKit2 example CSVs) or name the column with time_column="
-            )
-        times = np.arange(n) / nominal
-        good_t = None
-        estimate = False
-    data = np.full((len(names), n), np.nan)
-    kinds: list[str | None] = []
-    units: list[str | None] = []
-    text: dict[int, np.ndarray] = {}
-    wanted = {c.lower() for c in cols}
-    for j, name in enumerate(names):
-        k = kind_from_label(name)
-        if j == tcol:
-            k = "time"
-        kinds.append(k)
-        units.append(unit_from_label(name))
-        if j == tcol or j >= len(columns_t):
-            continue
-        relevant = (
-            name.lower() in wanted
-            if cols
-            else (k in SIGNAL_KINDS or k == "stim" or (kind is not None and len(names) <= 2))
-        )
-        if not relevant:
-            continue
-        col = np.char.strip(np.asarray(columns_t[j], dtype=str))
-        vals = _to_float(col)
-        if vals is None:
-            if k == "stim" or (cols and kind == "markers"):
-                text[j] = col
-                continue
-            bad = next(v for v in col if not _is_num(v))
-            row = int(np.flatnonzero(col == bad)[0]) + (2 if has_header else 1)
-            raise SensorError(
-                f"{path}: column {name!r} row {row} holds {bad[:40]!r}; expected numbers"
-                + (f" for {k.upper()}" if k in SIGNAL_KINDS else "")
-            )
-        data[j] = vals
-    if tcol is not None:
-        kinds[tcol] = "time"
-    if good_t is not None and not good_t.all():
-        warn(f"{path.name}: {int((~good_t).sum())} row(s) without a time skipped")
-        data, times = data[:, good_t], times[good_t]
-        text = {j: v[good_t] for j, v in text.items()}
-    if tcol is not None and times.size > 1:
-        d = np.diff(times)
-        if np.any(d < 0):
-            i = int(np.flatnonzero(d < 0)[0]) + 1
-            raise SensorError(
-                f"{path}: time column {names[tcol]!r} goes backwards at data row {i + 1} "
-                f"({times[i]:.6f} s after {times[i - 1]:.6f} s); expected non-decreasing time"
-            )
-    keep = [j for j in range(len(names)) if j != tcol]
-    b = _Block(
-        name=path.name.split(".")[0],
-        sid="csv" if path.suffix.lower() != ".txt" else "txt",
-        fs=0.0 if estimate else float(nominal),
-        times=times,
-        data=data[keep],
-        labels=[names[j] for j in keep],
-        kinds=[kinds[j] if kinds[j] != "time" else None for j in keep],
-        units=[units[j] for j in keep],
-        sparse=tcol is not None,
-        text={keep.index(j): v for j, v in text.items()},
-        estimate_fs=estimate,
-    )
-    return b
-
-
-def _to_float(col: np.ndarray) -> np.ndarray | None:
-    """Parse a column of strings to float64 (empty -> NaN); None if any is not a number."""
-    c = col.copy()
-    c[c == ""] = "nan"
-    try:
-        return c.astype(np.float64)
-    except ValueError:
-        return None
-
-
-def _parse_time(path: Path, name: str, col: np.ndarray, warn: _Warn) -> np.ndarray:
-    """Time column to seconds: numbers (unit from the name) or date-time strings."""
-    col = np.char.strip(col.astype(str))
-    unit = TIME_COLUMNS.get(name.lower(), "s")
-    suffix = unit_from_label(name)
-    if name.lower() not in TIME_COLUMNS and suffix in ("ms", "s"):
-        unit = suffix
-    empty = col == ""
-    if unit == "ns" or unit == "us":
-        try:
-            c = col.copy()
-            c[empty] = "0"
-            ints = c.astype(np.int64)
-            t = ints.astype(np.float64) * _TIME_SCALE[unit]
-            t[empty] = np.nan
-            return t
-        except ValueError:
-            pass
-    vals = _to_float(col)
-    if vals is not None:
-        return vals * _TIME_SCALE[unit]
-    try:
-        c = col.copy()
-        c[empty] = "NaT"
-        dt = c.astype("datetime64[ns]")
-    except ValueError:
-        bad = next(v for v in col if v)
-        raise SensorError(
-            f"{path}: time column {name!r} holds {bad[:40]!r}; expected seconds or date-times"
-        ) from None
-    t = dt.astype(np.int64).astype(np.float64) * 1e-9
-    t[np.isnat(dt)] = np.nan
-    return t

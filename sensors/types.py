@@ -7,8 +7,8 @@ from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
-StreamKind = Literal["eeg", "ecg", "ppg", "rr", "markers"]
-STREAM_KINDS: tuple[str, ...] = ("eeg", "ecg", "ppg", "rr", "markers")
+StreamKind = Literal["eeg", "ecg", "ppg", "rr", "hr", "markers"]
+STREAM_KINDS: tuple[str, ...] = ("eeg", "ecg", "ppg", "rr", "hr", "markers")
 
 
 class SensorError(Exception):
@@ -27,15 +27,15 @@ class StreamInfo:
     ----------
     name : str
         Stream name (as on LSL, or derived from the file).
-    kind : {"eeg", "ecg", "ppg", "rr", "markers"}
-        What the samples are.
+    kind : {"eeg", "ecg", "ppg", "rr", "hr", "markers"}
+        What the samples are (``hr``: a device's own heart rate, e.g. a chest strap's).
     fs : float
         Nominal sampling rate in Hz; 0 for irregular streams (RR intervals, markers).
     channels : tuple of str
         Channel labels, one per row of :attr:`Chunk.data`.
     units : str
         Physical unit of the samples: ``"uV"`` for EEG, ``"mV"`` for ECG, ``"ms"`` for RR
-        intervals, ``"au"`` for PPG.
+        intervals, ``"bpm"`` for a device's heart rate, ``"au"`` for PPG.
     source_id : str
         A stable identifier of the device or file, used to reconnect.
     """

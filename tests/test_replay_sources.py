@@ -72,3 +72,110 @@ def test_make_recording_for_benchmark():
     again = make_recording(hours=20 / 3600, eeg_channels=32, seed=3)
     np.testing.assert_array_equal(again.streams[0].data, eeg.data)
     assert make_recording(hours=2 / 3600, eeg_channels=40).streams[0].info.channels[-1] == "E40"
+
+
+# ------------------------------------------------- streaming in blocks (issue 20)
+def test_on_disk_stream_in_blocks_equals_whole():
+    import mne
+
+    path = DATA / "eeg_mne/sample-ant-aux-raw.fif"  # 150 s of real ECG at 1024 Hz
+    (eeg,) = read_recording(path, columns=["AUX2"], kind="ecg").streams
+    assert eeg.lazy and eeg.n_samples == 153603
+    raw = mne.io.read_raw(path, preload=True, verbose="error")
+    first = eeg.read(1000, 1010)[0]
+    want = raw.get_data(picks=["AUX2"], start=1000, stop=1010) * 1e3
+    np.testing.assert_array_equal(first, want.astype(np.float32).astype(np.float64))
+    rng = np.random.default_rng(5)
+    ticks = np.sort(rng.uniform(-1.0, eeg.duration_s + 1.0, size=700))
+    ticks = np.concatenate([ticks, [eeg.duration_s + 2.0]])
+    whole = FileSource(eeg, block_s=None)
+    block = FileSource(eeg, block_s=1.0)
+    for t in ticks:
+        a, b = whole.pull(float(t)), block.pull(float(t))
+        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.timestamps, b.timestamps)
+    assert whole.done and block.done and block.n_delivered == eeg.n_samples
+    # Only one block (1 s) is held at a time, not the 150 s recording.
+    assert block._bx.shape[1] <= 1024
+
+
+def test_replay_in_blocks_gives_the_same_ticks_as_in_memory(tmp_path):
+    from attune.sessions.config import SessionConfig
+    from attune.sessions.replay_run import replay_recording
+    from attune.sessions.store import load_session
+
+    path = DATA / "eeg_mne/sample-ant-aux-raw.fif"
+    lazy = read_recording(path, columns=["AUX2"], kind="ecg")
+    whole = read_recording(path, columns=["AUX2"], kind="ecg")
+    for s in whole.streams:
+        _ = s.data  # read into memory: replayed from the arrays (the path before streaming)
+    assert all(s.lazy for s in lazy.streams if s.info.kind != "markers")
+    assert not any(s.lazy for s in whole.streams)
+    ticks = []
+    for rec in (lazy, whole):
+        cfg = SessionConfig(output_dir=str(tmp_path), render_audio=False)
+        cfg = cfg.model_copy(update={"name": f"r{len(ticks)}"})
+        folder = replay_recording(rec, cfg).folder
+        ticks.append(load_session(folder).ticks)
+    a, b = ticks
+    assert a.keys() == b.keys() and a["t_s"].size > 500
+    assert np.isfinite(a["hr_bpm"]).sum() > 300  # beats were detected: a real comparison
+    for k in a:
+        if k in ("compute_ms", "latency_ms", "wall_ms"):  # wall-clock timings
+            continue
+        np.testing.assert_array_equal(a[k], b[k], err_msg=k)
+
+
+def test_muse_csv_replays_with_its_markers_in_the_record(tmp_path):
+    from test_files import muse_lsl_csv
+
+    from attune.sessions.cli import main
+    from attune.sessions.store import load_session
+
+    p = tmp_path / "muse.csv"
+    _, _, rows, codes, _ = muse_lsl_csv(p, seconds=40.0)
+    out = tmp_path / "out"
+    assert main(["replay", str(p), "--out", str(out), "--no-report"]) == 0
+    (folder,) = [f for f in out.iterdir() if f.is_dir()]
+    data = load_session(folder)
+    marks = [(t, text) for t, text in data.events if text.startswith("marker: ")]
+    assert [text for _, text in marks] == [f"marker: {c}" for c in codes]
+    np.testing.assert_allclose([t for t, _ in marks], rows / 256.0, atol=0.3)  # to a tick
+
+
+def test_time_jump_replay_ends_promptly(tmp_path):
+    from attune.sessions.cli import main
+    from attune.sessions.store import load_session
+
+    t = np.arange(12000) / 100.0
+    t[6000:] += 1e7
+    p = tmp_path / "jump.csv"
+    p.write_text("time_s,ECG\n" + "".join(f"{a:.3f},{np.sin(a):.4f}\n" for a in t))
+    out = tmp_path / "out"
+    assert main(["replay", str(p), "--out", str(out), "--no-report"]) == 0
+    (folder,) = [f for f in out.iterdir() if f.is_dir()]
+    ticks = load_session(folder).ticks
+    assert ticks["t_s"][-1] < 120 + 60 + 2  # not 1e7 s of invented ticks
+
+
+def test_file_source_next_t_skips_gaps():
+    rec = read_recording(DATA / "eeg_mne/test_edf_stim_channel.edf")
+    src = FileSource(select_streams(rec, kinds=["eeg"])[0], t0=3.0, block_s=1.0)
+    assert src.next_t == 3.0
+    src.pull(4.0)
+    assert np.isclose(src.next_t, 3.0 + 129 / 128)
+    src.pull(1e9)
+    assert src.next_t == float("inf") and src.done
+
+
+def test_recorded_streams_stay_dataclasses():
+    """dataclasses.replace keeps working (the LSL benchmark publisher renames streams)."""
+    import dataclasses
+
+    rec = read_recording(DATA / "eeg_mne/test_edf_stim_channel.edf")
+    eeg = select_streams(rec, kinds=["eeg"])[0]
+    assert eeg.lazy
+    renamed = dataclasses.replace(eeg, info=dataclasses.replace(eeg.info, name="x"))
+    assert renamed.info.name == "x" and not renamed.lazy
+    np.testing.assert_array_equal(renamed.data, eeg.data)
+    np.testing.assert_array_equal(renamed.timestamps, np.arange(1228) / 128.0)
