@@ -346,8 +346,9 @@ class Composer:
         if second == 0:
             second = 3
         # rhythm: quarter and half notes when sparse, eighths appear as density rises
-        opts = np.array([0.5, 1.0, 1.5, 2.0, 3.0])
-        w = np.array([0.35 * density, 0.45, 0.1, 0.3 * (1.2 - density), 0.1 * (1.0 - density)])
+        # (no dotted values: the beat stays clear)
+        opts = np.array([0.5, 1.0, 2.0])
+        w = np.array([0.35 * density, 0.45, 0.35 * (1.2 - density)])
         w = np.maximum(w, 0.0) / np.maximum(w, 0.0).sum()
         onsets: list[tuple[float, float]] = []
         t = 0.0

@@ -68,7 +68,7 @@ FLUTE = Instrument(
     vibrato=0.004, pans=(0.55,),
 )  # fmt: skip
 CELESTA = Instrument(
-    "celesta", 8, (1.0, 0.1, 0.05), 0.004, 2.0, 0.0, 0.35, 0.50, 4,
+    "celesta", 8, (1.0, 0.1, 0.05), 0.004, 2.0, 0.0, 0.35, 0.62, 4,
     tine_ratio=4.0, tine_level=0.35, pans=(0.55,),
 )  # fmt: skip
 ELECTRIC_PIANO = Instrument(
@@ -76,7 +76,7 @@ ELECTRIC_PIANO = Instrument(
     tine_ratio=7.0, tine_level=0.25, pans=(0.32, 0.46),
 )  # fmt: skip
 HARP = Instrument(
-    "harp", 46, (1.0, 0.45, 0.22, 0.12, 0.06, 0.03), 0.003, 1.8, 0.0, 0.4, 0.18, 8,
+    "harp", 46, (1.0, 0.45, 0.22, 0.12, 0.06, 0.03), 0.003, 1.8, 0.0, 0.4, 0.22, 8,
     pans=(0.3, 0.44),
 )  # fmt: skip
 WARM_PAD = Instrument(
@@ -85,13 +85,13 @@ WARM_PAD = Instrument(
 )  # fmt: skip
 SLOW_PAD = Instrument(
     "slow string pad", 88, (1.0, 0.5, 0.3, 0.2, 0.12, 0.08, 0.05, 0.03), 2.2, 1.0, 0.85,
-    2.4, 0.07, 12, detune=0.008, pans=(0.15, 0.85),
+    2.4, 0.085, 12, detune=0.008, pans=(0.15, 0.85),
 )  # fmt: skip
 ROUND_BASS = Instrument(
     "round bass", 32, (1.0, 0.35, 0.12, 0.04), 0.015, 0.9, 0.55, 0.3, 0.42, 2, pans=(0.5,)
 )
 SOFT_BASS = Instrument(
-    "soft synth bass", 38, (1.0, 0.2, 0.05), 0.04, 1.2, 0.6, 0.5, 0.40, 2, pans=(0.5,)
+    "soft synth bass", 38, (1.0, 0.2, 0.05), 0.04, 1.2, 0.6, 0.5, 0.50, 2, pans=(0.5,)
 )
 
 #: Palettes a session can choose: voice -> instrument.

@@ -16,12 +16,13 @@ Graph (built once, before the server starts; nothing is created afterwards):
   sideband at 0 Hz), an ADSR envelope, a bell-like partial whose level follows
   ``brightness``, a detuned second oscillator on pads, a vibrato on the lead, and a
   stereo position per voice;
-- the pad bank's gain swells with the resonance-breathing LFO (``breathing_hz``, 0.1 Hz =
+- every bank's gain swells with the resonance-breathing LFO (``breathing_hz``, 0.1 Hz =
   one ~10 s swell; phase locked to session time so a restarted child continues the
   cycle); an optional breathing pacer: a soft sine on the tonic whose amplitude rises on
   the inhale half of each breathing cycle and falls on the exhale;
 - a master chain: ``ButHP`` at :data:`HIGHPASS_HZ` (below the lowest bass note, removes
-  DC and sub-bass), ``ButLP`` whose cutoff follows ``brightness``, a gentle glue
+  DC and sub-bass), a high shelf (``EQ``) and a ``ButLP`` whose gain and cutoff
+  follow ``brightness``, a gentle glue
   compressor (2:1) on the unity-level mix, ``Freeverb``, the master gain
   (:func:`master_gain`, ``SigTo`` 0.25 s ramp) times ``fade`` (``SigTo``, 1 s ramp), a
   ``DCBlock``, a limiter (``Compress``, threshold 4 dB under the ceiling, ratio 10) and a
@@ -69,17 +70,21 @@ from attune.synthesis.params import MusicParams
 BUFFER_SIZE: int = 240
 #: Integrated loudness in LUFS of the unity-gain mix for neutral parameters (measured
 #: with pyloudnorm on renders of both palettes; docs/music.md).
-MIX_REF_LUFS: float = -12.0
+MIX_REF_LUFS: float = -19.15
 #: Corner of the master high-pass in Hz (the lowest bass note is 49 Hz).
 HIGHPASS_HZ: float = 38.0
 #: Low-pass cutoff at brightness 0 and 1, Hz (exponential in between).
 CUTOFF_LO_HZ: float = 1500.0
 CUTOFF_HI_HZ: float = 12000.0
+#: High-shelf corner (Hz) and gain (dB) at brightness 0 and 1: the timbre's tilt.
+TILT_HZ: float = 700.0
+TILT_LO_DB: float = -10.0
+TILT_HI_DB: float = 8.0
 
 _VOICE_CODE = {"bass": 0, "pad": 1, "melody": 2, "arp": 3}
 _VOICE_NAMES = {c: v for v, c in _VOICE_CODE.items()}
-#: Depth of the resonance-breathing pad swell (pad gain from 1 - depth to 1).
-BREATH_DEPTH: float = 0.7
+#: Depth of the resonance-breathing swell (music gain from 1 - depth to 1).
+BREATH_DEPTH: float = 0.5
 #: Peak amplitude of the breathing-pacer tone at unity master gain.
 PACER_AMP: float = 0.06
 
@@ -92,11 +97,14 @@ def level_trim_db(p: MusicParams) -> float:
     so that ``loudness_db`` stays the program loudness whatever the other parameters.
     """
     b, d, r = float(p.brightness), float(p.density), float(p.register_st)
-    return TRIM_B * (b - 0.5) + TRIM_D * (d - 0.5) + TRIM_R * r / 12.0
+    tempo = (float(p.tempo_bpm) - 85.0) / 25.0
+    return TRIM_B * (b - 0.5) + TRIM_D * (d - 0.5) + TRIM_R * r / 12.0 + TRIM_T * tempo
 
 
-#: Trim coefficients in dB per unit of brightness, density and register octave.
-TRIM_B, TRIM_D, TRIM_R = 0.0, 0.0, 0.0
+#: Trim coefficients in dB per unit of brightness, density, register octave and tempo
+#: (per 25 BPM), fitted by least squares to 24 renders of random parameters (both
+#: palettes): residual spread 0.46 LU.
+TRIM_B, TRIM_D, TRIM_R, TRIM_T = -0.21, 0.78, -1.37, -0.2
 
 
 def master_gain(p: MusicParams) -> float:
@@ -172,7 +180,7 @@ class _Graph:
     start_s : float
         Session time of the first sample, seconds (phase of the breathing LFO).
     breathing_hz : float
-        Rate of the pad swells in Hz (0 disables them).
+        Rate of the swells in Hz (0 disables them).
     pacer : bool
         Add the breathing-pacer tone (only with ``breathing_hz > 0``).
     pacer_pitch : int
@@ -198,9 +206,10 @@ class _Graph:
         keep = self.objs.append
         self.cutoff = pyo.SigTo(4000.0, time=0.5, init=4000.0)
         self.tine = pyo.SigTo(0.6, time=0.5, init=0.6)
+        self.tilt_db = pyo.SigTo(0.0, time=0.5, init=0.0)
         self.gain = pyo.SigTo(0.0, time=0.25, init=0.0)
         self.fade = pyo.SigTo(0.0, time=1.0, init=0.0)
-        for o in (self.cutoff, self.tine, self.gain, self.fade):
+        for o in (self.cutoff, self.tine, self.tilt_db, self.gain, self.fade):
             keep(o)
         self.vib: Any = None
         if any(inst.vibrato > 0.0 for inst in self.instruments.values()):
@@ -249,7 +258,8 @@ class _Graph:
         # blocker, limiter, clip at the ceiling.
         self.dry = pyo.Mix(outs, voices=2)
         self.hp = pyo.ButHP(self.dry, freq=HIGHPASS_HZ)
-        self.lp = pyo.ButLP(self.hp, freq=self.cutoff)
+        self.tilt = pyo.EQ(self.hp, freq=TILT_HZ, q=0.7, boost=self.tilt_db, type=2)
+        self.lp = pyo.ButLP(self.tilt, freq=self.cutoff)
         self.glue = pyo.Compress(
             self.lp, thresh=-20.0, ratio=2.0, risetime=0.01, falltime=0.25, knee=0.5
         )
@@ -269,7 +279,7 @@ class _Graph:
         self.clip = pyo.Clip(self.comp, min=-ceiling_amp, max=ceiling_amp)
         self.clip.out()
         for o in (
-            self.dry, self.hp, self.lp, self.glue, self.verb, self.master, self.dcb,
+            self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.master, self.dcb,
             self.comp, self.clip,
         ):  # fmt: skip
             keep(o)
@@ -341,7 +351,7 @@ class _Graph:
             self.streams[voice].append(streams)
             self.ends[voice].append(-1.0)
         outs: list[Any] = []
-        swell = self.pad_swell if voice == "pad" else 1.0
+        swell = self.pad_swell
         for k, bus in enumerate(buses):
             mix = pyo.Mix(bus, voices=1, mul=swell)
             pan = pyo.Pan(mix, outs=2, pan=inst.pans[k])
@@ -362,6 +372,7 @@ class _Graph:
         b = float(mp_.brightness)
         self.cutoff.value = float(CUTOFF_LO_HZ * (CUTOFF_HI_HZ / CUTOFF_LO_HZ) ** b)
         self.tine.value = 0.15 + 0.85 * b
+        self.tilt_db.value = TILT_LO_DB + (TILT_HI_DB - TILT_LO_DB) * b
         self.density = float(mp_.density)
         self.gain.value = master_gain(mp_)
         self.fade.value = float(max(0.0, min(1.0, mp_.fade)))
@@ -869,7 +880,7 @@ class OfflineRenderer(_ChildSynth):
     start_s : float, default 0.0
         Session time of the WAV's first sample, in seconds (a multiple of 5 ms).
     breathing_hz : float, default 0.0
-        Resonance-breathing swell rate of the pad in Hz (0.1 = 6 breaths/min; 0 = off).
+        Resonance-breathing swell rate in Hz (0.1 = 6 breaths/min; 0 = off).
     pacer : bool, default False
         Add the soft breathing-pacer tone (needs ``breathing_hz > 0``).
     pacer_pitch : int, default 62
