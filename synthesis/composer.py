@@ -339,7 +339,7 @@ class Composer:
         return int(self._rng.choice(7, p=w))
 
     def _new_theme(self, kind: int, density: float) -> _Theme:
-        """A new two-bar motif with its opening chords (theme A starts on I)."""
+        """Return a new two-bar motif with its opening chords (theme A starts on I)."""
         rng = self._rng
         first = 0 if kind == 0 else int(rng.choice([3, 5]))
         second = self._draw_degree(first)

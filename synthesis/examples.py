@@ -120,10 +120,18 @@ def render_examples(
         for name in batch:
             a, v = GRID[name]
             p = params_for(a, v).with_(fade=1.0)
-            synth = OfflineRenderer(out / f"{name}.wav", breathing_hz=breathing_hz, palette=palette_name)
+            synth = OfflineRenderer(
+                out / f"{name}.wav", breathing_hz=breathing_hz, palette=palette_name
+            )
             synth.start()
             runs.append(
-                (name, p, synth, Composer(seed=seed, breathing_hz=breathing_hz), MidiRecorder(palette=palette_name))
+                (
+                    name,
+                    p,
+                    synth,
+                    Composer(seed=seed, breathing_hz=breathing_hz),
+                    MidiRecorder(palette=palette_name),
+                )
             )
         for k in range(1, n_ticks + 1):  # feed the batch in lockstep: children run in parallel
             t = k * tick_s

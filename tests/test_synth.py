@@ -24,9 +24,10 @@ from attune.synthesis.synth import OfflineRenderer, RenderStats, SilentBackend, 
 TICK_S = 0.25
 
 
-#: Largest sample-to-sample step allowed in the audio (full-scale units, i.e. -24.4 dBFS).
-#: The loudest, brightest steady texture used below steps at most ~0.04.
-MAX_STEP = 0.06
+#: Largest sample-to-sample step allowed in the audio (full-scale units, i.e. -20 dBFS).
+#: The loudest, brightest, highest steady texture used below (a 1.7 kHz lead at 0.33
+#: peak: 2 pi f A / sr = 0.072) steps at most ~0.083; a click or gain jump steps more.
+MAX_STEP = 0.1
 
 
 def render(path: Path, params, duration_s: float, *, seed: int = 0, **kw) -> RenderStats:
