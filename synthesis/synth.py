@@ -333,10 +333,9 @@ class _Graph:
                 oscs.append((main, 1.0))
             buses[i % n_pos].append(main)
             if inst.detune > 0.0:
-                twin = pyo.Osc(table, freq=440.0, mul=shape * 0.7)
+                twin = pyo.Osc(table, freq=440.0, mul=shape)
                 keep(twin)
-                keep(twin.mul)
-                streams += [twin.mul, twin]
+                streams.append(twin)
                 oscs.append((twin, 1.0 + inst.detune))
                 buses[i % n_pos].append(twin)
             if inst.tine_ratio > 0.0:
