@@ -64,34 +64,34 @@ class Instrument:
 
 
 FLUTE = Instrument(
-    "flute", 73, (1.0, 0.18, 0.08, 0.03, 0.01), 0.06, 0.25, 0.85, 0.18, 0.42, 3,
+    "flute", 73, (1.0, 0.18, 0.08, 0.03, 0.01), 0.06, 0.25, 0.85, 0.18, 0.40, 3,
     vibrato=0.004, pans=(0.55,),
 )  # fmt: skip
 CELESTA = Instrument(
-    "celesta", 8, (1.0, 0.1, 0.05), 0.004, 2.0, 0.0, 0.35, 0.62, 4,
+    "celesta", 8, (1.0, 0.1, 0.05), 0.004, 2.0, 0.0, 0.35, 0.66, 4,
     tine_ratio=4.0, tine_level=0.35, pans=(0.55,),
 )  # fmt: skip
 ELECTRIC_PIANO = Instrument(
-    "electric piano", 4, (1.0, 0.35, 0.1, 0.05, 0.02), 0.005, 1.6, 0.0, 0.25, 0.20, 8,
+    "electric piano", 4, (1.0, 0.35, 0.1, 0.05, 0.02), 0.005, 1.6, 0.0, 0.25, 0.19, 8,
     tine_ratio=7.0, tine_level=0.25, pans=(0.32, 0.46),
 )  # fmt: skip
 HARP = Instrument(
-    "harp", 46, (1.0, 0.45, 0.22, 0.12, 0.06, 0.03), 0.003, 1.8, 0.0, 0.4, 0.22, 8,
+    "harp", 46, (1.0, 0.45, 0.22, 0.12, 0.06, 0.03), 0.003, 1.8, 0.0, 0.4, 0.233, 8,
     pans=(0.3, 0.44),
 )  # fmt: skip
 WARM_PAD = Instrument(
     "warm pad", 89, (1.0, 0.45, 0.25, 0.15, 0.09, 0.06, 0.04, 0.03), 1.2, 0.8, 0.8, 1.4,
-    0.045, 10, detune=0.006, pans=(0.2, 0.8),
+    0.0425, 10, detune=0.006, pans=(0.2, 0.8),
 )  # fmt: skip
 SLOW_PAD = Instrument(
     "slow string pad", 88, (1.0, 0.5, 0.3, 0.2, 0.12, 0.08, 0.05, 0.03), 2.2, 1.0, 0.85,
-    1.8, 0.07, 10, detune=0.008, pans=(0.15, 0.85),
+    1.8, 0.074, 10, detune=0.008, pans=(0.15, 0.85),
 )  # fmt: skip
 ROUND_BASS = Instrument(
-    "round bass", 32, (1.0, 0.35, 0.12, 0.04), 0.015, 0.9, 0.55, 0.3, 0.42, 2, pans=(0.5,)
+    "round bass", 32, (1.0, 0.35, 0.12, 0.04), 0.015, 0.9, 0.55, 0.3, 0.40, 2, pans=(0.5,)
 )
 SOFT_BASS = Instrument(
-    "soft synth bass", 38, (1.0, 0.2, 0.05), 0.04, 1.2, 0.6, 0.5, 0.50, 2, pans=(0.5,)
+    "soft synth bass", 38, (1.0, 0.2, 0.05), 0.04, 1.2, 0.6, 0.5, 0.53, 2, pans=(0.5,)
 )
 
 #: Palettes a session can choose: voice -> instrument.

@@ -126,7 +126,7 @@ class MusicParams:
             If a name in ``changes`` is not a field (as :func:`dataclasses.replace`).
         """
         if not changes.keys() <= _FIELD_SET:
-            return replace(self, **changes)  # raises the usual TypeError
+            return replace(self, **changes)  # type: ignore[arg-type]  # raises TypeError
         values = self.__dict__.copy()
         values.update(changes)
         return make_params(values)

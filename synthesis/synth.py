@@ -1,6 +1,6 @@
 """The pyo synthesizer, run in its own process (offline or live), and a silent stand-in.
 
-pyo 1.1.0 can crash in native code (DESIGN.md, "Known hazards"), so the parent never
+pyo 1.1.0 can crash in native code (e.g. a NaN read by a table lookup), so the parent never
 imports pyo: :class:`OfflineRenderer` starts a child process (``multiprocessing``
 "spawn" context) that owns the pyo server, builds the graph once, and renders audio
 with the manual server (``audio="manual"``, one ``Server.process()`` per 240-sample
@@ -29,9 +29,10 @@ Graph (built once, before the server starts; nothing is created afterwards):
   final ``Clip`` at the ceiling amplitude so no sample exceeds ``ceiling_dbfs``.
 
 ``loudness_db`` is program loudness in LUFS at the output (ITU-R BS.1770 integrated
-loudness): :func:`master_gain` maps it through the loudness measured on the unity-gain
-mix (:data:`MIX_REF_LUFS`, with a trim for the parameters that change it), see
-docs/music.md.
+loudness): the master gain maps it through a static model of the unity-gain mix's
+loudness (:data:`MIX_REF_LUFS` and :func:`level_trim_db`, i.e. :func:`master_gain`),
+corrected once per tick by a gated loudness meter on that mix (``update_loudness``,
+~6 s time constant, at most 0.1 dB per tick); see docs/music.md.
 
 Voices are allocated oldest-first (round robin) by setting ``Sig`` values and calling
 ``Adsr.play()``; the attack of every voice but the pad sharpens with ``density``.
@@ -70,7 +71,12 @@ from attune.synthesis.params import MusicParams
 BUFFER_SIZE: int = 240
 #: Integrated loudness in LUFS of the unity-gain mix for neutral parameters (measured
 #: with pyloudnorm on renders of both palettes; docs/music.md).
-MIX_REF_LUFS: float = -19.15
+MIX_REF_LUFS: float = -19.27
+#: Loudness follower: smoothing per 0.25 s tick (~6 s time constant), largest change
+#: per tick and largest correction of the static model, dB.
+AGC_ALPHA: float = 0.04
+AGC_STEP_DB: float = 0.1
+AGC_RANGE_DB: float = 6.0
 #: Corner of the master high-pass in Hz (the lowest bass note is 49 Hz).
 HIGHPASS_HZ: float = 38.0
 #: Low-pass cutoff at brightness 0 and 1, Hz (exponential in between).
@@ -92,23 +98,27 @@ PACER_AMP: float = 0.06
 def level_trim_db(p: MusicParams) -> float:
     """Gain trim in dB that keeps the integrated loudness at ``p.loudness_db``.
 
-    Density, brightness and register change the loudness of the unity-gain mix; this
-    trim (fitted to the loudness of 20 s renders over those parameters) compensates,
-    so that ``loudness_db`` stays the program loudness whatever the other parameters.
+    Brightness (the high shelf) and density change the loudness of the unity-gain mix;
+    this trim compensates, so that ``loudness_db`` stays the program loudness whatever
+    the other parameters. Register and tempo move with density in the arousal mapping
+    and are covered by its term.
     """
-    b, d, r = float(p.brightness), float(p.density), float(p.register_st)
-    tempo = (float(p.tempo_bpm) - 85.0) / 25.0
-    return TRIM_B * (b - 0.5) + TRIM_D * (d - 0.5) + TRIM_R * r / 12.0 + TRIM_T * tempo
+    b, d = float(p.brightness) - 0.5, float(p.density) - 0.5
+    return TRIM_B * b + TRIM_D * d + TRIM_BD * b * d
 
 
-#: Trim coefficients in dB per unit of brightness, density, register octave and tempo
-#: (per 25 BPM), fitted by least squares to 24 renders of random parameters (both
-#: palettes): residual spread 0.46 LU.
-TRIM_B, TRIM_D, TRIM_R, TRIM_T = -0.21, 0.78, -1.37, -0.2
+#: Trim coefficients in dB: per unit of brightness, of density and of their product,
+#: fitted by least squares to the integrated loudness of 60 renders of 16 s of
+#: ``params_for(a, v)`` over the whole plane (both palettes, random seeds); residual
+#: spread 0.8 LU, most of it from the notes themselves.
+TRIM_B, TRIM_D, TRIM_BD = -6.34, -1.71, 1.33
 
 
 def master_gain(p: MusicParams) -> float:
-    """Linear master gain that plays ``p`` at ``p.loudness_db`` LUFS (before the fade)."""
+    """Static-model master gain that plays ``p`` at ``p.loudness_db`` LUFS (no fade).
+
+    The synth child starts from this gain and corrects it by the loudness it measures.
+    """
     return float(10.0 ** ((p.loudness_db - MIX_REF_LUFS + level_trim_db(p)) / 20.0))
 
 
@@ -264,6 +274,15 @@ class _Graph:
             self.lp, thresh=-20.0, ratio=2.0, risetime=0.01, falltime=0.25, knee=0.5
         )
         self.verb = pyo.Freeverb(self.glue, size=0.82, damp=0.55, bal=0.28)
+        # Loudness meter of the unity-gain mix (before gain and fade): K-weighting as a
+        # +4 dB high shelf at 1.5 kHz (its low cut is the high-pass above), squared and
+        # smoothed per channel; read once per tick by update_loudness().
+        self.kw = pyo.EQ(self.verb, freq=1500.0, q=0.7, boost=4.0, type=2)
+        self.kw_sq = self.kw * self.kw
+        self.kw_ms = pyo.Follower(self.kw_sq, freq=2.0)
+        self.deviation_db = 0.0  # measured minus modelled loudness of the unity mix
+        self.target_db = -60.0
+        self.model_db = MIX_REF_LUFS
         self.master = pyo.Sig(self.verb, mul=self.gain * self.fade)
         self.dcb = pyo.DCBlock(self.master)
         thresh_db = 20.0 * math.log10(ceiling_amp) - 4.0
@@ -279,7 +298,8 @@ class _Graph:
         self.clip = pyo.Clip(self.comp, min=-ceiling_amp, max=ceiling_amp)
         self.clip.out()
         for o in (
-            self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.master, self.dcb,
+            self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.kw, self.kw_sq,
+            self.kw_ms, self.master, self.dcb,
             self.comp, self.clip,
         ):  # fmt: skip
             keep(o)
@@ -313,7 +333,7 @@ class _Graph:
             )
             keep(env)
             # Decaying instruments: squared linear envelope, an exponential-like decay
-            # (not Adsr.setExp: see the DESIGN notes on NaN); sustained: linear.
+            # (not Adsr.setExp, whose overshoot below 0 gave NaN); sustained: linear.
             shape = env * env if inst.sustain == 0.0 else env
             keep(shape)
             oscs: list[tuple[Any, float]] = []
@@ -373,7 +393,9 @@ class _Graph:
         self.tine.value = 0.15 + 0.85 * b
         self.tilt_db.value = TILT_LO_DB + (TILT_HI_DB - TILT_LO_DB) * b
         self.density = float(mp_.density)
-        self.gain.value = master_gain(mp_)
+        self.target_db = float(mp_.loudness_db)
+        self.model_db = MIX_REF_LUFS - level_trim_db(mp_)
+        self._apply_gain()
         self.fade.value = float(max(0.0, min(1.0, mp_.fade)))
 
     def silence(self) -> None:
@@ -410,6 +432,45 @@ class _Graph:
             env.dur = max(env.attack + inst.decay_s, dur_s) + inst.release_s
         env.play()
         self.ends[voice][i] = self.now + float(env.dur) + 0.05
+
+    def _apply_gain(self) -> None:
+        self.gain.value = float(
+            10.0 ** ((self.target_db - self.model_db - self.deviation_db) / 20.0)
+        )
+
+    def update_loudness(self) -> None:
+        """Correct the master gain by the measured loudness of the unity-gain mix.
+
+        Called once per tick. The loudness of the last ~0.5 s (BS.1770 form:
+        ``-0.691 + 10 log10`` of the summed channel mean squares) is compared with the
+        static model (:data:`MIX_REF_LUFS` and :func:`level_trim_db`); blocks more than
+        10 LU under the running estimate, or under -70 LUFS, are gated out as in
+        BS.1770. The deviation follows with a ~6 s time constant, at most
+        :data:`AGC_STEP_DB` per tick and within +-:data:`AGC_RANGE_DB`, so the music's
+        own dynamics stay and a content change never jumps the level.
+        """
+        ms = sum(float(v) for v in self.kw_ms.get(all=True))
+        if not ms > 0.0 or not math.isfinite(ms):
+            return
+        block = -0.691 + 10.0 * math.log10(ms)
+        estimate = self.model_db + self.deviation_db
+        if block < -70.0 or block < estimate - 10.0:
+            return
+        step = AGC_ALPHA * (block - self.model_db - self.deviation_db)
+        step = max(-AGC_STEP_DB, min(AGC_STEP_DB, step))
+        self.deviation_db = max(-AGC_RANGE_DB, min(AGC_RANGE_DB, self.deviation_db + step))
+        self._apply_gain()
+
+    def check(self, t_s: float) -> None:
+        """Raise :class:`SynthError` if the master bus holds a non-finite sample.
+
+        A NaN or infinity stays in the filters' and reverb's state for good, which is
+        heard as silence; failing loudly lets the supervisor restart the child (with a
+        fade-in and a logged event) instead.
+        """
+        values = self.verb.get(all=True)
+        if not all(math.isfinite(v) for v in values):
+            raise SynthError(f"synth produced a non-finite sample by t = {t_s:.2f} s")
 
     def reap(self, now_s: float) -> None:
         """Set the clock to ``now_s`` (s since start); stop voices whose note has ended."""
@@ -507,6 +568,8 @@ def _child_main(
                     graph.now = n_done * BUFFER_SIZE / sr
             for note in notes[k:]:  # onsets at the very end of the interval
                 graph.trigger(note)
+            graph.check(t_end_s)
+            graph.update_loudness()
         s.recstop()
         counts1 = _count_objects(pyo, s)
         s.stop()
@@ -585,6 +648,8 @@ def _child_live(
             _, t_end_s, params, notes = msg
             if offset is None:
                 offset = time.monotonic() - (t_end_s - lookahead_s)
+            graph.check(t_end_s)
+            graph.update_loudness()
             graph.set_params(params)
             for note in notes:
                 heapq.heappush(pending, (note[0] + offset, note))
