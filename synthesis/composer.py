@@ -8,8 +8,8 @@ voices on it (docs/music.md):
   4-bar phrase states the motif (bars 1-2), develops it as a sequence (bar 3: the
   motif's first bar transposed to the bar's chord) and closes with a cadence (bar 4).
   Phrases pair into 8-bar periods: the antecedent ends on the dominant (half cadence)
-  and breathes on its last beat; the consequent restates the motif's rhythm (its last
-  note varied) and closes on the tonic over a I chord (authentic cadence), held for the
+  and breathes on its last beat; the consequent restates the motif, develops it in
+  inversion and closes on the tonic over a I chord (authentic cadence), held for the
   whole last bar.
 - ``pad``: one voice-led chord per bar (diatonic triad or seventh of the latched mode),
   with dissonant extensions added as ``tension`` rises;
@@ -396,23 +396,36 @@ class Composer:
         degrees = sec.cons if consequent else sec.ante
         return _Phrase(scale_pcs=scale, tension=float(p.tension), degrees=degrees)
 
-    def _plan_melody_bar(self, bar: int, consequent: bool) -> list[tuple[float, float, int]]:
-        """Melody of one bar: ``(offset_beats, dur_beats, scale degree)``."""
+    def _plan_melody_bar(
+        self, bar: int, consequent: bool, density: float = 0.5
+    ) -> list[tuple[float, float, int]]:
+        """Melody of one bar: ``(offset_beats, dur_beats, scale degree)``.
+
+        Below density 0.2 the motif is simplified: a note off the beat is merged into
+        the note before it, so calm music keeps a plain, clear pulse.
+        """
         sec, ph = self._section, self._phrase
         assert sec is not None and ph is not None
         th = sec.theme
-        if bar < 2:  # the motif (its last note varied in the consequent)
+        if bar < 2:  # the motif, restated as is
             notes = [
                 (t - BEATS_PER_BAR * bar, d, th.anchor + deg)
                 for t, d, deg in th.motif
                 if BEATS_PER_BAR * bar <= t < BEATS_PER_BAR * (bar + 1)
             ]
-            if consequent and bar == 1 and len(notes) > 1:
-                t, d, deg = notes[-1]
-                notes[-1] = (t, d, deg + (1 if deg < th.anchor + 3 else -1))
         elif bar == 2:  # sequence: the motif's first bar moved to this bar's chord
             shift = (ph.degrees[2] - ph.degrees[0] + 3) % 7 - 3
-            notes = [(t, d, th.anchor + deg + shift) for t, d, deg in th.motif if t < BEATS_PER_BAR]
+            if consequent:  # development: the consequent answers in inversion
+                first = th.motif[0][2]
+                notes = [
+                    (t, d, th.anchor + shift + 2 * first - deg)
+                    for t, d, deg in th.motif
+                    if t < BEATS_PER_BAR
+                ]
+            else:
+                notes = [
+                    (t, d, th.anchor + deg + shift) for t, d, deg in th.motif if t < BEATS_PER_BAR
+                ]
         else:  # cadence
             root = 0 if consequent else ph.degrees[3]
             d = _nearest_chord_degree(self._melody_degree, root)
@@ -420,6 +433,15 @@ class Composer:
                 d = min((0, 7, 14), key=lambda c: abs(c - self._melody_degree))
                 return [(0.0, float(BEATS_PER_BAR), d)]
             return [(0.0, float(BEATS_PER_BAR - 1), d)]
+        if density < 0.2:
+            merged: list[tuple[float, float, int]] = []
+            for t, d, deg in notes:
+                if merged and t % 1.0:
+                    t0, d0, g0 = merged[-1]
+                    merged[-1] = (t0, d0 + d, g0)
+                else:
+                    merged.append((t, d, deg))
+            notes = merged
         return [(t, d, int(clip(deg, 2, 14))) for t, d, deg in notes]
 
     # ----------------------------------------------------------------- harmony
@@ -511,7 +533,7 @@ class Composer:
 
         mel_base = _MELODY_HOME + key_base + reg - 12
         if pos == 0:  # plan the bar's melody first: the accompaniment stays below it
-            self._bar_melody = self._plan_melody_bar(bar, consequent)
+            self._bar_melody = self._plan_melody_bar(bar, consequent, float(p.density))
             lows = [_scale_pitch(ph.scale_pcs, d, mel_base) for _, _, d in self._bar_melody]
             low = min(lows) if lows else _scale_pitch(ph.scale_pcs, 5, mel_base)
             self._ceiling = low - 1
@@ -543,7 +565,7 @@ class Composer:
         pattern = sec.theme.pattern
         for sub in range(2):
             on_beat = sub == 0
-            prob = min(1.0, 0.5 + 1.0 * p.density) if on_beat else 0.8 * p.density
+            prob = min(1.0, 0.7 + 1.0 * p.density) if on_beat else 0.8 * p.density
             step = self._arp_step
             self._arp_step += 1
             if rng.random() >= prob:
@@ -552,7 +574,7 @@ class Composer:
             if on_beat:
                 vel = 58.0 + (16.0 if pos == 0 else 10.0) * acc
             else:
-                vel = 58.0 - 8.0 * acc
+                vel = 52.0 - 4.0 * acc  # off-beats softer (below, never above, the beat)
             note(0.5 * sub, art, pitch, vel, "arp")
 
         # ---- melody: the planned notes starting in this beat
