@@ -524,3 +524,17 @@ def test_cli_devices_and_render_examples(tmp_path, capsys):
     assert "Audio output devices" in out and "MIDI output ports" in out
     assert main(["render-examples", str(tmp_path / "ex"), "--duration", "1"]) == 2
     assert "duration_s" in capsys.readouterr().err
+
+
+def test_session_file_chooses_a_palette(tmp_path):
+    """A session file picks the palette in ``[audio]``; a wrong name is one clear line."""
+    from attune.sessions.config import ConfigError, load_config
+
+    good = tmp_path / "s.toml"
+    good.write_text('[audio]\npalette = "ambient"\n')
+    assert load_config(good).audio.palette == "ambient"
+    bad = tmp_path / "b.toml"
+    bad.write_text('[audio]\npalette = "organ"\n')
+    with pytest.raises(ConfigError) as exc:
+        load_config(bad)
+    assert "palette" in str(exc.value) and "\n" not in str(exc.value).strip()
