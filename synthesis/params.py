@@ -104,6 +104,9 @@ class MusicParams:
     def clipped(self, bounds: dict[str, tuple[float, float]] | None = None) -> MusicParams:
         """Return a copy with every field clipped to ``bounds`` (default :data:`BOUNDS`).
 
+        A NaN field takes the neutral default (:class:`MusicParams` ``()``) before
+        clipping, so nothing downstream sees a NaN.
+
         Called several times per tick (controller, composer): plain scalar code over
         the instance dict, no :func:`dataclasses.fields` walk.
         """
@@ -113,6 +116,8 @@ class MusicParams:
         for name in PARAM_NAMES:
             lo, hi = b.get(name) or BOUNDS[name]
             v = float(d[name])
+            if v != v:  # NaN (from upstream): the neutral default, then the bounds
+                v = _DEFAULTS[name]
             v = lo if v < lo else hi if v > hi else v
             values[name] = int(round(v)) if name == "mode" else v
         return make_params(values)
@@ -139,6 +144,7 @@ class MusicParams:
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(MusicParams))
 _FIELD_SET = frozenset(PARAM_NAMES)
+_DEFAULTS: dict[str, float] = dict(MusicParams().__dict__)
 
 
 def make_params(values: dict[str, float]) -> MusicParams:

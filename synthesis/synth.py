@@ -226,6 +226,7 @@ class _Graph:
             self.vib = pyo.Sine(freq=5.0)
             keep(self.vib)
         self.density = 0.5
+        self._last: tuple[float, ...] = astuple(MusicParams())
 
         # Resonance breathing: breath01 = 0.5 - 0.5 cos(2 pi f t), t in session seconds
         # (0 at the start of an inhale, 1 at its top). Sine's phase 0.75 turns sin into
@@ -386,7 +387,13 @@ class _Graph:
         return outs
 
     def set_params(self, p: tuple[float, ...]) -> None:
-        """Ramp every control toward the parameters ``p`` (``astuple(MusicParams)``)."""
+        """Ramp every control toward the parameters ``p`` (``astuple(MusicParams)``).
+
+        A non-finite value (NaN from upstream) keeps the previous one: a NaN in a
+        filter's or the reverb's state would silence the output for good.
+        """
+        p = tuple(v if math.isfinite(v) else q for v, q in zip(p, self._last, strict=True))
+        self._last = p
         mp_ = MusicParams(*p)
         b = float(mp_.brightness)
         self.cutoff.value = float(CUTOFF_LO_HZ * (CUTOFF_HI_HZ / CUTOFF_LO_HZ) ** b)
@@ -468,7 +475,7 @@ class _Graph:
         heard as silence; failing loudly lets the supervisor restart the child (with a
         fade-in and a logged event) instead.
         """
-        values = self.verb.get(all=True)
+        values = [*self.verb.get(all=True), *self.clip.get(all=True)]
         if not all(math.isfinite(v) for v in values):
             raise SynthError(f"synth produced a non-finite sample by t = {t_s:.2f} s")
 

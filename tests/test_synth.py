@@ -538,3 +538,24 @@ def test_session_file_chooses_a_palette(tmp_path):
     with pytest.raises(ConfigError) as exc:
         load_config(bad)
     assert "palette" in str(exc.value) and "\n" not in str(exc.value).strip()
+
+
+def test_nan_parameters_do_not_silence_the_output(tmp_path):
+    """A NaN from upstream keeps the previous value instead of poisoning the filters."""
+    wav = tmp_path / "nan.wav"
+    nan = float("nan")
+
+    def at(t: float) -> MusicParams:
+        p = MusicParams(tempo_bpm=90.0)
+        if 3.0 <= t < 4.0:  # one second of NaN in every float parameter
+            p = p.with_(brightness=nan, loudness_db=nan, density=nan, fade=nan, tension=nan)
+        return p
+
+    render(wav, at, 10.0, seed=1)
+    x, sr = read_wav(wav)
+    assert np.all(np.isfinite(x))
+    w = rms_dbfs_windows(x, sr, window_s=0.5)
+    assert w[4:].min() > -50.0, w  # sound during and after the NaN second
+    # the composer and the controller see the neutral default instead
+    q = MusicParams(tempo_bpm=nan, loudness_db=nan).clipped({"loudness_db": (-40.0, -30.0)})
+    assert q.tempo_bpm == 85.0 and q.loudness_db == -30.0
