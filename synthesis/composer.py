@@ -435,12 +435,12 @@ class Composer:
             return [(0.0, float(BEATS_PER_BAR - 1), d)]
         if density < 0.2:
             merged: list[tuple[float, float, int]] = []
-            for t, d, deg in notes:
+            for t, length, deg in notes:
                 if merged and t % 1.0:
                     t0, d0, g0 = merged[-1]
-                    merged[-1] = (t0, d0 + d, g0)
+                    merged[-1] = (t0, d0 + length, g0)
                 else:
-                    merged.append((t, d, deg))
+                    merged.append((t, length, deg))
             notes = merged
         return [(t, d, int(clip(deg, 2, 14))) for t, d, deg in notes]
 
