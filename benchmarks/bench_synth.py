@@ -1,16 +1,18 @@
 """Offline render speed of the full pyo graph, and a crash soak.
 
 Run: ``.venv/bin/python -m attune.benchmarks.bench_synth [--minutes M] [--jobs J]``
-     ``.venv/bin/python -m attune.benchmarks.bench_synth --soak [N] [--jobs J]``
+     ``.venv/bin/python -m attune.benchmarks.bench_synth --soak [N] [--jobs J] [--seconds S]
+     [--skip K]``
 
 Speed: renders ``J`` sessions of ``M`` minutes (default 1 x 10 min) through the full
 graph with parameters changing every 0.25 s tick, one child process each, and reports
 audio seconds per wall second (x real time) per render and in total, and per second
 of the synth children's CPU time (robust to other load on a shared machine).
 
-Soak: ``N`` (default 200) offline renders of 60 s, each with random parameters and a
-random seed, ``J`` at a time (default 2, one per core); reports how many children
-crashed (non-zero exit or signal) and the exit codes.
+Soak: ``N`` (default 200) offline renders of ``S`` s (default 60), each with random
+parameters, palette and seed, ``J`` at a time (default 2, one per core); reports how
+many children crashed (non-zero exit or signal) and the exit codes. ``--skip K`` starts
+at the K-th seed of the fixed list, so a soak can run in chunks.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from attune.synthesis.composer import Composer
+from attune.synthesis.instruments import PALETTES
 from attune.synthesis.params import MusicParams
 from attune.synthesis.synth import OfflineRenderer, SynthError
 
@@ -53,8 +56,9 @@ def render_one(path: Path, seed: int, duration_s: float) -> tuple[float, float, 
     rng = np.random.default_rng(seed)
     a, b = rng.uniform(-1, 1, size=8), rng.uniform(-1, 1, size=8)
     breathing = float(rng.choice([0.0, 0.1]))
+    palette = str(rng.choice(sorted(PALETTES)))
     comp = Composer(seed=seed, breathing_hz=breathing)
-    r = OfflineRenderer(path, breathing_hz=breathing, pacer=bool(breathing))
+    r = OfflineRenderer(path, breathing_hz=breathing, pacer=bool(breathing), palette=palette)
     t0 = time.perf_counter()
     r.start()
     try:
@@ -75,6 +79,8 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="length of each speed render")
     ap.add_argument("--jobs", type=int, default=None, help="renders at a time")
     ap.add_argument("--soak", type=int, nargs="?", const=200, default=None, help="soak renders")
+    ap.add_argument("--seconds", type=float, default=60.0, help="length of each soak render")
+    ap.add_argument("--skip", type=int, default=0, help="soak: start at this seed index")
     args = ap.parse_args()
     out = Path(tempfile.mkdtemp(prefix="attune-bench-synth-"))
     print(
@@ -104,13 +110,15 @@ def main() -> None:
         return
     jobs = args.jobs or 2
     rng = np.random.default_rng(12345)
-    seeds = [int(s) for s in rng.integers(0, 2**31, size=args.soak)]
+    seeds = [int(s) for s in rng.integers(0, 2**31, size=args.skip + args.soak)][args.skip :]
     t0 = time.perf_counter()
     with ThreadPoolExecutor(jobs) as ex:
-        res = list(ex.map(lambda s: render_one(out / f"k{s}.wav", s, 60.0), seeds))
+        res = list(ex.map(lambda s: render_one(out / f"k{s}.wav", s, args.seconds), seeds))
     wall = time.perf_counter() - t0
     crashes = [(s, e) for s, (_, _, e) in zip(seeds, res, strict=True) if e]
-    print(f"soak: {len(seeds)} renders of 60 s in {wall:.0f} s wall ({jobs} at a time)")
+    print(
+        f"soak: {len(seeds)} renders of {args.seconds:g} s in {wall:.0f} s wall ({jobs} at a time)"
+    )
     print(f"crashes: {len(crashes)}")
     for s, e in crashes:
         print(f"  seed {s}: {e}")

@@ -315,6 +315,11 @@ class Audio(_Model):
         "--realtime): portaudio index or (part of) its name as `attune devices` lists it, "
         "'default' for the system default; unset: no live playback",
     )
+    palette: Literal["piano", "ambient"] = Field(
+        "piano",
+        description="instruments: 'piano' (flute lead, electric piano, warm pad, round bass) "
+        "or 'ambient' (celesta lead, harp, slow string pad, soft synth bass)",
+    )
     breathing_pacer: bool = Field(
         False,
         description="a soft tone rising on each inhale and falling on each exhale (needs "

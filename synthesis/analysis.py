@@ -292,3 +292,108 @@ def chord_roughness(
     return np.array(
         [sethares_roughness(arr[(arr[:, 0] <= t) & (arr[:, 1] > t), 2].astype(int)) for t in ts]
     )
+
+
+def integrated_lufs(x: np.ndarray, sr: int) -> float:
+    """Integrated loudness (ITU-R BS.1770-4, EBU R 128 gating) in LUFS.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_samples,) or (n_channels, n_samples)
+        Samples in full-scale units.
+    sr : int
+        Sampling rate in Hz.
+
+    Returns
+    -------
+    float
+        Loudness in LUFS (-inf for silence). Uses pyloudnorm (imported lazily).
+    """
+    import pyloudnorm
+
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    return float(pyloudnorm.Meter(sr).integrated_loudness(x.T))
+
+
+def window_means(x: np.ndarray, sr: int, *, window_s: float = 1.0) -> np.ndarray:
+    """Mean (DC) of consecutive windows, per channel.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, n_windows)
+        Mean sample value of each full window in full-scale units.
+    """
+    x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+    n = int(round(window_s * sr))
+    k = x.shape[1] // n
+    return x[:, : k * n].reshape(x.shape[0], k, n).mean(axis=2)
+
+
+def onset_rate_hz(onsets_s: np.ndarray, t0: float, t1: float, *, merge_s: float = 0.03) -> float:
+    """Distinct note onsets per second between ``t0`` and ``t1`` (e.g. from a MIDI file).
+
+    Onsets closer than ``merge_s`` (a chord, a bass note under a melody note) count as
+    one event, as a listener hears them.
+    """
+    t = np.sort(np.asarray(onsets_s, dtype=np.float64))
+    t = t[(t >= t0) & (t < t1)]
+    if t.size == 0:
+        return 0.0
+    n = 1 + int(np.sum(np.diff(t) > merge_s))
+    return n / (t1 - t0)
+
+
+def low_power_share(x: np.ndarray, sr: int, *, below_hz: float = 40.0) -> float:
+    """Share of the signal power below ``below_hz`` (Welch spectrum of the mono mix)."""
+    from scipy.signal import welch
+
+    f, pxx = welch(_mono(x), fs=sr, nperseg=16384)
+    return float(pxx[f < below_hz].sum() / (pxx.sum() + _EPS))
+
+
+#: Pitch classes above the tonic that make a mode brighter (major third, sixth and
+#: seventh, raised fourth) and darker (minor second, third, sixth and seventh).
+BRIGHT_PCS: frozenset[int] = frozenset({4, 6, 9, 11})
+DARK_PCS: frozenset[int] = frozenset({1, 3, 8, 10})
+
+
+def bright_share(pitches: np.ndarray, key_pc: int) -> float:
+    """Share of bright (major-mode) pitch classes among the mode-defining ones.
+
+    Parameters
+    ----------
+    pitches : ndarray, shape (n,)
+        MIDI note numbers (e.g. every note of a MIDI file).
+    key_pc : int
+        Pitch class of the tonic.
+
+    Returns
+    -------
+    float
+        ``n_bright / (n_bright + n_dark)`` over :data:`BRIGHT_PCS` and :data:`DARK_PCS`
+        relative to the tonic: 1 for Lydian/Ionian, 0 for Phrygian/Locrian; 0.5 if
+        neither occurs.
+    """
+    rel = (np.asarray(pitches, dtype=int) - int(key_pc)) % 12
+    nb = int(np.isin(rel, list(BRIGHT_PCS)).sum())
+    nd = int(np.isin(rel, list(DARK_PCS)).sum())
+    return nb / (nb + nd) if nb + nd else 0.5
+
+
+def first_pc_share(features: np.ndarray) -> float:
+    """Share of variance on the first principal component of z-scored features.
+
+    Parameters
+    ----------
+    features : ndarray, shape (n_examples, n_features)
+
+    Returns
+    -------
+    float
+        Largest eigenvalue of the correlation matrix over their sum (1 = one knob).
+    """
+    f = np.asarray(features, dtype=np.float64)
+    sd = f.std(axis=0)
+    z = (f - f.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    s = np.linalg.svd(z, compute_uv=False) ** 2
+    return float(s[0] / s.sum())

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from attune.synthesis.composer import Beat, NoteEvent
+from attune.synthesis.instruments import DEFAULT_PALETTE, gm_programs
 from attune.synthesis.params import MusicParams, clip
 
 #: Control numbers: brightness (sound controller 5, "brightness"), volume, expression.
@@ -78,6 +79,13 @@ def _beat_of_time(t_s: np.ndarray, beats: Sequence[Beat]) -> np.ndarray:
 class MidiRecorder:
     """Synth backend that records every note and control change (for a ``.mid`` file).
 
+    Parameters
+    ----------
+    start_s : float, default 0.0
+        Session time of the first tick's start, seconds.
+    palette : str, default "piano"
+        Instrument palette: the General MIDI program of each voice's track.
+
     Attributes
     ----------
     notes : list of NoteEvent
@@ -86,7 +94,8 @@ class MidiRecorder:
         Control changes at the start of the tick where they changed (session s).
     """
 
-    def __init__(self, *, start_s: float = 0.0) -> None:
+    def __init__(self, *, start_s: float = 0.0, palette: str = DEFAULT_PALETTE) -> None:
+        self.programs = gm_programs(palette)
         self.notes: list[NoteEvent] = []
         self.controls: list[tuple[float, int, int]] = []
         self._t = float(start_s)
@@ -109,16 +118,19 @@ class MidiRecorder:
 
     def write(self, path: Path | str, beats: Sequence[Beat], *, ticks_per_beat: int = 480) -> None:
         """Write the recorded notes and controls with the tempo map ``beats``."""
-        write_midi(path, self.notes, beats, controls=self.controls, ticks_per_beat=ticks_per_beat)
+        write_midi(
+            path,
+            self.notes,
+            beats,
+            controls=self.controls,
+            ticks_per_beat=ticks_per_beat,
+            programs=self.programs,
+        )
 
 
-#: General MIDI program (0-based) and channel of each voice.
-VOICE_PROGRAMS: dict[str, tuple[int, int]] = {
-    "pad": (89, 0),  # Pad 2 (warm)
-    "arp": (46, 1),  # Orchestral harp
-    "melody": (11, 2),  # Vibraphone
-    "bass": (32, 3),  # Acoustic bass
-}
+#: General MIDI program (0-based) and channel of each voice in the default palette
+#: (:func:`attune.synthesis.instruments.gm_programs` gives them for any palette).
+VOICE_PROGRAMS: dict[str, tuple[int, int]] = gm_programs(DEFAULT_PALETTE)
 
 
 def write_midi(
@@ -128,6 +140,7 @@ def write_midi(
     *,
     controls: Sequence[tuple[float, int, int]] = (),
     ticks_per_beat: int = 480,
+    programs: dict[str, tuple[int, int]] | None = None,
 ) -> None:
     """Write notes, control changes and the tempo map to a type-1 standard MIDI file.
 
@@ -144,6 +157,9 @@ def write_midi(
         every voice's channel at the tick of their time through the tempo map.
     ticks_per_beat : int, default 480
         MIDI resolution in ticks per quarter note (one beat).
+    programs : dict, optional
+        ``{voice: (General MIDI program, channel)}``; default :data:`VOICE_PROGRAMS`.
+        Each voice is one track on its own channel.
 
     Notes
     -----
@@ -173,7 +189,7 @@ def write_midi(
     c_ticks = np.round(
         _beat_of_time(np.array([c[0] for c in controls], dtype=np.float64), beats) * tpb
     ).astype(int)
-    for voice, (program, channel) in VOICE_PROGRAMS.items():
+    for voice, (program, channel) in (programs or VOICE_PROGRAMS).items():
         vnotes = sorted((n for n in notes if n.voice == voice), key=lambda n: (n.beat, n.pitch))
         if not vnotes:
             continue
@@ -405,6 +421,8 @@ class MidiPortOutput:
     thread : bool, default True
         Run a background thread that sends messages when due; with ``False`` call
         :meth:`pump` yourself (tests, virtual clocks).
+    palette : str, default "piano"
+        Instrument palette whose General MIDI programs are sent at :meth:`start`.
 
     Notes
     -----
@@ -420,7 +438,9 @@ class MidiPortOutput:
         lookahead_s: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
         thread: bool = True,
+        palette: str = DEFAULT_PALETTE,
     ) -> None:
+        self.programs = gm_programs(palette)
         self.port = port
         self.lookahead_s = float(lookahead_s)
         self.clock = clock
@@ -438,7 +458,7 @@ class MidiPortOutput:
         """Send the program changes and start the scheduler thread."""
         import mido
 
-        for program, channel in VOICE_PROGRAMS.values():
+        for program, channel in self.programs.values():
             self.port.send(mido.Message("program_change", program=program, channel=channel))
         if self._thread is not None:
             self._thread.start()
@@ -460,11 +480,11 @@ class MidiPortOutput:
             for cc, v in control_values(params).items():
                 if self._last.get(cc) != v:
                     self._last[cc] = v
-                    for _, ch in VOICE_PROGRAMS.values():
+                    for _, ch in self.programs.values():
                         msg = mido.Message("control_change", control=cc, value=v, channel=ch)
                         self._push(now, msg)
             for n in notes:
-                ch = VOICE_PROGRAMS[n.voice][1]
+                ch = self.programs[n.voice][1]
                 on = n.t_s + self._offset
                 msg = mido.Message("note_on", note=n.pitch, velocity=n.velocity, channel=ch)
                 self._push(on, msg)
@@ -503,15 +523,24 @@ class MidiPortOutput:
         if self._thread is not None and self._thread.is_alive():
             self._thread.join(2.0)
         self.pump(float("inf"))
-        for _, ch in VOICE_PROGRAMS.values():
+        for _, ch in self.programs.values():
             self.port.send(mido.Message("control_change", control=123, value=0, channel=ch))
         close = getattr(self.port, "close", None)
         if close is not None:
             close()
 
 
-def read_midi_note_spans(path: Path | str) -> list[tuple[float, float, int]]:
-    """Read every note of a MIDI file with its end.
+def read_midi_note_spans(
+    path: Path | str, *, channel: int | None = None
+) -> list[tuple[float, float, int]]:
+    """Read every note of a MIDI file (or of one channel) with its end.
+
+    Parameters
+    ----------
+    path : Path or str
+        MIDI file.
+    channel : int, optional
+        Only notes on this channel (0-based; :data:`VOICE_PROGRAMS` gives each voice's).
 
     Returns
     -------
@@ -528,6 +557,8 @@ def read_midi_note_spans(path: Path | str) -> list[tuple[float, float, int]]:
         open_: dict[tuple[int, int], list[int]] = {}
         for msg in track:
             tick += msg.time
+            if channel is not None and getattr(msg, "channel", channel) != channel:
+                continue
             if msg.type == "note_on" and msg.velocity > 0:
                 open_.setdefault((msg.channel, msg.note), []).append(tick)
             elif msg.type in ("note_off", "note_on"):

@@ -1,10 +1,12 @@
 """What the engine may ask of the music: :class:`MusicParams` and its bounds.
 
-The cue model (:func:`music_arousal`, :func:`music_valence`) is the linear, additive
-mapping of SCIENCE.md section 4 (Eerola, Friberg & Bresin 2013; Wallis et al. 2011):
-each parameter is normalised to [-1, 1] around a neutral value and weighted by its
-importance. The controller inverts it and the simulated listener hears through it, so
-both sides of the loop share one definition.
+The cue model (:func:`music_arousal`, :func:`music_valence`) is linear and additive
+(Eerola, Friberg & Bresin 2013; Wallis et al. 2011; docs/music.md): each parameter is
+normalised to [-1, 1] around a neutral value and weighted by its importance. Arousal
+and valence are separate levers: arousal moves tempo, loudness, density and register
+(the synth derives attack sharpness from density); valence moves mode, consonance
+(``tension``) and brightness. The controller inverts the model and the simulated
+listener hears through it, so both sides of the loop share one definition.
 """
 
 from __future__ import annotations
@@ -54,15 +56,15 @@ BOUNDS: dict[str, tuple[float, float]] = {
 #: Neutral value and half-range used to normalise each arousal cue to [-1, 1].
 _AROUSAL_CUES: dict[str, tuple[float, float, float]] = {
     # name: (neutral, half_range, weight); weights sum to 1 (tempo > loudness > density
-    # > register > brightness = tension, after Eerola et al. 2013).
-    "tempo_bpm": (85.0, 25.0, 0.30),
+    # = register, after Eerola et al. 2013).
+    "tempo_bpm": (85.0, 25.0, 0.35),
     "loudness_db": (-26.0, 8.0, 0.25),
-    "density": (0.5, 0.5, 0.15),
-    "register_st": (0.0, 7.0, 0.10),
-    "brightness": (0.5, 0.5, 0.10),
-    "tension": (0.5, 0.5, 0.10),
+    "density": (0.5, 0.5, 0.20),
+    "register_st": (0.0, 7.0, 0.20),
 }
 AROUSAL_CUES = _AROUSAL_CUES
+#: Weights of the valence cues: mode (strongest), consonance, brightness; they sum to 1.
+VALENCE_WEIGHTS: dict[str, float] = {"mode": 0.6, "tension": 0.25, "brightness": 0.15}
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class MusicParams:
     brightness : float
         Timbre brightness, 0 (dark, low cutoff, few harmonics) to 1 (bright).
     loudness_db : float
-        Program level of the mix in dBFS (RMS), before the master fade.
+        Program loudness of the output in LUFS (ITU-R BS.1770 integrated loudness,
+        i.e. dB relative to a full-scale K-weighted sine), before the master fade.
     density : float
         Rhythmic density: probability of a note on each subdivision, 0 to 1.
     register_st : float
@@ -101,6 +104,9 @@ class MusicParams:
     def clipped(self, bounds: dict[str, tuple[float, float]] | None = None) -> MusicParams:
         """Return a copy with every field clipped to ``bounds`` (default :data:`BOUNDS`).
 
+        A NaN field takes the neutral default (:class:`MusicParams` ``()``) before
+        clipping, so nothing downstream sees a NaN.
+
         Called several times per tick (controller, composer): plain scalar code over
         the instance dict, no :func:`dataclasses.fields` walk.
         """
@@ -110,6 +116,8 @@ class MusicParams:
         for name in PARAM_NAMES:
             lo, hi = b.get(name) or BOUNDS[name]
             v = float(d[name])
+            if v != v:  # NaN (from upstream): the neutral default, then the bounds
+                v = _DEFAULTS[name]
             v = lo if v < lo else hi if v > hi else v
             values[name] = int(round(v)) if name == "mode" else v
         return make_params(values)
@@ -123,7 +131,7 @@ class MusicParams:
             If a name in ``changes`` is not a field (as :func:`dataclasses.replace`).
         """
         if not changes.keys() <= _FIELD_SET:
-            return replace(self, **changes)  # raises the usual TypeError
+            return replace(self, **changes)  # type: ignore[arg-type]  # raises TypeError
         values = self.__dict__.copy()
         values.update(changes)
         return make_params(values)
@@ -136,6 +144,7 @@ class MusicParams:
 
 PARAM_NAMES: tuple[str, ...] = tuple(f.name for f in fields(MusicParams))
 _FIELD_SET = frozenset(PARAM_NAMES)
+_DEFAULTS: dict[str, float] = dict(MusicParams().__dict__)
 
 
 def make_params(values: dict[str, float]) -> MusicParams:
@@ -152,7 +161,7 @@ def make_params(values: dict[str, float]) -> MusicParams:
 
 
 def music_arousal(p: MusicParams) -> float:
-    """Arousal the music expresses, in [-1, 1] (linear cue sum, SCIENCE.md section 4).
+    """Arousal the music expresses, in [-1, 1] (linear cue sum, docs/music.md).
 
     Silence (``fade == 0``) expresses nothing; the simulated listener handles silence
     separately through :attr:`MusicParams.fade`.
@@ -168,21 +177,26 @@ def music_arousal(p: MusicParams) -> float:
 def music_valence(p: MusicParams) -> float:
     """Valence the music expresses, in [-1, 1].
 
-    Mode dominates (Lydian +1 ... Locrian -1); tempo adds a little, dissonance takes
-    away (SCIENCE.md section 4).
+    Mode dominates (Lydian +1 ... Locrian -1); consonance (low ``tension``) and a
+    brighter timbre add to it (docs/music.md). Tempo, loudness, density and register
+    are left to arousal.
     """
-    v_mode = 1.0 - p.mode / 3.0
-    neutral, half, _ = _AROUSAL_CUES["tempo_bpm"]
-    v_tempo = clip((p.tempo_bpm - neutral) / half, -1.0, 1.0)
-    v = 0.7 * v_mode + 0.1 * v_tempo - 0.2 * (2.0 * p.tension - 1.0)
+    w = VALENCE_WEIGHTS
+    v = (
+        w["mode"] * (1.0 - p.mode / 3.0)
+        - w["tension"] * (2.0 * p.tension - 1.0)
+        + w["brightness"] * (2.0 * p.brightness - 1.0)
+    )
     return clip(v, -1.0, 1.0)
 
 
 def params_for(arousal: float, valence: float, *, base: MusicParams | None = None) -> MusicParams:
     """Music expressing ``(arousal, valence)``: the inverse of the cue model.
 
-    Every arousal cue moves together (``value = neutral + a * half_range``); valence
-    sets the mode (``round(3 - 3 v)``, Wallis et al. 2011) and lowers tension.
+    Arousal sets tempo, loudness, density and register (``value = neutral + a *
+    half_range``); valence sets the mode (``round(3 - 3 v)``, Wallis et al. 2011),
+    the consonance (``tension = 0.5 - 0.5 v``) and the brightness (``0.5 + 0.5 v``).
+    The two levers touch disjoint parameters, so they can be heard separately.
 
     Parameters
     ----------
@@ -194,8 +208,8 @@ def params_for(arousal: float, valence: float, *, base: MusicParams | None = Non
     a = clip(float(arousal), -1.0, 1.0)
     v = clip(float(valence), -1.0, 1.0)
     values = {name: neutral + a * half for name, (neutral, half, _) in _AROUSAL_CUES.items()}
-    # Tension carries some valence too: darker wish, more tension; arousal keeps its share.
-    values["tension"] = clip(0.5 + 0.5 * (0.6 * a - 0.4 * v), 0.0, 1.0)
+    values["tension"] = clip(0.5 - 0.5 * v, 0.0, 1.0)
+    values["brightness"] = clip(0.5 + 0.5 * v, 0.0, 1.0)
     values["mode"] = int(clip(round(3.0 - 3.0 * v), 0, 6))
     values["fade"] = 1.0 if base is None else base.fade
     return make_params({name: values[name] for name in PARAM_NAMES})

@@ -1,6 +1,6 @@
 """Crash isolation: a synth backend that restarts its pyo child when it dies.
 
-pyo 1.1.0 can crash in native code (DESIGN.md, "Known hazards"). The synth therefore
+pyo 1.1.0 can crash in native code (e.g. a NaN read by a table lookup). The synth therefore
 runs in a child process (:class:`~attune.synthesis.synth.OfflineRenderer` or
 :class:`~attune.synthesis.synth.LiveSynth`), and :class:`SupervisedSynth` stands between it and
 the engine with the same ``start`` / ``send`` / ``close`` API:
@@ -32,6 +32,7 @@ from typing import Any, Literal
 import numpy as np
 
 from attune.synthesis.composer import NoteEvent
+from attune.synthesis.instruments import DEFAULT_PALETTE
 from attune.synthesis.params import MusicParams
 from attune.synthesis.synth import LiveSynth, OfflineRenderer, RenderStats, SynthError
 
@@ -185,7 +186,7 @@ class SupervisedSynth:
         Render to a file through the manual server, or play live through portaudio.
     device : int or str or None
         Live output device (index or name); ignored offline.
-    sr, ceiling_dbfs, bits, start_s, breathing_hz, pacer, pacer_pitch
+    sr, ceiling_dbfs, bits, start_s, breathing_hz, pacer, pacer_pitch, palette
         Passed to every child (see :class:`~attune.synthesis.synth.OfflineRenderer`).
     on_event : callable, optional
         Called as ``on_event(t_s, text)`` for a death, restart or giving up (e.g. the
@@ -220,6 +221,7 @@ class SupervisedSynth:
         breathing_hz: float = 0.0,
         pacer: bool = False,
         pacer_pitch: int = 62,
+        palette: str = DEFAULT_PALETTE,
         on_event: Callable[[float, str], None] | None = None,
         max_restarts: int = 5,
     ) -> None:
@@ -238,6 +240,7 @@ class SupervisedSynth:
             "breathing_hz": breathing_hz,
             "pacer": pacer,
             "pacer_pitch": pacer_pitch,
+            "palette": palette,
         }
         self.bits = bits
         self.on_event = on_event

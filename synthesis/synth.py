@@ -1,6 +1,6 @@
 """The pyo synthesizer, run in its own process (offline or live), and a silent stand-in.
 
-pyo 1.1.0 can crash in native code (DESIGN.md, "Known hazards"), so the parent never
+pyo 1.1.0 can crash in native code (e.g. a NaN read by a table lookup), so the parent never
 imports pyo: :class:`OfflineRenderer` starts a child process (``multiprocessing``
 "spawn" context) that owns the pyo server, builds the graph once, and renders audio
 with the manual server (``audio="manual"``, one ``Server.process()`` per 240-sample
@@ -10,22 +10,32 @@ native crash kills the child only; :meth:`OfflineRenderer.close` (and the next
 
 Graph (built once, before the server starts; nothing is created afterwards):
 
-- 8 plucked voices (arp and melody): FM, ratio 1, 8 ms attack, exponential-like
-  (squared linear) decay, modulation index following the envelope and ``brightness``;
-- 8 pad voices: FM plus a detuned sine, 1.2 s attack, 1.5 s release, summed on a pad
-  bus whose gain swells with the resonance-breathing LFO (``breathing_hz``, 0.1 Hz = one
-  ~10 s swell; phase locked to session time so a restarted child continues the cycle);
-- an optional breathing pacer: a soft sine on the tonic whose amplitude rises on the
-  inhale half of each breathing cycle and falls on the exhale;
-- 2 bass voices: soft FM, 20 ms attack;
-- a lowpass (``ButLP``) whose cutoff follows ``brightness`` (``SigTo``, 0.5 s ramp),
-  ``Freeverb``, a master gain from ``loudness_db`` (``SigTo``, 0.25 s ramp, i.e. at
-  most ~3 dB per 0.25 s tick step) times ``fade`` (``SigTo``, 1 s ramp), ``Compress``
-  (threshold 4 dB under the ceiling, ratio 10) and a final ``Clip`` at the ceiling
-  amplitude so no sample exceeds ``ceiling_dbfs``.
+- one bank of voices per composer voice, played by the palette's instruments
+  (:mod:`attune.synthesis.instruments`: e.g. flute lead, electric piano, warm pad, round
+  bass): additive wavetable oscillators (``Osc`` on a ``HarmTable``, no FM, so no
+  sideband at 0 Hz), an ADSR envelope, a bell-like partial whose level follows
+  ``brightness``, a detuned second oscillator on pads, a vibrato on the lead, and a
+  stereo position per voice;
+- every bank's gain swells with the resonance-breathing LFO (``breathing_hz``, 0.1 Hz =
+  one ~10 s swell; phase locked to session time so a restarted child continues the
+  cycle); an optional breathing pacer: a soft sine on the tonic whose amplitude rises on
+  the inhale half of each breathing cycle and falls on the exhale;
+- a master chain: ``ButHP`` at :data:`HIGHPASS_HZ` (below the lowest bass note, removes
+  DC and sub-bass), a high shelf (``EQ``) and a ``ButLP`` whose gain and cutoff
+  follow ``brightness``, a gentle glue
+  compressor (2:1) on the unity-level mix, ``Freeverb``, the master gain
+  (:func:`master_gain`, ``SigTo`` 0.25 s ramp) times ``fade`` (``SigTo``, 1 s ramp), a
+  ``DCBlock``, a limiter (``Compress``, threshold 4 dB under the ceiling, ratio 10) and a
+  final ``Clip`` at the ceiling amplitude so no sample exceeds ``ceiling_dbfs``.
+
+``loudness_db`` is program loudness in LUFS at the output (ITU-R BS.1770 integrated
+loudness): the master gain maps it through a static model of the unity-gain mix's
+loudness (:data:`MIX_REF_LUFS` and :func:`level_trim_db`, i.e. :func:`master_gain`),
+corrected once per tick by a gated loudness meter on that mix (``update_loudness``,
+~6 s time constant, at most 0.1 dB per tick); see docs/music.md.
 
 Voices are allocated oldest-first (round robin) by setting ``Sig`` values and calling
-``Adsr.play()``.
+``Adsr.play()``; the attack of every voice but the pad sharpens with ``density``.
 
 The child reports its health over the same pipe: ``("ready", n_objects, n_streams)``
 after boot (or ``("error", text)``), and at close ``("done", ...)`` with the audio
@@ -53,35 +63,63 @@ from pathlib import Path
 from typing import Any, Literal
 
 from attune.synthesis.composer import NoteEvent
+from attune.synthesis.instruments import DEFAULT_PALETTE, Instrument
+from attune.synthesis.instruments import palette as get_palette
 from attune.synthesis.params import MusicParams
 
 #: Samples per pyo buffer; 240 divides a 0.25 s control tick at 48 kHz (12000 samples).
 BUFFER_SIZE: int = 240
-#: RMS level in dBFS of the mix at unity master gain for typical parameters; the master
-#: gain is ``10 ** ((loudness_db - MIX_REF_DBFS + level_trim_db(p)) / 20)`` so the RMS
-#: follows ``loudness_db`` (within about 2 dB, measured).
-MIX_REF_DBFS: float = -12.5
+#: Integrated loudness in LUFS of the unity-gain mix for neutral parameters (measured
+#: with pyloudnorm on renders of both palettes; docs/music.md).
+MIX_REF_LUFS: float = -19.27
+#: Loudness follower: smoothing per 0.25 s tick (~6 s time constant), largest change
+#: per tick and largest correction of the static model, dB.
+AGC_ALPHA: float = 0.04
+AGC_STEP_DB: float = 0.1
+AGC_RANGE_DB: float = 6.0
+#: Corner of the master high-pass in Hz (the lowest bass note is 49 Hz).
+HIGHPASS_HZ: float = 38.0
+#: Low-pass cutoff at brightness 0 and 1, Hz (exponential in between).
+CUTOFF_LO_HZ: float = 1500.0
+CUTOFF_HI_HZ: float = 12000.0
+#: High-shelf corner (Hz) and gain (dB) at brightness 0 and 1: the timbre's tilt.
+TILT_HZ: float = 700.0
+TILT_LO_DB: float = -10.0
+TILT_HI_DB: float = 8.0
 
 _VOICE_CODE = {"bass": 0, "pad": 1, "melody": 2, "arp": 3}
-#: Depth of the resonance-breathing pad swell (pad gain from 1 - depth to 1).
-BREATH_DEPTH: float = 0.7
+_VOICE_NAMES = {c: v for v, c in _VOICE_CODE.items()}
+#: Depth of the resonance-breathing swell (music gain from 1 - depth to 1).
+BREATH_DEPTH: float = 0.5
 #: Peak amplitude of the breathing-pacer tone at unity master gain.
 PACER_AMP: float = 0.06
-_N_PLUCK = 8
-_N_PAD = 8
-_N_BASS = 2
 
 
 def level_trim_db(p: MusicParams) -> float:
-    """Gain trim in dB that keeps the mix RMS near ``p.loudness_db``.
+    """Gain trim in dB that keeps the integrated loudness at ``p.loudness_db``.
 
-    The lowpass of a dark timbre and a sparse texture lower the RMS of the unity-gain
-    mix; this trim (measured on 20 s renders, two seeds each) compensates, so that
-    ``loudness_db`` stays the program level whatever the other parameters.
+    Brightness (the high shelf) and density change the loudness of the unity-gain mix;
+    this trim compensates, so that ``loudness_db`` stays the program loudness whatever
+    the other parameters. Register and tempo move with density in the arousal mapping
+    and are covered by its term.
     """
-    b, d = float(p.brightness), float(p.density)
-    trim = 11.5 * (0.5 - b) if b < 0.5 else -2.5 * (b - 0.5)
-    return trim - 3.3 * (d - 0.5)
+    b, d = float(p.brightness) - 0.5, float(p.density) - 0.5
+    return TRIM_B * b + TRIM_D * d + TRIM_BD * b * d
+
+
+#: Trim coefficients in dB: per unit of brightness, of density and of their product,
+#: fitted by least squares to the integrated loudness of 60 renders of 16 s of
+#: ``params_for(a, v)`` over the whole plane (both palettes, random seeds); residual
+#: spread 0.8 LU, most of it from the notes themselves.
+TRIM_B, TRIM_D, TRIM_BD = -6.34, -1.71, 1.33
+
+
+def master_gain(p: MusicParams) -> float:
+    """Static-model master gain that plays ``p`` at ``p.loudness_db`` LUFS (no fade).
+
+    The synth child starts from this gain and corrects it by the loudness it measures.
+    """
+    return float(10.0 ** ((p.loudness_db - MIX_REF_LUFS + level_trim_db(p)) / 20.0))
 
 
 class SynthError(Exception):
@@ -152,11 +190,13 @@ class _Graph:
     start_s : float
         Session time of the first sample, seconds (phase of the breathing LFO).
     breathing_hz : float
-        Rate of the pad swells in Hz (0 disables them).
+        Rate of the swells in Hz (0 disables them).
     pacer : bool
         Add the breathing-pacer tone (only with ``breathing_hz > 0``).
     pacer_pitch : int
         MIDI pitch of the pacer tone.
+    palette : str
+        Name of the palette (:data:`attune.synthesis.instruments.PALETTES`).
     """
 
     def __init__(
@@ -168,95 +208,87 @@ class _Graph:
         breathing_hz: float = 0.0,
         pacer: bool = False,
         pacer_pitch: int = 62,
+        palette: str = DEFAULT_PALETTE,
     ) -> None:
         self.pyo = pyo
+        self.instruments = get_palette(palette)
         self.objs: list[Any] = []  # keep references: pyo objects must never be collected
         keep = self.objs.append
-        self.bright = pyo.SigTo(0.5, time=0.5, init=0.5)
-        self.cutoff = pyo.SigTo(3000.0, time=0.5, init=3000.0)
-        self.pluck_index = pyo.SigTo(1.5, time=0.5, init=1.5)
-        self.pad_index = pyo.SigTo(0.6, time=0.5, init=0.6)
+        self.cutoff = pyo.SigTo(4000.0, time=0.5, init=4000.0)
+        self.tine = pyo.SigTo(0.6, time=0.5, init=0.6)
+        self.tilt_db = pyo.SigTo(0.0, time=0.5, init=0.0)
         self.gain = pyo.SigTo(0.0, time=0.25, init=0.0)
         self.fade = pyo.SigTo(0.0, time=1.0, init=0.0)
-        for o in (self.bright, self.cutoff, self.pluck_index, self.pad_index):
+        for o in (self.cutoff, self.tine, self.tilt_db, self.gain, self.fade):
             keep(o)
-        keep(self.gain)
-        keep(self.fade)
+        self.vib: Any = None
+        if any(inst.vibrato > 0.0 for inst in self.instruments.values()):
+            self.vib = pyo.Sine(freq=5.0)
+            keep(self.vib)
+        self.density = 0.5
+        self._last: tuple[float, ...] = astuple(MusicParams())
 
         # Resonance breathing: breath01 = 0.5 - 0.5 cos(2 pi f t), t in session seconds
         # (0 at the start of an inhale, 1 at its top). Sine's phase 0.75 turns sin into
-        # -cos; the start phase carries the session time across restarts.
+        # -cos; the start phase carries the session time across restarts. Built only
+        # when breathing is on (every object costs CPU on every buffer).
         hz = max(0.0, float(breathing_hz))
-        phase = (0.75 + (start_s * hz) % 1.0) % 1.0
-        self.breath = pyo.Sine(freq=hz, phase=phase, mul=0.5, add=0.5)
-        depth = BREATH_DEPTH if hz > 0.0 else 0.0
-        self.pad_swell = self.breath * depth + (1.0 - depth)
-        pacer_amp = PACER_AMP if (pacer and hz > 0.0) else 0.0
-        self.pacer_env = self.breath * self.breath * pacer_amp
-        self.pacer = pyo.Sine(freq=440.0 * 2.0 ** ((pacer_pitch - 69) / 12.0), mul=self.pacer_env)
-        self.pacer_pan = pyo.Pan(self.pacer, outs=2, pan=0.5)
-        for o in (self.breath, self.pad_swell, self.pacer_env, self.pacer, self.pacer_pan):
-            keep(o)
+        self.pad_swell: Any = 1.0
+        extra: list[Any] = []
+        if hz > 0.0:
+            phase = (0.75 + (start_s * hz) % 1.0) % 1.0
+            self.breath = pyo.Sine(freq=hz, phase=phase, mul=0.5, add=0.5)
+            self.pad_swell = self.breath * BREATH_DEPTH + (1.0 - BREATH_DEPTH)
+            keep(self.breath)
+            keep(self.pad_swell)
+            if pacer:
+                self.pacer_env = self.breath * self.breath * PACER_AMP
+                hz_p = 440.0 * 2.0 ** ((pacer_pitch - 69) / 12.0)
+                self.pacer = pyo.Sine(freq=hz_p, mul=self.pacer_env)
+                self.pacer_pan = pyo.Pan(self.pacer, outs=2, pan=0.5)
+                for o in (self.pacer_env, self.pacer, self.pacer_pan):
+                    keep(o)
+                extra.append(self.pacer_pan)
 
-        self.voices: dict[str, list[tuple[Any, Any, Any]]] = {"pluck": [], "pad": [], "bass": []}
+        self.voices: dict[str, list[tuple[Any, list[tuple[Any, float]], Any]]] = {}
+        self.streams: dict[str, list[list[Any]]] = {}  # per voice: streams to play/stop
+        self.ends: dict[str, list[float]] = {}  # per voice: time its envelope ends (s)
+        self.now = 0.0  # time of the current buffer, seconds since the child started
         self.last_used: dict[str, list[int]] = {}
         outs: list[Any] = []
-        pad_outs: list[Any] = []
-
-        for i in range(_N_PLUCK):
-            freq, amp = pyo.Sig(440.0), pyo.Sig(0.0)
-            env = pyo.Adsr(attack=0.008, decay=1.0, sustain=0.0, release=0.08, dur=1.2)
-            # Squared linear envelope: exponential-like decay. Not Adsr.setExp(): a
-            # linear segment can overshoot below 0 and pow() of it gives NaN, which
-            # crashes FM's table lookup (segfault in Fm_readframes_aia, measured).
-            env2 = env * env
-            idx = env2 * self.pluck_index
-            osc = pyo.FM(carrier=freq, ratio=1.0, index=idx, mul=env2 * amp)
-            pan = pyo.Pan(osc, outs=2, pan=0.3 + 0.4 * (i % 2))
-            for o in (freq, amp, env, env2, idx, osc, pan):
-                keep(o)
-            self.voices["pluck"].append((freq, amp, env))
-            outs.append(pan)
-
-        for i in range(_N_PAD):
-            freq, amp = pyo.Sig(220.0), pyo.Sig(0.0)
-            env = pyo.Adsr(attack=1.2, decay=0.8, sustain=0.75, release=1.5, dur=4.0)
-            envamp = env * amp
-            osc = pyo.FM(carrier=freq, ratio=1.0, index=self.pad_index, mul=envamp)
-            det = pyo.Sine(freq=freq * 1.004, mul=envamp * 0.6)
-            mix = pyo.Pan(osc + det, outs=2, pan=0.2 + 0.6 * (i % 4) / 3.0)
-            for o in (freq, amp, env, envamp, osc, det, mix):
-                keep(o)
-            self.voices["pad"].append((freq, amp, env))
-            pad_outs.append(mix)
-        self.pad_bus = pyo.Mix(pad_outs, voices=2, mul=self.pad_swell)
-        keep(self.pad_bus)
-        outs.append(self.pad_bus)
-
-        for _ in range(_N_BASS):
-            freq, amp = pyo.Sig(55.0), pyo.Sig(0.0)
-            env = pyo.Adsr(attack=0.02, decay=0.6, sustain=0.5, release=0.4, dur=2.0)
-            bidx = self.bright * 0.8 + 0.3
-            osc = pyo.FM(carrier=freq, ratio=1.0, index=bidx, mul=env * amp)
-            pan = pyo.Pan(osc, outs=2, pan=0.5)
-            for o in (freq, amp, env, bidx, osc, pan):
-                keep(o)
-            self.voices["bass"].append((freq, amp, env))
-            outs.append(pan)
-        outs.append(self.pacer_pan)
-
+        for voice, inst in self.instruments.items():
+            outs.extend(self._bank(voice, inst))
+        outs.extend(extra)
         for k, v in self.voices.items():
             self.last_used[k] = [0] * len(v)
         self.counter = 0
         self.played: list[tuple[float, float, int, int, int]] = []
 
+        # Master: high-pass below the bass (and DC), tone, gentle glue compression on the
+        # unity-level mix (so loudness_db keeps a slope of 1), reverb, gain and fade, DC
+        # blocker, limiter, clip at the ceiling.
         self.dry = pyo.Mix(outs, voices=2)
-        self.lp = pyo.ButLP(self.dry, freq=self.cutoff)
-        self.verb = pyo.Freeverb(self.lp, size=0.85, damp=0.5, bal=0.3)
+        self.hp = pyo.ButHP(self.dry, freq=HIGHPASS_HZ)
+        self.tilt = pyo.EQ(self.hp, freq=TILT_HZ, q=0.7, boost=self.tilt_db, type=2)
+        self.lp = pyo.ButLP(self.tilt, freq=self.cutoff)
+        self.glue = pyo.Compress(
+            self.lp, thresh=-20.0, ratio=2.0, risetime=0.01, falltime=0.25, knee=0.5
+        )
+        self.verb = pyo.Freeverb(self.glue, size=0.82, damp=0.55, bal=0.28)
+        # Loudness meter of the unity-gain mix (before gain and fade): K-weighting as a
+        # +4 dB high shelf at 1.5 kHz (its low cut is the high-pass above), squared and
+        # smoothed per channel; read once per tick by update_loudness().
+        self.kw = pyo.EQ(self.verb, freq=1500.0, q=0.7, boost=4.0, type=2)
+        self.kw_sq = self.kw * self.kw
+        self.kw_ms = pyo.Follower(self.kw_sq, freq=2.0)
+        self.deviation_db = 0.0  # measured minus modelled loudness of the unity mix
+        self.target_db = -60.0
+        self.model_db = MIX_REF_LUFS
         self.master = pyo.Sig(self.verb, mul=self.gain * self.fade)
+        self.dcb = pyo.DCBlock(self.master)
         thresh_db = 20.0 * math.log10(ceiling_amp) - 4.0
         self.comp = pyo.Compress(
-            self.master,
+            self.dcb,
             thresh=thresh_db,
             ratio=10.0,
             risetime=0.002,
@@ -266,20 +298,111 @@ class _Graph:
         )
         self.clip = pyo.Clip(self.comp, min=-ceiling_amp, max=ceiling_amp)
         self.clip.out()
-        for o in (self.dry, self.lp, self.verb, self.master, self.comp, self.clip):
+        for o in (
+            self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.kw, self.kw_sq,
+            self.kw_ms, self.master, self.dcb,
+            self.comp, self.clip,
+        ):  # fmt: skip
             keep(o)
 
+    def _bank(self, voice: str, inst: Instrument) -> list[Any]:
+        """Build the voices of ``inst``; return its stereo outputs (one per position).
+
+        Per voice: an ``Adsr`` whose ``mul`` carries the note's amplitude, an ``Osc``
+        on the instrument's ``HarmTable`` (frequencies are plain floats set at each
+        note, so no ``Sig`` objects), a detuned twin (pads) and a tine ``Sine`` on a
+        shared bus whose level follows brightness. Voices are summed per stereo
+        position before panning.
+        """
+        pyo, keep = self.pyo, self.objs.append
+        table = pyo.HarmTable(list(inst.harmonics))
+        keep(table)
+        n_pos = len(inst.pans)
+        buses: list[list[Any]] = [[] for _ in range(n_pos)]
+        tines: list[Any] = []
+        self.voices[voice] = []
+        self.streams[voice] = []
+        self.ends[voice] = []
+        for i in range(inst.n_voices):
+            env = pyo.Adsr(
+                attack=inst.attack_s,
+                decay=inst.decay_s,
+                sustain=inst.sustain,
+                release=inst.release_s,
+                dur=2.0,
+                mul=0.0,
+            )
+            keep(env)
+            # Decaying instruments: squared linear envelope, an exponential-like decay
+            # (not Adsr.setExp, whose overshoot below 0 gave NaN); sustained: linear.
+            shape = env * env if inst.sustain == 0.0 else env
+            keep(shape)
+            oscs: list[tuple[Any, float]] = []
+            streams: list[Any] = [] if shape is env else [shape]
+            fsig = None
+            if inst.vibrato > 0.0:
+                fsig = pyo.Sig(440.0)
+                fvib = fsig * (self.vib * inst.vibrato + 1.0)
+                main = pyo.Osc(table, freq=fvib, mul=shape)
+                for o in (fsig, fvib, main):
+                    keep(o)
+                    streams.append(o)
+            else:
+                main = pyo.Osc(table, freq=440.0, mul=shape)
+                keep(main)
+                streams.append(main)
+                oscs.append((main, 1.0))
+            buses[i % n_pos].append(main)
+            if inst.detune > 0.0:
+                twin = pyo.Osc(table, freq=440.0, mul=shape)
+                keep(twin)
+                streams.append(twin)
+                oscs.append((twin, 1.0 + inst.detune))
+                buses[i % n_pos].append(twin)
+            if inst.tine_ratio > 0.0:
+                tine = pyo.Sine(freq=440.0, mul=shape)
+                keep(tine)
+                streams.append(tine)
+                oscs.append((tine, inst.tine_ratio))
+                tines.append(tine)
+            for o in streams:  # idle voices cost no CPU: played at a note, stopped after
+                o.stop()
+            self.voices[voice].append((env, oscs, fsig))
+            self.streams[voice].append(streams)
+            self.ends[voice].append(-1.0)
+        outs: list[Any] = []
+        swell = self.pad_swell
+        for k, bus in enumerate(buses):
+            mix = pyo.Mix(bus, voices=1, mul=swell)
+            pan = pyo.Pan(mix, outs=2, pan=inst.pans[k])
+            keep(mix)
+            keep(pan)
+            outs.append(pan)
+        if tines:
+            tmix = pyo.Mix(tines, voices=1, mul=self.tine * inst.tine_level)
+            tpan = pyo.Pan(tmix, outs=2, pan=inst.pans[0])
+            for o in (tmix, tmix.mul, tpan):
+                keep(o)
+            outs.append(tpan)
+        return outs
+
     def set_params(self, p: tuple[float, ...]) -> None:
-        """Ramp every control toward the parameters ``p`` (``astuple(MusicParams)``)."""
+        """Ramp every control toward the parameters ``p`` (``astuple(MusicParams)``).
+
+        A non-finite value (NaN from upstream) keeps the previous one: a NaN in a
+        filter's or the reverb's state would silence the output for good.
+        """
+        p = tuple(v if math.isfinite(v) else q for v, q in zip(p, self._last, strict=True))
+        self._last = p
         mp_ = MusicParams(*p)
         b = float(mp_.brightness)
-        self.bright.value = b
-        self.cutoff.value = float(600.0 * (12000.0 / 600.0) ** b)  # 600 Hz .. 12 kHz
-        self.pluck_index.value = 0.4 + 3.0 * b
-        self.pad_index.value = 0.1 + 1.2 * b
-        self.gain.value = float(
-            10.0 ** ((mp_.loudness_db - MIX_REF_DBFS + level_trim_db(mp_)) / 20.0)
-        )
+        self.cutoff.value = float(CUTOFF_LO_HZ * (CUTOFF_HI_HZ / CUTOFF_LO_HZ) ** b)
+        self.tine.value = 0.15 + 0.85 * b
+        self.tilt_db.value = TILT_LO_DB + (TILT_HI_DB - TILT_LO_DB) * b
+        self.density = float(mp_.density)
+        self.target_db = float(mp_.loudness_db)
+        self.model_db = MIX_REF_LUFS - level_trim_db(mp_)
+        self._apply_gain()
         self.fade.value = float(max(0.0, min(1.0, mp_.fade)))
 
     def silence(self) -> None:
@@ -287,28 +410,84 @@ class _Graph:
         self.fade.value = 0.0
 
     def trigger(self, note: tuple[float, float, int, int, int]) -> None:
-        """Start one wire-form note on the oldest voice of its pool."""
+        """Start one wire-form note on the oldest voice of its instrument."""
         self.played.append(note)
         _, dur_s, pitch, velocity, code = note
-        pool = "bass" if code == 0 else "pad" if code == 1 else "pluck"
-        used = self.last_used[pool]
+        voice = _VOICE_NAMES[code]
+        inst = self.instruments[voice]
+        used = self.last_used[voice]
         i = min(range(len(used)), key=used.__getitem__)
         self.counter += 1
         used[i] = self.counter
-        freq, amp, env = self.voices[pool][i]
-        freq.value = float(440.0 * 2.0 ** ((pitch - 69) / 12.0))
-        v = (velocity / 127.0) ** 1.5
-        if pool == "pluck":
-            amp.value = 0.30 * v
-            env.dur = max(0.3, min(3.0, 1.5 * dur_s + 0.3))
-            env.decay = env.dur - 0.08 - 0.008
-        elif pool == "pad":
-            amp.value = 0.10 * v
-            env.dur = max(2.8, dur_s + 1.5)
+        env, oscs, fsig = self.voices[voice][i]
+        if self.ends[voice][i] < 0.0:
+            for o in self.streams[voice][i]:
+                o.play()
+        hz = float(440.0 * 2.0 ** ((pitch - 69) / 12.0))
+        if fsig is not None:
+            fsig.value = hz
+        for osc, ratio in oscs:
+            osc.freq = hz * ratio
+        amp = inst.level * (velocity / 127.0) ** 1.5
+        env.mul = math.sqrt(amp) if inst.sustain == 0.0 else amp
+        if voice != "pad":  # attack sharpens with density (an arousal cue)
+            env.attack = inst.attack_s * (1.6 - 1.2 * self.density)
+        if inst.sustain == 0.0:  # decaying: ring for about the written length
+            env.dur = max(0.3, min(4.0, 1.5 * dur_s + 0.3))
+            env.decay = max(0.05, env.dur - env.attack - inst.release_s)
         else:
-            amp.value = 0.45 * v
-            env.dur = max(0.6, dur_s + 0.4)
+            env.dur = max(env.attack + inst.decay_s, dur_s) + inst.release_s
         env.play()
+        self.ends[voice][i] = self.now + float(env.dur) + 0.05
+
+    def _apply_gain(self) -> None:
+        self.gain.value = float(
+            10.0 ** ((self.target_db - self.model_db - self.deviation_db) / 20.0)
+        )
+
+    def update_loudness(self) -> None:
+        """Correct the master gain by the measured loudness of the unity-gain mix.
+
+        Called once per tick. The loudness of the last ~0.5 s (BS.1770 form:
+        ``-0.691 + 10 log10`` of the summed channel mean squares) is compared with the
+        static model (:data:`MIX_REF_LUFS` and :func:`level_trim_db`); blocks more than
+        10 LU under the running estimate, or under -70 LUFS, are gated out as in
+        BS.1770. The deviation follows with a ~6 s time constant, at most
+        :data:`AGC_STEP_DB` per tick and within +-:data:`AGC_RANGE_DB`, so the music's
+        own dynamics stay and a content change never jumps the level.
+        """
+        ms = sum(float(v) for v in self.kw_ms.get(all=True))
+        if not ms > 0.0 or not math.isfinite(ms):
+            return
+        block = -0.691 + 10.0 * math.log10(ms)
+        estimate = self.model_db + self.deviation_db
+        if block < -70.0 or block < estimate - 10.0:
+            return
+        step = AGC_ALPHA * (block - self.model_db - self.deviation_db)
+        step = max(-AGC_STEP_DB, min(AGC_STEP_DB, step))
+        self.deviation_db = max(-AGC_RANGE_DB, min(AGC_RANGE_DB, self.deviation_db + step))
+        self._apply_gain()
+
+    def check(self, t_s: float) -> None:
+        """Raise :class:`SynthError` if the master bus holds a non-finite sample.
+
+        A NaN or infinity stays in the filters' and reverb's state for good, which is
+        heard as silence; failing loudly lets the supervisor restart the child (with a
+        fade-in and a logged event) instead.
+        """
+        values = [*self.verb.get(all=True), *self.clip.get(all=True)]
+        if not all(math.isfinite(v) for v in values):
+            raise SynthError(f"synth produced a non-finite sample by t = {t_s:.2f} s")
+
+    def reap(self, now_s: float) -> None:
+        """Set the clock to ``now_s`` (s since start); stop voices whose note has ended."""
+        self.now = now_s
+        for voice, ends in self.ends.items():
+            for i, end in enumerate(ends):
+                if 0.0 <= end < now_s:
+                    for o in self.streams[voice][i]:
+                        o.stop()
+                    ends[i] = -1.0
 
 
 def _count_objects(pyo: Any, server: Any) -> tuple[int, int]:
@@ -390,8 +569,14 @@ def _child_main(
                     k += 1
                 s.process()
                 n_done += 1
+                if n_done % 50 == 0:  # every 0.25 s at 48 kHz
+                    graph.reap(n_done * BUFFER_SIZE / sr)
+                else:
+                    graph.now = n_done * BUFFER_SIZE / sr
             for note in notes[k:]:  # onsets at the very end of the interval
                 graph.trigger(note)
+            graph.check(t_end_s)
+            graph.update_loudness()
         s.recstop()
         counts1 = _count_objects(pyo, s)
         s.stop()
@@ -455,6 +640,7 @@ def _child_live(
         t0 = time.monotonic()
         while True:
             now = time.monotonic()
+            graph.reap(now - t0)
             while pending and pending[0][0] <= now:
                 graph.trigger(heapq.heappop(pending)[1])
             wait = 0.05 if not pending else max(0.0, min(0.05, pending[0][0] - now))
@@ -469,6 +655,8 @@ def _child_live(
             _, t_end_s, params, notes = msg
             if offset is None:
                 offset = time.monotonic() - (t_end_s - lookahead_s)
+            graph.check(t_end_s)
+            graph.update_loudness()
             graph.set_params(params)
             for note in notes:
                 heapq.heappush(pending, (note[0] + offset, note))
@@ -523,7 +711,12 @@ class _ChildSynth:
         breathing_hz: float,
         pacer: bool,
         pacer_pitch: int,
+        palette: str = DEFAULT_PALETTE,
     ) -> None:
+        try:
+            get_palette(palette)
+        except ValueError as e:
+            raise SynthError(str(e)) from None
         if sr % (4 * BUFFER_SIZE):
             raise SynthError(f"sr must be a multiple of {4 * BUFFER_SIZE} Hz, got {sr!r}")
         if not -40.0 <= ceiling_dbfs <= 0.0:
@@ -537,6 +730,7 @@ class _ChildSynth:
             "breathing_hz": float(breathing_hz),
             "pacer": bool(pacer),
             "pacer_pitch": int(pacer_pitch),
+            "palette": str(palette),
         }
         self._proc: Any = None
         self._conn: Any = None
@@ -757,11 +951,13 @@ class OfflineRenderer(_ChildSynth):
     start_s : float, default 0.0
         Session time of the WAV's first sample, in seconds (a multiple of 5 ms).
     breathing_hz : float, default 0.0
-        Resonance-breathing swell rate of the pad in Hz (0.1 = 6 breaths/min; 0 = off).
+        Resonance-breathing swell rate in Hz (0.1 = 6 breaths/min; 0 = off).
     pacer : bool, default False
         Add the soft breathing-pacer tone (needs ``breathing_hz > 0``).
     pacer_pitch : int, default 62
         MIDI pitch of the pacer tone (D4, the default key's tonic).
+    palette : str, default "piano"
+        Instrument palette (:data:`attune.synthesis.instruments.PALETTES`).
 
     Notes
     -----
@@ -784,6 +980,7 @@ class OfflineRenderer(_ChildSynth):
         breathing_hz: float = 0.0,
         pacer: bool = False,
         pacer_pitch: int = 62,
+        palette: str = DEFAULT_PALETTE,
     ) -> None:
         if bits not in (16, 24):
             raise SynthError(f"bits must be 16 or 24, got {bits!r}")
@@ -794,6 +991,7 @@ class OfflineRenderer(_ChildSynth):
             breathing_hz=breathing_hz,
             pacer=pacer,
             pacer_pitch=pacer_pitch,
+            palette=palette,
         )
         self.wav_path = Path(wav_path)
         self.bits = int(bits)
@@ -824,7 +1022,7 @@ class LiveSynth(_ChildSynth):
     device : int or str or None
         Output device: portaudio index, (part of) its name, or None for the default.
         ``attune devices`` lists them.
-    sr, ceiling_dbfs, start_s, breathing_hz, pacer, pacer_pitch
+    sr, ceiling_dbfs, start_s, breathing_hz, pacer, pacer_pitch, palette
         As for :class:`OfflineRenderer`.
     lookahead_s : float, default 0.25
         Latency added so the notes of a tick (composed up to one tick ahead) play at
@@ -851,6 +1049,7 @@ class LiveSynth(_ChildSynth):
         pacer: bool = False,
         pacer_pitch: int = 62,
         lookahead_s: float = 0.25,
+        palette: str = DEFAULT_PALETTE,
     ) -> None:
         super().__init__(
             sr=sr,
@@ -859,6 +1058,7 @@ class LiveSynth(_ChildSynth):
             breathing_hz=breathing_hz,
             pacer=pacer,
             pacer_pitch=pacer_pitch,
+            palette=palette,
         )
         self.device = device
         self.lookahead_s = float(lookahead_s)

@@ -253,3 +253,170 @@ def test_fast_params_helpers_equal_the_dataclass_way():
         p.with_(volume=1.0)
     q = params_for(0.4, -0.3)
     assert q == MusicParams(**dataclasses.asdict(q)) and q.fade == 1.0
+
+
+# ------------------------------------------------------------ issue 17: form and roles
+from attune.synthesis.composer import BASS_MIN_PITCH, BEATS_PER_PERIOD  # noqa: E402
+from attune.synthesis.midi import (  # noqa: E402
+    VOICE_PROGRAMS,
+    MidiRecorder,
+    read_midi_note_spans,
+    read_midi_notes,
+)
+from attune.synthesis.params import params_for  # noqa: E402
+
+
+def write_session(tmp_path, params_at, duration_s: float, seed: int):
+    """Compose ``duration_s`` and write it to MIDI; return (composer, path)."""
+    comp = Composer(seed=seed)
+    rec = MidiRecorder()
+    for k in range(1, int(round(duration_s / TICK_S)) + 1):
+        t = k * TICK_S
+        p = params_at(t - TICK_S)
+        rec.send(t, p, comp.advance(p, t))
+    path = tmp_path / f"s{seed}.mid"
+    rec.write(path, comp.beats)
+    return comp, path
+
+
+def wander(seed: int):
+    """A slow random path over the arousal-valence plane (new target every 40 s)."""
+    rng = np.random.default_rng(seed)
+    targets = rng.uniform(-1, 1, size=(40, 2))
+
+    def at(t: float) -> MusicParams:
+        a, v = targets[int(t // 40.0)]
+        return params_for(a, v)
+
+    return at
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_melody_is_on_top(tmp_path, seed):
+    """Must-show 5: no accompaniment note above a sounding melody note >= 90% of the time."""
+    _, path = write_session(tmp_path, wander(seed), 300.0, seed)
+    ch = {v: c for v, (_, c) in VOICE_PROGRAMS.items()}
+    mel = np.array(read_midi_note_spans(path, channel=ch["melody"]))
+    acc = np.array(
+        [s for v in ("pad", "arp", "bass") for s in read_midi_note_spans(path, channel=ch[v])]
+    )
+    ts = np.arange(0.0, 300.0, 0.05)
+    on_top = []
+    for t in ts:
+        m = mel[(mel[:, 0] <= t) & (mel[:, 1] > t), 2]
+        if m.size == 0:
+            continue
+        a = acc[(acc[:, 0] <= t) & (acc[:, 1] > t), 2]
+        on_top.append(a.size == 0 or a.max() < m.min())
+    assert len(on_top) > 0.4 * ts.size  # the melody sounds most of the time
+    assert np.mean(on_top) >= 0.9, np.mean(on_top)
+
+
+def two_bar_windows(mel: np.ndarray, beat_s: np.ndarray) -> list[tuple[float, tuple, np.ndarray]]:
+    """(start time, rhythm, intervals) of every two-bar window starting on a bar line.
+
+    The rhythm is the onsets in beats from the window start; the intervals are the
+    semitone steps between successive notes (so a transposed statement has the same).
+    """
+    beat_of = np.interp(mel[:, 0], beat_s, np.arange(beat_s.size))
+    out = []
+    for b0 in range(0, int(beat_of.max()) - 8, 4):
+        sel = (beat_of >= b0 - 1e-3) & (beat_of < b0 + 8 - 1e-3)
+        if sel.sum() < 3:
+            continue
+        rhythm = tuple(np.round(beat_of[sel] - b0, 2))
+        out.append((float(beat_s[b0]), rhythm, np.diff(mel[sel, 2]).astype(int)))
+    return out
+
+
+def same_motif(a: tuple, b: tuple) -> bool:
+    """Same rhythm and contour; each interval equal or one semitone apart (a diatonic
+    transposition or a change of mode moves a third or a second by one semitone)."""
+    if a[1] != b[1] or a[2].size != b[2].size:
+        return False
+    return bool(np.all(np.abs(a[2] - b[2]) <= 1) and np.all(np.sign(a[2]) == np.sign(b[2])))
+
+
+@pytest.mark.parametrize("seed", list(range(6)))
+def test_a_two_bar_motif_recurs_in_every_five_minutes(tmp_path, seed):
+    """Must-show 5: some two-bar motif recurs (exact or transposed) >= 4 times per 5 min."""
+    comp, path = write_session(tmp_path, wander(seed), 600.0, seed)
+    ch = VOICE_PROGRAMS["melody"][1]
+    mel = np.array(read_midi_note_spans(path, channel=ch))
+    beat_s = np.array([b.t_s for b in comp.beats])
+    wins = two_bar_windows(mel, beat_s)
+    exact = 0
+    for w0 in np.arange(0.0, 300.0 + 1e-9, 30.0):  # every 5-minute window
+        inside = [w for w in wins if w0 <= w[0] < w0 + 300.0]
+        counts = [sum(same_motif(a, b) for b in inside) for a in inside]
+        assert max(counts) >= 4, (w0, sorted(counts)[-3:])
+        best = inside[int(np.argmax(counts))]
+        exact = max(exact, sum(np.array_equal(best[2], b[2]) for b in inside if b[1] == best[1]))
+    assert exact >= 4  # including exact (same-interval) restatements
+    # and not everything repeats: the music has more than one two-bar shape
+    assert len({(w[1], tuple(w[2])) for w in wins}) >= 6
+
+
+@pytest.mark.parametrize("tempo", [50.0, 85.0, 140.0])
+def test_sections_alternate_every_one_to_two_minutes(tempo):
+    comp = Composer(seed=5)
+    p = MusicParams(tempo_bpm=tempo)
+    run(comp, const(p), 600.0)
+    starts = [comp.beats[b].t_s for b, _ in comp.sections]
+    kinds = [k for _, k in comp.sections]
+    assert kinds[:4] == [0, 1, 0, 1]
+    lengths = np.diff(starts)
+    assert np.all((lengths >= 60.0) & (lengths <= 120.0)), lengths
+    assert all(b % BEATS_PER_PERIOD == 0 for b, _ in comp.sections)
+
+
+def test_theme_b_differs_from_a_and_a_returns():
+    comp = Composer(seed=2)
+    notes = run(comp, const(MusicParams(tempo_bpm=120.0)), 400.0)
+    mel = [n for n in notes if n.voice == "melody"]
+    (a0, _), (b0, _), (a1, _) = comp.sections[:3]
+
+    def bars(start: int) -> list[tuple[float, int]]:
+        return [(n.beat - start, n.pitch) for n in mel if start <= n.beat < start + 8]
+
+    assert bars(a0) == bars(a1)  # theme A returns with its motif
+    assert bars(a0) != bars(b0)
+
+
+def test_calm_music_has_no_accents_and_a_bass_above_40_hz(tmp_path):
+    """Must-show 6 (MIDI side): calm music: flat velocities per phrase, bass >= 49 Hz."""
+    for v in (-0.8, 0.0, 0.8):
+        p = params_for(-0.9, v).with_(register_st=-12.0)  # lowest register: worst case
+        comp, path = write_session(tmp_path, const(p), 120.0, seed=int(10 * v) + 10)
+        beat_s = np.array([b.t_s for b in comp.beats])
+        for voice, (_, ch) in VOICE_PROGRAMS.items():
+            spans = read_midi_note_spans(path, channel=ch)
+            if voice == "bass":
+                hz = 440.0 * 2.0 ** ((np.array([s[2] for s in spans]) - 69) / 12)
+                assert hz.min() > 40.0 and min(s[2] for s in spans) >= BASS_MIN_PITCH
+        rows = read_midi_notes(path)
+        t = np.array([r[0] for r in rows])
+        vel = np.array([r[2] for r in rows])
+        pitch = np.array([r[1] for r in rows])
+        phrase = np.searchsorted(beat_s, t + 1e-6) // BEATS_PER_PHRASE
+        notes = run(Composer(seed=int(10 * v) + 10), const(p), 120.0)
+        assert len(notes) == len(rows)
+        for ph in np.unique(phrase):
+            for voice in ("melody", "arp", "bass", "pad"):
+                sel = [
+                    n.velocity
+                    for n in notes
+                    if n.voice == voice and int(n.beat // BEATS_PER_PHRASE) == ph
+                ]
+                if sel:
+                    assert max(sel) - np.median(sel) <= 1.0, (v, voice, ph, sel)
+        assert vel.size and pitch.size
+
+
+def test_aroused_music_accents_the_downbeat():
+    p = params_for(0.9, 0.0)
+    notes = run(Composer(seed=1), const(p), 60.0)
+    arp = [n for n in notes if n.voice == "arp"]
+    down = [n.velocity for n in arp if n.beat % 4 == 0]
+    off = [n.velocity for n in arp if n.beat % 1 != 0]
+    assert np.mean(down) > np.mean(off) + 15

@@ -28,7 +28,7 @@ def test_roundtrip(tmp_path):
     assert mid.type == 1
     assert len(mid.tracks) == 5  # tempo + 4 voices
     programs = {m.program for tr in mid.tracks for m in tr if m.type == "program_change"}
-    assert programs == {89, 46, 11, 32}
+    assert programs == {89, 4, 73, 32}  # piano palette: warm pad, e-piano, flute, bass
 
     back = read_midi_notes(path)
     assert len(back) == comp.n_notes == len(notes)
@@ -145,12 +145,8 @@ def test_control_changes_written_where_they_change(tmp_path):
     rec.write(path, comp.beats)
     ccs = read_midi_controls(path)
     mid = mido.MidiFile(path)
-    assert {m.program for tr in mid.tracks for m in tr if m.type == "program_change"} == {
-        89,
-        46,
-        11,
-        32,
-    }
+    programs = {m.program for tr in mid.tracks for m in tr if m.type == "program_change"}
+    assert programs == {89, 4, 73, 32}
     for cc in (74, 7, 11):
         rows = [(t, v) for t, ch, c, v in ccs if c == cc and ch == 0]
         assert rows, cc
@@ -222,3 +218,30 @@ def test_ports_fail_soft_without_backend():
         with pytest.raises(MidiError) as exc:
             open_midi_output("anything")
         assert "\n" not in str(exc.value)
+
+
+@pytest.mark.parametrize("palette", ["piano", "ambient"])
+def test_each_voice_on_its_own_channel_with_its_program(tmp_path, palette):
+    """Each voice is one track on its own channel with the palette's GM program."""
+    from attune.synthesis.instruments import PALETTES
+
+    comp = Composer(seed=4)
+    rec = MidiRecorder(palette=palette)
+    for k in range(1, 121):
+        t = k * TICK_S
+        p = MusicParams(density=0.8)
+        rec.send(t, p, comp.advance(p, t))
+    path = tmp_path / f"{palette}.mid"
+    rec.write(path, comp.beats)
+    mid = mido.MidiFile(path)
+    seen = {}
+    for tr in mid.tracks[1:]:
+        name = next(m.name for m in tr if m.type == "track_name")
+        chans = {m.channel for m in tr if hasattr(m, "channel")}
+        prog = [m.program for m in tr if m.type == "program_change"]
+        assert len(chans) == 1 and len(prog) == 1
+        seen[name] = (prog[0], chans.pop())
+    assert set(seen) == {"pad", "arp", "melody", "bass"}
+    assert len({c for _, c in seen.values()}) == 4
+    for voice, (prog, _) in seen.items():
+        assert prog == PALETTES[palette][voice].gm_program
