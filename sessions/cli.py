@@ -552,6 +552,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=Path("bench-results"), help="output directory (bench-results)"
     )
     bn.set_defaults(func=cmd_bench)
+    from attune.sessions.commands import batch as batch_command  # light: argparse only
+
+    batch_command.add_parser(sub).set_defaults(func=batch_command.run)
     return p
 
 

@@ -1,0 +1,1 @@
+"""The ``attune`` commands, one module per command (``add_parser`` and ``run``)."""
