@@ -65,7 +65,7 @@ class BatchError(Exception):
 
 
 def attune_version() -> str:
-    """The installed Attune version (part of every cache key)."""
+    """Return the installed Attune version (part of every cache key)."""
     from importlib.metadata import PackageNotFoundError, version
 
     try:
@@ -83,7 +83,7 @@ def default_workers() -> int:
 
 
 def batch_config(cfg: SessionConfig) -> SessionConfig:
-    """The configuration as a batch replays it: nothing opened that a person would use.
+    """Return the configuration as a batch replays it: nothing opened for a person.
 
     No therapist command channel (nobody steers an offline replay, and it would open a
     port per recording) and no LSL outlets; everything else, including ``render_audio``,
@@ -98,7 +98,7 @@ def batch_config(cfg: SessionConfig) -> SessionConfig:
 
 
 def recording_config(cfg: SessionConfig, inp: BatchInput) -> SessionConfig:
-    """The configuration of one recording: its participant (if known) replaces the default."""
+    """Return the configuration of one recording: with its participant, if known."""
     if inp.participant is None or inp.participant == cfg.participant:
         return cfg
     return cfg.model_copy(update={"participant": inp.participant})
@@ -397,7 +397,7 @@ def _locked(out: Path) -> Iterator[None]:
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
-    """A Dask client: of the cluster at ``scheduler``, or of a new local cluster.
+    """Yield a Dask client of the cluster at ``scheduler``, or of a new local cluster.
 
     The local cluster runs ``workers`` (default :func:`default_workers`) worker
     processes of one thread each, listening on 127.0.0.1 only, with its dashboard on a
@@ -435,7 +435,7 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
 
 
 def _cached(inp: BatchInput, out: Path, key: str) -> dict[str, object] | None:
-    """The row of an earlier run with the same key (finished or failed), if any."""
+    """Return the row of an earlier run with the same key (finished or failed), if any."""
     done = _read_json(out / inp.rec_id / RESULT_FILE)
     if done is not None and done.get("key") == key and isinstance(done.get("row"), dict):
         return done["row"]

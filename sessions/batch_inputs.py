@@ -162,7 +162,7 @@ class FileRule(BaseModel):
         return v
 
     def matches(self, rel: str) -> bool:
-        """True if ``rel`` (a relative POSIX path) or its file name matches."""
+        """Return True if ``rel`` (a relative POSIX path) or its file name matches."""
         return fnmatch(rel, self.match) or fnmatch(rel.rsplit("/", 1)[-1], self.match)
 
     def apply(self, opts: ReaderOptions) -> ReaderOptions:
@@ -231,13 +231,13 @@ def _companions(p: Path) -> tuple[Path, ...]:
 
 
 def make_id(rel: str) -> str:
-    """Recording id of a relative POSIX path: ``/`` as ``__``, other odd characters as ``_``."""
+    """Return the id of a relative POSIX path: ``/`` as ``__``, odd characters as ``_``."""
     rid = _ID_CHARS.sub("_", rel.replace("/", "__"))
     return f"_{rid}" if rid.startswith(".") else rid
 
 
 def _glob_base(pattern: str) -> Path:
-    """The fixed folder part of a glob pattern (before the first magic component)."""
+    """Return the fixed folder part of a glob pattern (before its first magic part)."""
     parts = Path(pattern).parts
     fixed = []
     for part in parts:

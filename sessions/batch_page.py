@@ -66,7 +66,8 @@ h1 { font-size: 25px; margin: 0 0 4px; }
 h2 { font-size: 18px; margin: 30px 0 10px; padding-bottom: 4px; border-bottom: 2px solid #e3e6ea; }
 .sub { color: #5a5a5a; margin: 0 0 16px; }
 table { border-collapse: collapse; margin: 6px 0 10px; }
-th, td { padding: 4px 9px; border-bottom: 1px solid #e3e6ea; text-align: left; vertical-align: top; }
+th, td { padding: 4px 9px; border-bottom: 1px solid #e3e6ea; text-align: left;
+         vertical-align: top; }
 th { background: #f0f2f5; font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.flagged td { background: #fff8ea; }
@@ -128,7 +129,7 @@ def _num(v: object, dec: int) -> str:
 
 
 def render_page(result: BatchResult) -> str:
-    """The dataset page of ``result`` as HTML text."""
+    """Return the dataset page of ``result`` as HTML text."""
     from attune.sessions.batch import TABLE_CSV, TABLE_PARQUET
 
     rows = result.rows

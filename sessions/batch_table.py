@@ -212,7 +212,7 @@ def session_row(
 
 
 def failed_row(ident: dict[str, str], error: str) -> dict[str, object]:
-    """The row of a recording that could not be replayed."""
+    """Return the row of a recording that could not be replayed."""
     row = _base(ident)
     row.update(status="failed", error=error, qc_flags="failed")
     return row
