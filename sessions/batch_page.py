@@ -106,13 +106,14 @@ def distributions_png(rows: list[dict[str, object]]) -> str | None:
     axes = fig.subplots(nrow, ncol, squeeze=False)
     for ax, (_, label, x) in zip(axes.flat, panels, strict=False):
         bins = max(1, min(20, int(np.ceil(np.sqrt(x.size))) + 1))
-        if np.ptp(x) == 0:
-            ax.hist(x, bins=1, range=(x[0] - 0.5, x[0] + 0.5), color="#1f5fa8")
+        mid = float(np.median(x))
+        if not np.ptp(x) > 1e-9 * max(1.0, float(np.max(np.abs(x)))):  # all (nearly) equal
+            ax.hist(x, bins=1, range=(mid - 0.5, mid + 0.5), color="#1f5fa8")
         else:
             ax.hist(x, bins=bins, color="#1f5fa8", edgecolor="white")
-        ax.axvline(float(np.median(x)), color="#c0392b", lw=1.2)
+        ax.axvline(mid, color="#c0392b", lw=1.2)
         ax.set_xlabel(label)
-        ax.set_title(f"n = {x.size}, median {np.median(x):.3g}", fontsize=9)
+        ax.set_title(f"n = {x.size}, median {mid:.3g}", fontsize=9)
         ax.tick_params(labelsize=8)
     for ax in list(axes.flat)[len(panels) :]:
         ax.set_visible(False)
