@@ -30,6 +30,10 @@ Stages, all in one process and one run (so the figures share the machine and its
 ``render``
     Offline pyo render (:class:`attune.synthesis.synth.OfflineRenderer`, child process) with
     parameters changing every tick, x real time (wall, and per child CPU second).
+``batch``
+    (full run only) :mod:`attune.benchmarks.bench_batch`: ``attune batch`` over 8
+    generated one-hour FIF recordings on a local Dask cluster of 1 worker process, then
+    of 2, side by side; hours of signal per wall second and the speed-up.
 ``startup``
     ``attune --help`` in a fresh interpreter, best of N, wall.
 ``memory``
@@ -88,6 +92,11 @@ class SuiteParams:
         Audio rendered offline, seconds.
     startup_runs : int
         ``attune --help`` runs (best taken).
+    batch_recordings : int
+        Recordings of the batch stage (0, the default, leaves the stage out; the full
+        run has 8).
+    batch_hours : float
+        Length of each batch recording, hours.
     warmup_s : float
         Ticks before this session time are not counted (HRV window filling).
     """
@@ -100,10 +109,12 @@ class SuiteParams:
     loopback_config: int = 2
     render_seconds: float = 120.0
     startup_runs: int = 7
+    batch_recordings: int = 0
+    batch_hours: float = 1.0
     warmup_s: float = 60.0
 
 
-FULL = SuiteParams()
+FULL = SuiteParams(batch_recordings=8)
 QUICK = SuiteParams(
     tick_seconds=120.0,
     ref_every=8,
@@ -459,6 +470,11 @@ def run_suite(p: SuiteParams = FULL, *, log=None) -> dict[str, object]:
         mem[f"after replay {cfg[0]} ch"] = _peak_rss_mb()
     say(f"render: pyo offline, {p.render_seconds:g} s")
     res["render"] = bench_render(p)
+    if p.batch_recordings:
+        from attune.benchmarks.bench_batch import bench_batch
+
+        say(f"batch: {p.batch_recordings} x {p.batch_hours:g} h, Dask 1 worker vs 2")
+        res["batch"] = bench_batch(hours=p.batch_hours, recordings=p.batch_recordings)
     mem["largest child (fork: shared pages count)"] = _peak_rss_mb(resource.RUSAGE_CHILDREN)
     res["memory"] = {"peak_rss_mb": mem}
     res["total"] = total.done()
@@ -530,6 +546,15 @@ def to_markdown(res: dict[str, object]) -> str:
         + (f" (FAILED: {rd['error']})" if rd["error"] else "")
         + f" | {_f(rd['speed_cpu_x'], 0)}x per child CPU s |"
     )
+    if "batch" in res:
+        b = res["batch"]
+        one, two = b["runs"][0], b["runs"][-1]
+        lines.append(
+            f"| `attune batch`, {b['recordings']} x {b['hours']:g} h ({b['eeg_channels']} ch "
+            f"EEG + ECG {b['fs']:g} Hz FIF), Dask {two['workers']} workers vs "
+            f"{one['workers']} | {_f(b['speedup'])}x faster ({_f(two['speed_x'], 0)}x vs "
+            f"{_f(one['speed_x'], 0)}x real time) | same table: {b['same_table']} |"
+        )
     st = res["startup"]
     lines.append(
         f"| `attune --help` start-up, best of {st['runs']} | {_f(st['best_ms'], 0)} ms | "

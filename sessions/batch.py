@@ -44,9 +44,13 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attune.sessions.batch_inputs import BatchInput
 from attune.sessions.config import SessionConfig
+
+if TYPE_CHECKING:
+    from dask.distributed import Client
 
 #: Replays in progress, below the output folder (hidden from ``attune sessions``).
 PARTIAL_DIR = ".partial"
@@ -396,7 +400,7 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str | None, workers: int | None) -> Iterator[object]:
+def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
     """Yield a Dask client of the cluster at ``scheduler``, or of a new local cluster.
 
     The local cluster runs ``workers`` (default :func:`default_workers`) worker
@@ -554,19 +558,21 @@ def _run_on_dask(
     # Largest recordings first: the batch ends sooner when the long ones do not come last.
     order = sorted(todo, key=lambda t: (-t[0].path.stat().st_size, t[0].rec_id))
     with dask_client(scheduler, workers) as client:
-        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])  # type: ignore[attr-defined]
+        n_workers = len(client.scheduler_info(n_workers=-1)["workers"])
         link = getattr(client, "dashboard_link", None)
         if on_cluster is not None:
             on_cluster(link, n_workers)
         futures = {}
+        # Task keys name the output folder too: two batches on one cluster never share a task.
+        where = hashlib.sha256(str(out).encode()).hexdigest()[:8]
         for rank, (inp, key) in enumerate(order):
-            fut = client.submit(  # type: ignore[attr-defined]
+            fut = client.submit(
                 replay_one,
                 inp,
                 cfg,
                 str(out),
                 key,
-                key=f"attune-replay-{inp.rec_id}-{key[:12]}",
+                key=f"attune-replay-{inp.rec_id}-{key[:12]}-{where}",
                 priority=len(order) - rank,
                 retries=0,
             )
@@ -589,7 +595,7 @@ def _run_on_dask(
                 if on_done is not None:
                     on_done(o)
         except BaseException:
-            client.cancel([f for f, _, _ in futures.values()])  # type: ignore[attr-defined]
+            client.cancel([f for f, _, _ in futures.values()])
             raise
     return link, n_workers
 

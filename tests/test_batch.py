@@ -404,3 +404,14 @@ def test_table_columns_are_documented():
 
     assert list(COLUMN_HELP) == list(COLUMNS)
     assert all(COLUMN_HELP.values())
+
+
+@pytest.mark.slow
+def test_batch_benchmark_runs_side_by_side():
+    from attune.benchmarks.bench_batch import bench_batch, format_result
+
+    r = bench_batch(hours=60 / 3600, recordings=2, eeg_channels=2)
+    assert [run["workers"] for run in r["runs"]] == [1, 2]
+    assert all(run["failed"] == 0 and run["speed_x"] > 0 for run in r["runs"])
+    assert r["same_table"] and r["speedup"] > 0
+    assert "speed-up" in format_result(r)
