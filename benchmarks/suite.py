@@ -552,7 +552,7 @@ def to_markdown(res: dict[str, object]) -> str:
         lines.append(
             f"| `attune batch`, {b['recordings']} x {b['hours']:g} h ({b['eeg_channels']} ch "
             f"EEG + ECG {b['fs']:g} Hz FIF), Dask {two['workers']} workers vs "
-            f"{one['workers']} | {_f(b['speedup'])}x faster ({_f(two['speed_x'], 0)}x vs "
+            f"{one['workers']} | speed-up {_f(b['speedup'])}x ({_f(two['speed_x'], 0)}x vs "
             f"{_f(one['speed_x'], 0)}x real time) | same table: {b['same_table']} |"
         )
     st = res["startup"]
