@@ -114,7 +114,7 @@ def bench_batch(
                 cfg,
                 root / f"out-{w}",
                 workers=w,
-                on_cluster=lambda link, n: up.append(time.perf_counter()),
+                on_cluster=lambda link, n, up=up: up.append(time.perf_counter()),
             )
             t_end = time.perf_counter()
             runs.append(
