@@ -204,7 +204,7 @@ def _install(new: Path, final: Path, scratch: Path) -> None:
         os.rename(new, final)
 
 
-def _install_removal(folder: Path, scratch: Path) -> None:
+def _remove_atomically(folder: Path, scratch: Path) -> None:
     """Remove a finished folder atomically (rename away first, then delete)."""
     scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
     old = scratch / f"old-{uuid.uuid4().hex[:8]}"
@@ -288,7 +288,7 @@ def replay_one(inp: BatchInput, cfg: SessionConfig, out: str, key: str) -> dict[
         _write_json(failed_file, {"key": key, "row": row})
         stale = out_dir / inp.rec_id  # a result of other inputs no longer stands
         if (stale / RESULT_FILE).is_file():
-            _install_removal(stale, scratch)
+            _remove_atomically(stale, scratch)
         signal_s = 0.0
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -141,7 +141,7 @@ def test_results_match_one_worker_and_attune_replay(dataset, two_workers, tmp_pa
     for r in ok:
         _same_session(tmp_path / "out-1" / r["recording"], dataset / "out-2" / r["recording"])
     # ... and every session is what `attune replay FILE` records for that file
-    for name, opts in REAL.items():
+    for name, opts in [*REAL.items(), ("generated/gen-0_raw.fif", [])]:
         path = dataset / "ds" / name
         rc = main(
             ["replay", str(path), "--config", str(dataset / "session.toml")]
