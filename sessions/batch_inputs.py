@@ -17,7 +17,7 @@ Reader options come from the command-line flags, overridden per file by the firs
 matching rule of an options file (:func:`load_rules`)::
 
     [[file]]
-    match = "neurokit2/*.csv"   # glob on the path below its PATH argument, or the name
+    match = "neurokit2/*.csv"   # glob on the end of the file's path
     fs = 100
     [[file]]
     match = "*aux*.fif"
@@ -145,7 +145,7 @@ class FileRule(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    match: str = Field(min_length=1, description="glob on the relative path or the file name")
+    match: str = Field(min_length=1, description="glob on the end of the file's path")
     fs: float | None = Field(None, gt=0.0)
     kind: Literal["eeg", "ecg", "ppg", "rr", "markers"] | None = None
     column: tuple[str, ...] | None = None
@@ -161,9 +161,14 @@ class FileRule(BaseModel):
             return tuple(c.strip() for c in v.split(",") if c.strip())
         return v
 
-    def matches(self, rel: str) -> bool:
-        """Return True if ``rel`` (a relative POSIX path) or its file name matches."""
-        return fnmatch(rel, self.match) or fnmatch(rel.rsplit("/", 1)[-1], self.match)
+    def matches(self, path: Path) -> bool:
+        """Return True if the pattern matches the end of ``path`` (whole components).
+
+        ``*.csv``, ``neurokit2/*.csv`` and ``data/neurokit2/ecg_*.csv`` all match
+        ``/home/me/data/neurokit2/ecg_1000hz.csv``.
+        """
+        parts = path.parts
+        return any(fnmatch("/".join(parts[k:]), self.match) for k in range(len(parts)))
 
     def apply(self, opts: ReaderOptions) -> ReaderOptions:
         """Return ``opts`` with the options this rule sets."""
@@ -257,8 +262,8 @@ def read_participants(root: Path) -> set[str] | None:
     return {r.get("participant_id", "") for r in rows} - {""}
 
 
-def _bids_inputs(root: Path, notes: list[str]) -> list[tuple[Path, str, str, dict[str, str]]]:
-    """``(file, relative path, id, entities + participant)`` of a BIDS dataset's EEG files."""
+def _bids_inputs(root: Path, notes: list[str]) -> list[tuple[Path, str, dict[str, str]]]:
+    """``(file, id, entities + participant)`` of a BIDS dataset's EEG files."""
     from mne_bids import find_matching_paths
 
     found = find_matching_paths(
@@ -280,7 +285,7 @@ def _bids_inputs(root: Path, notes: list[str]) -> list[tuple[Path, str, str, dic
                 ents[key] = str(val)
         ext = bp.extension or ""
         rid = fpath.name[: -len(ext)] if ext and fpath.name.endswith(ext) else fpath.stem
-        out.append((fpath, fpath.relative_to(root).as_posix(), make_id(rid), ents))
+        out.append((fpath, make_id(rid), ents))
     if not out:
         raise BatchInputError(
             f"{root}: a BIDS dataset (dataset_description.json) without EEG recordings "
@@ -323,7 +328,7 @@ def find_inputs(
     """
     exclude = exclude.resolve() if exclude is not None else None
     notes: list[str] = []
-    found: list[tuple[Path, str, str, dict[str, str]]] = []
+    found: list[tuple[Path, str, dict[str, str]]] = []
     for arg in paths:
         text = str(arg)
         p = Path(text)
@@ -335,7 +340,7 @@ def find_inputs(
                 raise BatchInputError(f"{text}: no recordings match this pattern")
             for h in hits:
                 rel = h.relative_to(base).as_posix() if h.is_relative_to(base) else h.name
-                found.append((h, rel, make_id(rel), {}))
+                found.append((h, make_id(rel), {}))
         elif p.is_dir() and (p / "dataset_description.json").is_file():
             found += _bids_inputs(p, notes)
         elif p.is_dir():
@@ -352,27 +357,26 @@ def find_inputs(
                     f"{p}: no recordings in this folder ({', '.join(RECORDING_ENDINGS)})"
                 )
             for h in hits:
-                rel = h.relative_to(p).as_posix()
-                found.append((h, rel, make_id(rel), {}))
+                found.append((h, make_id(h.relative_to(p).as_posix()), {}))
         elif p.is_file():
-            found.append((p, p.name, make_id(p.name), {}))
+            found.append((p, make_id(p.name), {}))
         else:
             raise BatchInputError(f"{p}: no such file or folder")
     seen: set[Path] = set()
     unique = []
-    for h, rel, rid, ents in found:
+    for h, rid, ents in found:
         key = h.resolve()
         if key not in seen and not _inside(key, exclude):
             seen.add(key)
-            unique.append((key, rel, rid, ents))
+            unique.append((key, rid, ents))
     counts: dict[str, int] = {}
-    for _, _, rid, _ in unique:
+    for _, rid, _ in unique:
         counts[rid] = counts.get(rid, 0) + 1
     inputs = []
-    for h, rel, rid, ents in unique:
+    for h, rid, ents in unique:
         if counts[rid] > 1:  # same name under two PATH arguments
             rid = f"{rid}-{hashlib.sha1(str(h).encode()).hexdigest()[:8]}"
-        rule = next((r for r in rules if r.matches(rel)), None)
+        rule = next((r for r in rules if r.matches(h)), None)
         opts = rule.apply(options) if rule is not None else options
         participant = ents.pop("participant", None)
         if rule is not None and rule.participant is not None:

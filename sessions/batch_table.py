@@ -8,7 +8,8 @@ table whatever the number of workers. Columns, in order, are :data:`COLUMNS`;
 
 Per-tick features are summarised by their median over the ticks where they were
 available (each is missing until its window is full). QC flags (:func:`qc_flags`) mark
-recordings worth a look: too short, few beats, low signal quality, long holds.
+recordings worth a look: too short, few beats, low signal quality, long holds (reader
+warnings, mostly channels left out, are counted in ``n_warnings``, not flagged).
 """
 
 from __future__ import annotations
@@ -125,8 +126,6 @@ def qc_flags(row: dict[str, object]) -> list[str]:
         flags.append(f"corrected beats > {QC_MAX_CORRECTED_PCT:g} %")
     if num("hold_pct") > QC_MAX_HOLD_PCT:
         flags.append(f"on hold > {QC_MAX_HOLD_PCT:g} %")
-    if num("n_warnings") > 0:
-        flags.append("reader warnings")
     return flags
 
 

@@ -356,7 +356,9 @@ def test_inputs_from_files_folders_and_globs(tmp_path):
     (b / "r2.edf").write_text("2\n")
     (a / "out").mkdir()
     (a / "out" / "dataset.csv").write_text("x\n")
-    rules = load_rules_text(tmp_path, '[[file]]\nmatch = "x/*.csv"\nfs = 250\nparticipant = "p7"\n')
+    rules = load_rules_text(
+        tmp_path, '[[file]]\nmatch = "a/x/*.csv"\nfs = 250\nparticipant = "p7"\n'
+    )
     found, _ = find_inputs(
         [a, str(b / "*.edf"), a / "r2.edf"],
         options=ReaderOptions(kind="ecg"),
