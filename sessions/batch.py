@@ -229,7 +229,8 @@ def replay_one(inp: BatchInput, cfg: SessionConfig, out: str, key: str) -> dict[
     Returns
     -------
     dict
-        ``row`` (the dataset-table row), ``wall_s`` and ``signal_s`` (seconds replayed).
+        ``row`` (the dataset-table row), ``wall_s``, ``cpu_s`` (the worker process's CPU
+        time) and ``signal_s`` (seconds replayed).
         A failure is returned, not raised: ``row["status"] == "failed"`` with the error.
     """
     from attune.sensors.readers import read_recording
@@ -237,7 +238,7 @@ def replay_one(inp: BatchInput, cfg: SessionConfig, out: str, key: str) -> dict[
     from attune.sessions.replay_run import choose_streams, replay_recording
     from attune.sessions.store import load_session
 
-    wall0 = time.perf_counter()
+    wall0, cpu0 = time.perf_counter(), time.process_time()
     out_dir = Path(out)
     version = attune_version()
     rcfg = recording_config(cfg, inp)
@@ -292,7 +293,12 @@ def replay_one(inp: BatchInput, cfg: SessionConfig, out: str, key: str) -> dict[
         signal_s = 0.0
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return {"row": row, "wall_s": time.perf_counter() - wall0, "signal_s": signal_s}
+    return {
+        "row": row,
+        "wall_s": time.perf_counter() - wall0,
+        "cpu_s": time.process_time() - cpu0,
+        "signal_s": signal_s,
+    }
 
 
 @dataclass
@@ -309,6 +315,8 @@ class Outcome:
         True if an earlier run's result (or failure) with the same key was kept.
     wall_s : float
         Wall time of its replay, s (0 if skipped).
+    cpu_s : float
+        CPU time of its replay, s (0 if skipped).
     signal_s : float
         Session time replayed, s (0 if skipped or failed).
     """
@@ -317,6 +325,7 @@ class Outcome:
     row: dict[str, object]
     skipped: bool = False
     wall_s: float = 0.0
+    cpu_s: float = 0.0
     signal_s: float = 0.0
 
     @property
@@ -583,7 +592,11 @@ def _run_on_dask(
                 try:
                     res = fut.result()
                     o = Outcome(
-                        inp.rec_id, res["row"], wall_s=res["wall_s"], signal_s=res["signal_s"]
+                        inp.rec_id,
+                        res["row"],
+                        wall_s=res["wall_s"],
+                        cpu_s=res["cpu_s"],
+                        signal_s=res["signal_s"],
                     )
                 except Exception as e:  # the worker died (KilledWorker) or was lost
                     ident = _ident(
