@@ -417,3 +417,14 @@ def test_batch_benchmark_runs_side_by_side():
     assert all(run["failed"] == 0 and run["speed_x"] > 0 for run in r["runs"])
     assert r["same_table"] and r["speedup"] > 0
     assert "speed-up" in format_result(r)
+
+
+def test_batch_command_parses_without_heavy_imports():
+    code = (
+        "import sys; from attune.sessions.cli import build_parser; "
+        "a = build_parser().parse_args(['batch', 'x', '--workers', '2', '--rerun']); "
+        "assert a.func.__module__.endswith('commands.batch') and a.workers == 2 and a.rerun; "
+        "bad = [m for m in ('numpy', 'dask', 'distributed', 'pyarrow', 'mne_bids', 'matplotlib')"
+        " if m in sys.modules]; assert not bad, bad"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from attune.sessions.commands._common import load_session_config
+from attune.sessions.commands.streams import KINDS
+
 NAME = "batch"
 HELP = "replay many recordings (files, folders, globs, a BIDS dataset) in parallel on Dask"
 #: Default output folder of a batch.
@@ -31,9 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("--config", type=Path, help="session file (TOML) for the engine")
     b.add_argument("--seed", type=int, help="override the session seed")
     b.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
-    b.add_argument(
-        "--kind", choices=("eeg", "ecg", "ppg", "rr", "markers"), help="kind of the chosen data"
-    )
+    b.add_argument("--kind", choices=KINDS, help="kind of the chosen data")
     b.add_argument(
         "--column", action="append", help="column or channel to use (repeat or comma-separate)"
     )
@@ -59,6 +60,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument(
         "--rerun", action="store_true", help="replay every recording, even unchanged ones"
     )
+    b.set_defaults(no_audio=False, no_control=False)
     return b
 
 
@@ -146,19 +148,14 @@ def run(args: argparse.Namespace) -> int:
         find_inputs,
         load_rules,
     )
-    from attune.sessions.config import ConfigError, SessionConfig, load_config
+    from attune.sessions.config import ConfigError
 
     progress = _Progress()
     try:
-        cfg = load_config(args.config) if args.config else SessionConfig()
-        changes: dict[str, object] = {}
-        if args.seed is not None:
-            changes["seed"] = args.seed
+        cfg = load_session_config(args)  # output_dir is set per recording by the batch
         if not args.audio:
-            changes["render_audio"] = False
-            if not args.config:
-                changes["name"] = "replay"  # as attune replay names it
-        cfg = cfg.model_copy(update=changes) if changes else cfg
+            named = {} if args.config else {"name": "replay"}  # as attune replay names it
+            cfg = cfg.model_copy(update={"render_audio": False, **named})
         options = ReaderOptions(
             fs=args.fs,
             kind=args.kind,
