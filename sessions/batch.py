@@ -430,15 +430,20 @@ def dask_client(scheduler: str | None, workers: int | None) -> Iterator[Client]:
         finally:
             client.close()
         return
+    import dask
+
     n = default_workers() if workers is None else workers
-    cluster = LocalCluster(
-        n_workers=n,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address="127.0.0.1:0",
-        silence_logs=logging.ERROR,
-    )
+    # Non-daemonic worker processes: a replay with audio starts the synth's own process.
+    # They still exit with this process (distributed watches the parent).
+    with dask.config.set({"distributed.worker.daemon": False}):
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",
+            silence_logs=logging.ERROR,
+        )
     client = Client(cluster)
     try:
         yield client

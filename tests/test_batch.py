@@ -89,11 +89,19 @@ def _inputs(dataset):
 
 @pytest.fixture(scope="module")
 def cluster():
+    import dask
     from dask.distributed import LocalCluster
 
-    with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-    ) as c:
+    with (
+        dask.config.set({"distributed.worker.daemon": False}),  # as run_batch: audio needs it
+        LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as c,
+    ):
         yield c
 
 
@@ -428,3 +436,17 @@ def test_batch_command_parses_without_heavy_imports():
         " if m in sys.modules]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_audio_is_rendered_on_a_worker(tmp_path, cluster):
+    from attune.synthesis.analysis import read_wav, rms_dbfs_windows
+
+    cfg = load_config_text(tmp_path, CONFIG.replace("baseline_s = 30.0", "baseline_s = 3.0"))
+    cfg = cfg.model_copy(update={"render_audio": True})
+    inputs = find_inputs([DATA / "biosppy/ecg.txt"])[0]
+    res = run_batch(inputs, cfg, tmp_path / "out", scheduler=cluster.scheduler_address)
+    assert not res.failures, [o.error for o in res.failures]
+    x, sr = read_wav(tmp_path / "out" / "ecg.txt" / "session.wav")
+    assert x.shape[-1] / sr == pytest.approx(res.outcomes[0].row["duration_s"], abs=0.5)
+    level = rms_dbfs_windows(x, sr, window_s=1.0)
+    assert level[:2].max() < -80 and level[-3:].min() > -50  # silent baseline, then music
