@@ -450,3 +450,29 @@ def test_audio_is_rendered_on_a_worker(tmp_path, cluster):
     assert x.shape[-1] / sr == pytest.approx(res.outcomes[0].row["duration_s"], abs=0.5)
     level = rms_dbfs_windows(x, sr, window_s=1.0)
     assert level[:2].max() < -80 and level[-3:].min() > -50  # silent baseline, then music
+
+
+def test_progress_bar_on_a_terminal(dataset, two_workers):
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        _cli(dataset, dataset / "out-2"), stderr=slave, stdout=subprocess.PIPE, cwd=ROOT
+    )
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=60)
+    os.close(master)
+    err = b"".join(chunks).decode(errors="replace")
+    n = len(REAL) + 3
+    assert "batch: 100%" in err and f"{n}/{n}" in err, err  # tqdm's bar, redrawn in place
+    assert "[1/" not in err  # no per-recording lines on a terminal
+    assert proc.stdout.read().decode().startswith(f"Batch of {n} recordings")

@@ -81,9 +81,23 @@ class _Progress:
             flush=True,
         )
         if self.tty:
+            import os
+
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, unit="rec", desc="batch", file=sys.stderr)
+            # A terminal that reports no size (a fresh pty) would get no bar: 80 x 24 then.
+            try:
+                cols, rows = os.get_terminal_size(sys.stderr.fileno())
+            except OSError:
+                cols, rows = 80, 24
+            self.bar = tqdm(
+                total=total,
+                unit="rec",
+                desc="batch",
+                file=sys.stderr,
+                ncols=cols or 80,
+                nrows=rows or 24,
+            )
 
     def cluster(self, link: str | None, n_workers: int) -> None:
         msg = f"batch: {n_workers} Dask workers" + (f"; dashboard: {link}" if link else "")
