@@ -89,22 +89,27 @@ def bench_batch(
     eeg_channels: int = 8,
     fs: float = 256.0,
     workers: tuple[int, ...] = (1, 2),
+    repeats: int = 1,
     log=None,
 ) -> dict[str, object]:
-    """Generate the dataset, replay it once per worker count, return the figures.
+    """Generate the dataset, replay it per worker count, return the figures.
+
+    With ``repeats`` > 1 the worker counts alternate (1, 2, 1, 2 ...), so every count
+    sees the machine's load alike, and the speed-up compares the best run of each.
 
     Returns
     -------
     dict
         ``hours``, ``recordings``, ``eeg_channels``, ``fs``, ``generate_s``, ``runs``
-        (per worker count: ``workers``, ``wall_s`` (whole batch), ``cluster_start_s``,
+        (per run, in order: ``workers``, ``wall_s`` (whole batch), ``cluster_start_s``,
         ``replay_wall_s`` (from the cluster up to the last replay done),
         ``worker_cpu_s`` (CPU time of the replays), ``core_share``
         (``worker_cpu_s / (replay_wall_s * workers)``: the share of their cores the
         workers got), ``other_cores`` (cores kept busy by other processes, on
         average), ``load_avg_1min``, ``signal_h``,
-        ``speed_x``, ``failed``), ``speedup`` (wall of the first / wall of the last),
-        ``speedup_after_start`` (the same without cluster start-up), ``same_table``.
+        ``speed_x``, ``failed``), ``speedup`` (best wall of the first worker count /
+        best wall of the last), ``speedup_after_start`` (the same without cluster
+        start-up and writing the outputs), ``same_table``.
     """
     from attune.sessions.batch import TABLE_CSV, run_batch
     from attune.sessions.batch_inputs import find_inputs
@@ -121,7 +126,7 @@ def bench_batch(
         cfg = SessionConfig(render_audio=False, name="bench-batch")
         runs = []
         tables = []
-        for w in workers:
+        for w in [w for _ in range(repeats) for w in workers]:
             say(f"batch on {w} worker{'s' if w > 1 else ''}")
             up: list[float] = []
             finished: list[float] = []
@@ -167,12 +172,18 @@ def bench_batch(
             "load_avg_1min": round(os.getloadavg()[0], 2),
             "generate_s": gen_s,
             "runs": runs,
-            "speedup": runs[0]["wall_s"] / runs[-1]["wall_s"],
-            "speedup_after_start": runs[0]["replay_wall_s"] / runs[-1]["replay_wall_s"],
+            "repeats": repeats,
+            "speedup": _best(runs, workers[0], "wall_s") / _best(runs, workers[-1], "wall_s"),
+            "speedup_after_start": _best(runs, workers[0], "replay_wall_s")
+            / _best(runs, workers[-1], "replay_wall_s"),
             "same_table": all(t == tables[0] for t in tables),
         }
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _best(runs: list[dict[str, float]], w: int, key: str) -> float:
+    return min(r[key] for r in runs if r["workers"] == w)
 
 
 def format_result(r: dict[str, object]) -> str:
@@ -192,8 +203,9 @@ def format_result(r: dict[str, object]) -> str:
             f"{run['failed']} failed"
         )
     verdict = "meets" if r["speedup"] >= TARGET_SPEEDUP else "below"  # type: ignore[operator]
+    best = f", best of {r['repeats']}" if r["repeats"] != 1 else ""
     lines.append(
-        f"  speed-up {r['speedup']:.2f}x ({verdict} the {TARGET_SPEEDUP:g}x target; "
+        f"  speed-up{best} {r['speedup']:.2f}x ({verdict} the {TARGET_SPEEDUP:g}x target; "
         f"{r['speedup_after_start']:.2f}x from cluster up to last replay done); "
         f"identical dataset tables: {r['same_table']}"
     )
@@ -206,6 +218,9 @@ def main() -> None:
     ap.add_argument("--recordings", type=int, default=8, help="number of recordings (8)")
     ap.add_argument("--eeg-channels", type=int, default=8, help="EEG channels (8)")
     ap.add_argument("--fs", type=float, default=256.0, help="EEG and ECG rate, Hz (256)")
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="alternate 1 and 2 workers this often, best taken"
+    )
     args = ap.parse_args()
     t0 = time.perf_counter()
 
@@ -217,6 +232,7 @@ def main() -> None:
         recordings=args.recordings,
         eeg_channels=args.eeg_channels,
         fs=args.fs,
+        repeats=args.repeats,
         log=log,
     )
     print(format_result(r))
