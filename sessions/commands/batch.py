@@ -5,9 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from attune.sessions.commands._common import load_session_config
 from attune.sessions.commands.streams import KINDS
+
+if TYPE_CHECKING:
+    from attune.sessions.batch import BatchResult, Outcome
 
 NAME = "batch"
 HELP = "replay many recordings (files, folders, globs, a BIDS dataset) in parallel on Dask"
@@ -65,16 +69,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 class _Progress:
-    """Batch progress on stderr: a tqdm bar on a terminal, one line per recording otherwise."""
+    """Batch progress on stderr: a tqdm bar on a terminal, else one line per replay.
+
+    Without a terminal (CI, a log file) skipped recordings are only counted, in the
+    first line, and each replay prints ``batch: [k/n] ID: ok (...)`` as it finishes.
+    """
 
     def __init__(self) -> None:
         self.tty = sys.stderr.isatty()
-        self.bar = None
-        self.total = 0
+        self.bar: Any = None
+        self.todo = 0
         self.done = 0
 
     def plan(self, total: int, todo: int) -> None:
-        self.total = total
+        self.todo = todo
         print(
             f"batch: {total} recordings, {todo} to replay, {total - todo} unchanged (skipped)",
             file=sys.stderr,
@@ -106,8 +114,7 @@ class _Progress:
         else:
             print(msg, file=sys.stderr, flush=True)
 
-    def done_one(self, o) -> None:
-        self.done += 1
+    def done_one(self, o: Outcome) -> None:
         state = (
             "skipped (unchanged" + (", failed before)" if o.failed else ")")
             if o.skipped
@@ -119,9 +126,10 @@ class _Progress:
             if o.failed and not o.skipped:
                 self.bar.write(f"batch: {o.rec_id}: {state}", file=sys.stderr)
             self.bar.update(1)
-        else:
+        elif not o.skipped:
+            self.done += 1
             print(
-                f"batch: [{self.done}/{self.total}] {o.rec_id}: {state}",
+                f"batch: [{self.done}/{self.todo}] {o.rec_id}: {state}",
                 file=sys.stderr,
                 flush=True,
             )
@@ -131,7 +139,7 @@ class _Progress:
             self.bar.close()
 
 
-def _summary(res) -> str:
+def _summary(res: BatchResult) -> str:
     n_failed = len(res.failures)
     lines = [f"Batch of {len(res.outcomes)} recordings into {res.out}"]
     replayed = res.n_replayed
