@@ -30,6 +30,10 @@ Stages, all in one process and one run (so the figures share the machine and its
 ``render``
     Offline pyo render (:class:`attune.synthesis.synth.OfflineRenderer`, child process) with
     parameters changing every tick, x real time (wall, and per child CPU second).
+``batch``
+    (full run only) :mod:`attune.benchmarks.bench_batch`: ``attune batch`` over 8
+    generated one-hour FIF recordings on a local Dask cluster of 1 worker process, then
+    of 2, side by side; hours of signal per wall second and the speed-up.
 ``startup``
     ``attune --help`` in a fresh interpreter, best of N, wall.
 ``memory``
@@ -55,7 +59,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -90,6 +94,11 @@ class SuiteParams:
         Audio rendered offline, seconds.
     startup_runs : int
         ``attune --help`` runs (best taken).
+    batch_recordings : int
+        Recordings of the batch stage (0, the default, leaves the stage out; the full
+        run has 8).
+    batch_hours : float
+        Length of each batch recording, hours.
     warmup_s : float
         Ticks before this session time are not counted (HRV window filling).
     """
@@ -102,6 +111,8 @@ class SuiteParams:
     loopback_config: int = 2
     render_seconds: float = 120.0
     startup_runs: int = 7
+    batch_recordings: int = 0
+    batch_hours: float = 1.0
     warmup_s: float = 60.0
 
 
@@ -226,9 +237,10 @@ class SuiteResult(TypedDict):
     render: RenderBench
     memory: Memory
     total: WallCpu
+    batch: NotRequired[dict[str, Any]]
 
 
-FULL = SuiteParams()
+FULL = SuiteParams(batch_recordings=8)
 QUICK = SuiteParams(
     tick_seconds=120.0,
     ref_every=8,
@@ -602,9 +614,15 @@ def run_suite(p: SuiteParams = FULL, *, log: Callable[[str], None] | None = None
         mem[f"after replay {cfg[0]} ch"] = _peak_rss_mb()
     say(f"render: pyo offline, {p.render_seconds:g} s")
     render = bench_render(p)
+    batch = None
+    if p.batch_recordings:
+        from attune.benchmarks.bench_batch import bench_batch
+
+        say(f"batch: {p.batch_recordings} x {p.batch_hours:g} h, Dask 1 worker vs 2")
+        batch = bench_batch(hours=p.batch_hours, recordings=p.batch_recordings)
     mem["largest child (fork: shared pages count)"] = _peak_rss_mb(resource.RUSAGE_CHILDREN)
     mach["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
-    return {
+    result: SuiteResult = {
         "machine": mach,
         "params": dataclasses.asdict(p),
         "startup": startup,
@@ -615,6 +633,9 @@ def run_suite(p: SuiteParams = FULL, *, log: Callable[[str], None] | None = None
         "memory": {"peak_rss_mb": mem},
         "total": total.done(),
     }
+    if batch is not None:
+        result["batch"] = batch
+    return result
 
 
 def _f(x: float | None, nd: int = 2) -> str:
@@ -681,6 +702,15 @@ def to_markdown(res: SuiteResult) -> str:
         + (f" (FAILED: {rd['error']})" if rd["error"] else "")
         + f" | {_f(rd['speed_cpu_x'], 0)}x per child CPU s |"
     )
+    if "batch" in res:
+        b = res["batch"]
+        one, two = b["runs"][0], b["runs"][-1]
+        lines.append(
+            f"| `attune batch`, {b['recordings']} x {b['hours']:g} h ({b['eeg_channels']} ch "
+            f"EEG + ECG {b['fs']:g} Hz FIF), Dask {two['workers']} workers vs "
+            f"{one['workers']} | speed-up {_f(b['speedup'])}x ({_f(two['speed_x'], 0)}x vs "
+            f"{_f(one['speed_x'], 0)}x real time) | same table: {b['same_table']} |"
+        )
     st = res["startup"]
     lines.append(
         f"| `attune --help` start-up, best of {st['runs']} | {_f(st['best_ms'], 0)} ms | "

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "streams",
     "run",
     "replay",
+    "batch",
     "evaluate",
     "control",
     "bench",
