@@ -1,6 +1,6 @@
 """Affect estimation: per-person baseline z-scores, linear fusion, smoothing, confidence.
 
-SCIENCE.md section 3: robust z = (x - median_baseline) / (1.4826 MAD_baseline), clipped
+docs/science/affect.md: robust z = (x - median_baseline) / (1.4826 MAD_baseline), clipped
 to +-3; arousal = w1 z(HR) - w2 z(lnRMSSD) + w3 z(engagement) - w4 z(alpha); valence from
 z(FAA); exponential smoothing (tau 10-20 s arousal, 20-40 s valence); confidence per
 axis from signal quality x window coverage x agreement of modalities x prior reliability.
@@ -45,7 +45,7 @@ SPREAD_FLOOR: dict[str, float] = {
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
-#: pair and shifts by only 0.05-0.2 ln units within session noise (SCIENCE.md 2, 7);
+#: pair and shifts by only 0.05-0.2 ln units within session noise (docs/science/eeg.md);
 #: the heart-rate term is a weak valence cue on its own.
 VALENCE_EVIDENCE = {"faa": 0.6, "hr": 0.3, "both": 1.0}
 #: [E] Window a modality needs for full coverage, seconds (HRV 60 s, EEG Welch 4 s).

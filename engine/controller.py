@@ -12,7 +12,7 @@ Protocol clock
     paused tick), skipping a phase moves ``tau`` to the end of the current phase.
     Phases are looked up at ``tau``.
 
-Target (iso principle, SCIENCE.md section 5)
+Target (iso principle, docs/science/protocol.md)
     * baseline: none (silence);
     * match: the measured state, ``a*(t) = a_hat(t)``, ``v*(t) = v_hat(t)``;
     * transition: from the state measured at the end of matching ``(a_0, v_0)`` to the

@@ -2,7 +2,7 @@
 
 Every default of the closed loop lives here; the engine classes take their settings
 as required keyword arguments, so there is one place where a number is chosen. Values
-marked [E] in ``../shared/SCIENCE.md`` are engineering choices: keep them configurable.
+marked [E] in ``docs/science/`` are engineering choices: keep them configurable.
 """
 
 from __future__ import annotations
@@ -23,11 +23,11 @@ from pydantic import (
 
 #: Hard cap of the program level ceiling ``safety.loudness_db_max``, dBFS (RMS). A session
 #: file cannot set a louder ceiling. With the synth's peak limiter at -1 dBFS and the
-#: startle rule that transients stay within 10 dB of the program level (SCIENCE.md 6),
+#: startle rule that transients stay within 10 dB of the program level (docs/science/safety.md),
 #: -12 dBFS is the loudest program level with headroom; on playback calibrated so the
 #: default ceiling (-18 dBFS) is 65-70 dBA it stays near the WHO-ITU 75-80 dBA limits.
 LOUDNESS_HARD_CAP_DB: float = -12.0
-#: Paced (resonance) breathing rates a session may set, Hz (3-15 breaths/min; SCIENCE.md 5:
+#: Paced (resonance) breathing rates a session may set, Hz (3-15 breaths/min; protocol.md:
 #: resonance is near 0.1 Hz, individually 4.5-7 breaths/min).
 PACED_BREATHING_RANGE_HZ: tuple[float, float] = (0.05, 0.25)
 
@@ -48,7 +48,7 @@ class Goal(_Model):
 
 
 class Phases(_Model):
-    """Protocol phase durations in seconds (SCIENCE.md section 5; shortened for the demo).
+    """Protocol phase durations in seconds (docs/science/protocol.md; shortened for the demo).
 
     Baseline is silent rest; matching plays music that mirrors the measured state;
     transition leads to the goal; maintain holds it; recovery tapers to silence.
@@ -62,7 +62,7 @@ class Phases(_Model):
     recovery_silence_s: float = Field(
         60.0,
         ge=0.0,
-        description="silence at the end of recovery, s (SCIENCE.md 5: >= 1-2 min); the music "
+        description="silence at the end of recovery, s (protocol.md: >= 1-2 min); the music "
         "tapers to the neutral preset before it, then fades out",
     )
     transition_shape: Literal["linear", "cosine"] = "cosine"
@@ -76,7 +76,7 @@ class Phases(_Model):
 
 
 class Safety(_Model):
-    """The safety envelope: hard bounds and slew limits of the music (SCIENCE.md 5-6)."""
+    """The safety envelope: hard bounds and slew limits of the music (docs/science/safety.md)."""
 
     tempo_bpm_min: float = Field(55.0, ge=40.0, le=160.0)
     tempo_bpm_max: float = Field(115.0, ge=40.0, le=160.0)
@@ -126,7 +126,7 @@ class Safety(_Model):
 
 
 class Estimator(_Model):
-    """Affect estimation: baseline z-scores, linear fusion, smoothing (SCIENCE.md 3).
+    """Affect estimation: baseline z-scores, linear fusion, smoothing (docs/science/affect.md).
 
     ``arousal = prior + gain * sum(w_i s_i z_i) / sum(w_i)`` over the available features,
     with signs s = +HR, -lnRMSSD, +engagement, -alpha.
@@ -142,7 +142,7 @@ class Estimator(_Model):
     w_alpha: float = Field(0.5, ge=0.0)
     w_faa: float = Field(1.0, ge=0.0)
     w_valence_hr: float = Field(
-        0.0, ge=0.0, description="weight of z(HR) in valence (SCIENCE.md 3: a small HR term)"
+        0.0, ge=0.0, description="weight of z(HR) in valence (science/affect.md: a small HR term)"
     )
     w_hf: float = Field(
         0.0,
@@ -196,7 +196,7 @@ class Control(_Model):
 
 
 class Features(_Model):
-    """Which physiological features feed the estimator, and their windows (SCIENCE.md 2-3).
+    """Which physiological features feed the estimator, and their windows (docs/science/).
 
     A modality switched off gets no feature stage: its streams are not read and its
     features stay empty in the record. The weights of the individual features are in
@@ -295,7 +295,7 @@ class Midi(_Model):
 
 
 class Simulation(_Model):
-    """The simulated listener (SCIENCE.md section 7)."""
+    """The simulated listener (docs/science/listener.md)."""
 
     arousal0: float = Field(0.6, ge=-1.0, le=1.0)
     valence0: float = Field(-0.2, ge=-1.0, le=1.0)

@@ -18,7 +18,7 @@ Articulation follows density: notes of melody and arp last ``1.1 - 0.6 * density
 their written length (legato when sparse and calm, detached when dense). Tempo changes
 take effect beat by beat and glide: each beat's tempo moves at most
 ``max_tempo_step`` (relative, default 2%) from the previous beat's toward the request
-(below the ~1.5-6% just-noticeable change, SCIENCE.md section 4). With
+(below the ~1.5-6% just-noticeable change, docs/music.md). With
 ``breathing_hz > 0`` (resonance breathing, 0.1 Hz = 6 breaths/min) velocities swell
 with the breathing cycle; the synth swells the pad with the same phase.
 
@@ -310,7 +310,7 @@ class Composer:
         """Extra pad pitches for ``tension``: 9th, 4th/11th, tritone, minor 2nd.
 
         The 9th and 4th are diatonic; the tritone and minor 2nd above the chord root
-        are the deliberate out-of-scale dissonances (SCIENCE.md section 4).
+        are the deliberate out-of-scale dissonances (docs/music.md).
         """
         ph = self._phrase
         assert ph is not None

@@ -1,7 +1,7 @@
 """What the engine may ask of the music: :class:`MusicParams` and its bounds.
 
 The cue model (:func:`music_arousal`, :func:`music_valence`) is the linear, additive
-mapping of SCIENCE.md section 4 (Eerola, Friberg & Bresin 2013; Wallis et al. 2011):
+mapping of docs/music.md (Eerola, Friberg & Bresin 2013; Wallis et al. 2011):
 each parameter is normalised to [-1, 1] around a neutral value and weighted by its
 importance. The controller inverts it and the simulated listener hears through it, so
 both sides of the loop share one definition.
@@ -152,7 +152,7 @@ def make_params(values: dict[str, float]) -> MusicParams:
 
 
 def music_arousal(p: MusicParams) -> float:
-    """Arousal the music expresses, in [-1, 1] (linear cue sum, SCIENCE.md section 4).
+    """Arousal the music expresses, in [-1, 1] (linear cue sum, docs/music.md).
 
     Silence (``fade == 0``) expresses nothing; the simulated listener handles silence
     separately through :attr:`MusicParams.fade`.
@@ -169,7 +169,7 @@ def music_valence(p: MusicParams) -> float:
     """Valence the music expresses, in [-1, 1].
 
     Mode dominates (Lydian +1 ... Locrian -1); tempo adds a little, dissonance takes
-    away (SCIENCE.md section 4).
+    away (docs/music.md).
     """
     v_mode = 1.0 - p.mode / 3.0
     neutral, half, _ = _AROUSAL_CUES["tempo_bpm"]

@@ -1,6 +1,6 @@
 """Crash isolation: a synth backend that restarts its pyo child when it dies.
 
-pyo 1.1.0 can crash in native code (DESIGN.md, "Known hazards"). The synth therefore
+pyo 1.1.0 can crash in native code (docs/architecture.md, "Known hazards"). The synth therefore
 runs in a child process (:class:`~attune.synthesis.synth.OfflineRenderer` or
 :class:`~attune.synthesis.synth.LiveSynth`), and :class:`SupervisedSynth` stands between it and
 the engine with the same ``start`` / ``send`` / ``close`` API:

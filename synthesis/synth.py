@@ -1,6 +1,6 @@
 """The pyo synthesizer, run in its own process (offline or live), and a silent stand-in.
 
-pyo 1.1.0 can crash in native code (DESIGN.md, "Known hazards"), so the parent never
+pyo 1.1.0 can crash in native code (docs/architecture.md, "Known hazards"), so the parent never
 imports pyo: :class:`OfflineRenderer` starts a child process (``multiprocessing``
 "spawn" context) that owns the pyo server, builds the graph once, and renders audio
 with the manual server (``audio="manual"``, one ``Server.process()`` per 240-sample
