@@ -18,10 +18,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check engine sensors synthesis sessions tests benchmarks
-	$(BIN)/python -m pytest -q
+	$(BIN)/ruff format --check engine sensors synthesis sessions tests benchmarks
+	$(BIN)/python -m pytest -q -n 2
+	.ci/wheel-check.sh
 
 test-slow: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow
+	$(BIN)/python -m pytest -q -n 2 -m slow
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -7,13 +7,15 @@ files 0600: session data is personal data.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 from datetime import datetime
 from pathlib import Path
+from typing import TextIO
 
 from attune.engine.loop import TickResult
-from attune.sessions.store import SessionStore
+from attune.sessions.store import SessionStore, StoreError
 from attune.synthesis.params import PARAM_NAMES
 
 #: Columns measured from the machine (vary from run to run); excluded when comparing runs.
@@ -21,30 +23,71 @@ MEASURED_COLUMNS: tuple[str, ...] = ("latency_ms", "compute_ms")
 
 
 def new_session_dir(output_dir: Path, name: str, participant: str) -> Path:
-    """Create ``output_dir/<YYYYmmdd-HHMMSS>-<name>-<participant>`` with mode 0700."""
-    output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    """Create ``output_dir/<YYYYmmdd-HHMMSS>-<name>-<participant>`` with mode 0700.
+
+    Two sessions started in the same second get ``-1``, ``-2``, ... suffixes; creation is
+    atomic (``mkdir`` fails on an existing folder), so concurrent processes never share one.
+
+    Raises
+    ------
+    StoreError
+        One line naming ``output_dir`` when it cannot be created or written.
+    """
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as e:
+        raise StoreError(f"output_dir {output_dir}: cannot create it: {e.strerror}") from None
+    if not output_dir.is_dir():
+        raise StoreError(f"output_dir {output_dir}: not a directory")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     base = output_dir / f"{stamp}-{name}-{participant}"
-    path, k = base, 1
-    while path.exists():
-        path, k = Path(f"{base}-{k}"), k + 1
-    path.mkdir(mode=0o700)
-    return path
+    for k in range(10_000):
+        path = base if k == 0 else Path(f"{base}-{k}")
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        except OSError as e:
+            raise StoreError(f"output_dir {output_dir}: cannot write: {e.strerror}") from None
+        return path
+    raise StoreError(f"output_dir {output_dir}: too many sessions named {base.name}")
 
 
-def private_open(path: Path, mode: str = "w"):
-    """Open a text file created with permissions 0600."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    return os.fdopen(fd, mode, newline="", encoding="utf-8")
+def _private_fd(path: Path) -> int:
+    """Open ``path`` for writing as a private file: created or truncated, mode 0600.
+
+    An existing file is reset to 0600 (``O_TRUNC`` alone would keep its old mode), and a
+    symlink at ``path`` is refused (``O_NOFOLLOW``), so nothing is written through a link
+    planted by someone else.
+
+    Raises
+    ------
+    StoreError
+        One line naming the path: a symlink, a directory, or no permission.
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise StoreError(f"{path}: is a symbolic link; refusing to write through it") from None
+        raise StoreError(f"{path}: cannot write: {e.strerror}") from None
+    os.fchmod(fd, 0o600)
+    return fd
+
+
+def private_open(path: Path, mode: str = "w") -> TextIO:
+    """Open a text file for writing, created (or reset) with permissions 0600, never a link."""
+    return os.fdopen(_private_fd(path), mode, newline="", encoding="utf-8")
 
 
 def private_file(path: Path) -> Path:
-    """Create an empty file with permissions 0600 for a library to write into.
+    """Create an empty private file (0600, never through a link) for a library to write into.
 
     pyo (libsndfile) and mido truncate an existing file and keep its mode, so the
     audio and MIDI files of a session stay private too.
     """
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+    os.close(_private_fd(path))
     return path
 
 

@@ -31,6 +31,7 @@ The database file is created 0600 inside the 0700 session folder; SQLite gives i
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import sqlite3
@@ -48,6 +49,8 @@ SCHEMA_VERSION = 1
 #: Tick columns stored as TEXT or INTEGER; every other tick column is REAL.
 TEXT_COLUMNS = frozenset({"phase"})
 INTEGER_COLUMNS = frozenset({"hold", "mode", "n_notes"})
+#: Longest annotation accepted, characters.
+MAX_ANNOTATION_CHARS = 2000
 #: Tables that hold rows over time (what ``attune export`` can write).
 TABLES: dict[str, tuple[str, ...]] = {
     "beats": ("time_s", "rr_ms", "corrected"),
@@ -253,6 +256,12 @@ def annotate(folder: Path | str, text: str, *, t_s: float | None = None, author:
     text = text.strip()
     if not text or "\n" in text:
         raise StoreError("annotation text must be one non-empty line")
+    if len(text) > MAX_ANNOTATION_CHARS:
+        raise StoreError(f"annotation text: at most {MAX_ANNOTATION_CHARS} characters")
+    if t_s is not None and not (math.isfinite(t_s) and t_s >= 0.0):
+        raise StoreError(
+            f"annotation time --t-s must be a finite number of seconds >= 0, got {t_s}"
+        )
     con = open_store(folder)
     try:
         if t_s is None:

@@ -73,6 +73,7 @@ def live_cfg(tmp_path, seconds):
     return cfg.model_copy(update={"phases": phases})
 
 
+@pytest.mark.slow  # real time: tens of seconds on the wall clock
 def test_every_sample_exactly_once_64ch_1000hz(tmp_path):
     sid = f"attune-test-{uuid.uuid4().hex[:8]}"
     pub, _ = start_publisher(sid, n_ch=64, fs=1000.0, dur_s=32.0)
@@ -103,6 +104,7 @@ def test_every_sample_exactly_once_64ch_1000hz(tmp_path):
     assert abs(out.t[-1] - 29.75) < 0.25
 
 
+@pytest.mark.slow  # real time: tens of seconds on the wall clock
 def test_stale_then_reconnected_with_same_source_id(tmp_path):
     sid = f"attune-test-{uuid.uuid4().hex[:8]}"
     stale_after = 1.0
@@ -173,6 +175,7 @@ def test_missing_stream_is_a_clear_error():
         LslSource(source_id="nope-" + uuid.uuid4().hex, session_t0=0.0, resolve_timeout_s=0.5)
 
 
+@pytest.mark.slow  # real time: tens of seconds on the wall clock
 def test_live_session_publishes_its_state_tick_by_tick(tmp_path):
     import threading
 

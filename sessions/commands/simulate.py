@@ -1,0 +1,72 @@
+"""``attune simulate``: a closed-loop session on the simulated listener."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from attune.sessions.commands._common import load_session_config, progress_bar, write_report
+
+if TYPE_CHECKING:
+    from attune.sessions.simulated_run import SessionSummary
+
+NAME = "simulate"
+HELP = "run a closed-loop session on the simulated listener"
+
+
+def add_session_flags(s: argparse.ArgumentParser) -> None:
+    """Add the flags shared by ``simulate`` and ``demo``."""
+    s.add_argument("--config", type=Path, help="session file (TOML); default: the demo session")
+    s.add_argument("--seed", type=int, help="override the session seed")
+    s.add_argument("--out", type=Path, help="output directory for session folders")
+    s.add_argument("--no-audio", action="store_true", help="skip audio rendering")
+    s.add_argument("--no-report", action="store_true", help="do not write report.html")
+    s.add_argument(
+        "--realtime",
+        action="store_true",
+        help="pace the session on the wall clock like a live one (default: as fast as "
+        "the CPU allows); plays to the session's [audio] device and [midi] port",
+    )
+    s.add_argument(
+        "--no-control",
+        action="store_true",
+        help="freeze the music at its starting parameters (open loop)",
+    )
+
+
+def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``simulate`` to ``sub``."""
+    s = sub.add_parser(NAME, help=HELP, description=HELP)
+    add_session_flags(s)
+    return s
+
+
+def format_summary(s: SessionSummary) -> str:
+    """Return the text ``simulate`` prints after a session."""
+    ttt = "not reached" if s.time_to_target_s is None else f"reached at {s.time_to_target_s:.0f} s"
+    early = " (ended early: interrupted)" if s.interrupted else ""
+    lines = [
+        f"Session of {s.duration_s / 60:.1f} min on the simulated listener{early}",
+        f"  arousal (true): start {s.start_arousal:+.2f} -> end {s.end_arousal:+.2f}"
+        f"   (goal {s.goal_arousal:+.2f}; engine estimate at end {s.end_arousal_estimate:+.2f})",
+        f"  target band |arousal - goal| < 0.2 held 60 s: {ttt}",
+        f"  notes composed: {s.n_notes}",
+        f"  wall time: {s.engine_wall_s:.1f} s"
+        + (f"; audio rendered at {s.render_speed_x:.0f}x real time" if s.render_speed_x else ""),
+        "  files:",
+    ]
+    lines += [f"    {k:8s} {v}" for k, v in s.files.items() if k != "folder"]
+    lines.append(f"Session folder: {s.folder}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a session on the simulated listener, print its summary, write its report."""
+    cfg = load_session_config(args)
+    from attune.sessions.simulated_run import run_simulation
+
+    summary = run_simulation(cfg, progress=progress_bar("simulating"), realtime=args.realtime)
+    print(format_summary(summary))
+    write_report(summary.folder, args)
+    return 0
