@@ -35,7 +35,10 @@ export
 evaluate
     ``evaluate``: closed loop against open-loop music on simulated listeners.
 cli
-    The ``attune`` command line (``main``, one ``cmd_*`` per command).
+    The ``attune`` command line: a thin dispatcher (``main``) over ``commands``.
+commands/
+    One module per ``attune`` command (``add_parser`` and ``run``), e.g.
+    ``commands.simulate``, ``commands.replay``, ``commands.control``.
 examples/
     Example session files (``relax``, ``energize``, ``resonance-breathing``,
     ``research-replay``, ``simulate``).
