@@ -517,7 +517,7 @@ class HRVFeatures:
     """HRV features of the rolling beat windows at one tick.
 
     Every feature is None (not available) until its minimum window is covered
-    (SCIENCE.md section 1), never NaN.
+    (docs/science/heart.md), never NaN.
 
     Attributes
     ----------

@@ -3,7 +3,8 @@
 Where things live
 -----------------
 types
-    ``StreamInfo``, ``Chunk``, the ``Source`` protocol and the sensor exceptions.
+    ``StreamInfo``, ``Chunk``, the ``Source`` protocol (``pull(t) -> Chunk``: how every
+    source is read) and the sensor exceptions.
 ring
     Preallocated multi-channel ring buffer with per-reader cursors.
 channels, montage

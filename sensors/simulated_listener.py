@@ -13,7 +13,7 @@ of how the streams are pulled: the latent process is integrated on a fixed step 
 or samples (``numpy.random.default_rng([seed, stream, block])``), and filters carry
 their state between pulls.
 
-Model [E] (SCIENCE.md sections 3 and 7; the forms are engineering choices, the ranges are
+Model [E] (docs/science/listener.md; the forms are engineering choices, the ranges are
 from the literature cited there):
 
 * Core affect (Ornstein-Uhlenbeck, Kuppens et al. 2010, entrainment form)::
@@ -88,7 +88,7 @@ _RIGHT_FRONTAL = frozenset({"AF8", "AF4", "F8", "F4", "FP2", "F6", "F2"})
 
 @dataclass(frozen=True)
 class ListenerTraits:
-    """Per-person parameters of the simulated listener ([E], SCIENCE.md section 7).
+    """Per-person parameters of the simulated listener ([E], docs/science/listener.md).
 
     Attributes
     ----------
@@ -224,7 +224,7 @@ class ListenerTraits:
         -------
         ListenerTraits
             Set points, gains and time constants drawn uniformly from the ranges of
-            SCIENCE.md sections 3 and 7; some people respond weakly to music.
+            docs/science/listener.md; some people respond weakly to music.
         """
         u = rng.uniform
         values: dict[str, float] = {

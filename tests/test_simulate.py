@@ -164,7 +164,7 @@ def test_alpha_power_higher_at_low_arousal_and_faa_follows_valence() -> None:
         faa[v] = float(np.log(pa[1]) - np.log(pa[0]))  # ln alpha(AF8) - ln alpha(AF7)
         total_rms = x.std(axis=1)
         assert np.all((total_rms > 8.0) & (total_rms < 40.0))
-    assert 1.3 * alpha[0.6] < alpha[-0.5] < 3.0 * alpha[0.6]  # modest, SCIENCE.md 7
+    assert 1.3 * alpha[0.6] < alpha[-0.5] < 3.0 * alpha[0.6]  # modest, docs/science/listener.md
     assert 1.1 * beta[-0.5] < beta[0.6] < 2.0 * beta[-0.5]
     assert faa[0.8] > faa[-0.8] + 0.5  # 1.6 ln units of design difference
 
