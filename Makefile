@@ -19,6 +19,8 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check engine sensors synthesis sessions tests benchmarks
 	$(BIN)/ruff format --check engine sensors synthesis sessions tests benchmarks
+	$(BIN)/lint-imports --no-logo
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2
 	.ci/wheel-check.sh
 
@@ -26,4 +28,4 @@ test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 -m slow
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info .mypy_cache

@@ -21,10 +21,16 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-PROTOCOL_KW = {"baseline_s": 180.0, "match_s": 60.0, "transition_s": 180.0, "maintain_s": 120.0}
+PROTOCOL_KW: dict[str, Any] = {
+    "baseline_s": 180.0,
+    "match_s": 60.0,
+    "transition_s": 180.0,
+    "maintain_s": 120.0,
+}
 
 
 @dataclass(frozen=True)

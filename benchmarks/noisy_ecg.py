@@ -27,7 +27,9 @@ def make_rhythm(kind: str, dur_s: float, rng) -> tuple[np.ndarray, np.ndarray]:
     ``kind``: ``sinus``; ``pvc`` (12 % of beats premature); ``bigeminy`` (every second
     beat); ``trigeminy`` (every third); ``couplets`` (pairs of PVCs after 20 % of sinus beats).
     """
-    t, times, kinds = 0.5, [], []
+    t = 0.5
+    times: list[float] = []
+    kinds: list[int] = []
     k = 0
     while t < dur_s:
         rr = 0.8 * (1 + 0.05 * np.sin(2 * np.pi * t / 4.0)) + rng.normal(0, 0.01)

@@ -1015,8 +1015,9 @@ class PpgPulseDetector:
         bp, self._zi = scipy.signal.sosfilt(self._sos, x, zi=self._zi)
         y = np.maximum(bp, 0.0)
         y *= y
-        ma1, self._z1 = scipy.signal.lfilter(self._b1, 1.0, y, zi=self._z1)
-        ma2, self._z2 = scipy.signal.lfilter(self._b2, 1.0, y, zi=self._z2)
+        one = np.ones(1)
+        ma1, self._z1 = scipy.signal.lfilter(self._b1, one, y, zi=self._z1)
+        ma2, self._z2 = scipy.signal.lfilter(self._b2, one, y, zi=self._z2)
         if self._zm is None:
             self._zm = scipy.signal.lfilter_zi(*self._ema) * y[0]
         mean, self._zm = scipy.signal.lfilter(*self._ema, y, zi=self._zm)

@@ -531,9 +531,9 @@ def run_batch(
                 outcomes[inp.rec_id] = Outcome(inp.rec_id, row)
                 continue
             key = cache_key(inp, recording_config(cfg, inp), content, version)
-            row = None if rerun else _cached(inp, out, key)
-            if row is not None:
-                outcomes[inp.rec_id] = Outcome(inp.rec_id, row, skipped=True)
+            cached = None if rerun else _cached(inp, out, key)
+            if cached is not None:
+                outcomes[inp.rec_id] = Outcome(inp.rec_id, cached, skipped=True)
             else:
                 todo.append((inp, key))
         if on_plan is not None:

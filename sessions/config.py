@@ -37,8 +37,8 @@ MAX_CONFIG_BYTES: int = 1_000_000
 MAX_SESSION_S: float = 4 * 3600.0
 _TEMPO_LO, _TEMPO_HI = HARD_BOUNDS["tempo_bpm"]
 _LOUD_LO, _LOUD_HI = HARD_BOUNDS["loudness_db"]
-#: Paced (resonance) breathing rates a session may set, Hz (3-15 breaths/min; SCIENCE.md 5:
-#: resonance is near 0.1 Hz, individually 4.5-7 breaths/min).
+#: Paced (resonance) breathing rates a session may set, Hz (3-15 breaths/min; resonance is
+#: near 0.1 Hz, individually 4.5-7 breaths/min: docs/science/protocol.md).
 PACED_BREATHING_RANGE_HZ: tuple[float, float] = (0.05, 0.25)
 
 
@@ -59,7 +59,7 @@ class Goal(_Model):
 
 
 class Phases(_Model):
-    """Protocol phase durations in seconds (SCIENCE.md section 5; shortened for the demo).
+    """Protocol phase durations in seconds (docs/science/protocol.md; shortened for the demo).
 
     Baseline is silent rest; matching plays music that mirrors the measured state;
     transition leads to the goal; maintain holds it; recovery tapers to silence.
@@ -74,7 +74,8 @@ class Phases(_Model):
         60.0,
         ge=0.0,
         le=3600.0,
-        description="silence at the end of recovery, s (SCIENCE.md 5: >= 1-2 min); the music "
+        description="silence at the end of recovery, s (>= 1-2 min, docs/science/protocol.md); "
+        "the music "
         "tapers to the neutral preset before it, then fades out",
     )
     transition_shape: Literal["linear", "cosine"] = "cosine"
@@ -99,7 +100,7 @@ class Phases(_Model):
 
 
 class Safety(_Model):
-    """The safety envelope: hard bounds and slew limits of the music (SCIENCE.md 5-6)."""
+    """The safety envelope: hard bounds and slew limits (docs/science/safety.md)."""
 
     tempo_bpm_min: float = Field(55.0, ge=_TEMPO_LO, le=_TEMPO_HI)
     tempo_bpm_max: float = Field(115.0, ge=_TEMPO_LO, le=_TEMPO_HI)
@@ -158,7 +159,7 @@ class Safety(_Model):
 
 
 class Estimator(_Model):
-    """Affect estimation: baseline z-scores, linear fusion, smoothing (SCIENCE.md 3).
+    """Affect estimation: baseline z-scores, linear fusion, smoothing (docs/science/affect.md).
 
     ``arousal = prior + gain * sum(w_i s_i z_i) / sum(w_i)`` over the available features,
     with signs s = +HR, -lnRMSSD, +engagement, -alpha.
@@ -181,7 +182,7 @@ class Estimator(_Model):
         0.0,
         ge=0.0,
         le=10.0,
-        description="weight of z(HR) in valence (SCIENCE.md 3: a small HR term)",
+        description="weight of z(HR) in valence (docs/science/affect.md: a small HR term)",
     )
     w_hf: float = Field(
         0.0,
@@ -243,7 +244,7 @@ class Control(_Model):
 
 
 class Features(_Model):
-    """Which physiological features feed the estimator, and their windows (SCIENCE.md 2-3).
+    """Which physiological features feed the estimator, and their windows (docs/science/).
 
     A modality switched off gets no feature stage: its streams are not read and its
     features stay empty in the record. The weights of the individual features are in
@@ -348,7 +349,7 @@ class Midi(_Model):
 
 
 class Simulation(_Model):
-    """The simulated listener (SCIENCE.md section 7)."""
+    """The simulated listener (docs/science/listener.md)."""
 
     arousal0: float = Field(0.6, ge=-1.0, le=1.0)
     valence0: float = Field(-0.2, ge=-1.0, le=1.0)

@@ -27,6 +27,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -180,7 +181,7 @@ def _limits(config_toml: str | None) -> _Limits:
         goal, safety, est, phases = cfg.goal, cfg.safety, cfg.estimator, cfg.phases
     except ConfigError as e:
         note = f"{e}; limits read section by section"
-        parts = []
+        parts: list[Any] = []
         for model, key in (
             (Goal, "goal"),
             (Safety, "safety"),

@@ -180,7 +180,9 @@ def _figure(ex: Example) -> str:
         ax2.broken_barh(
             [(n.t_s, n.dur_s)], (n.pitch - 0.4, 0.8), color=_VOICE_COLOURS.get(n.voice, "k")
         )
-    handles = [plt.Line2D([], [], color=c, lw=4, label=v) for v, c in _VOICE_COLOURS.items()]
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=c, lw=4, label=v) for v, c in _VOICE_COLOURS.items()]
     ax2.legend(handles=handles, loc="upper right", fontsize=7, ncol=4)
     ax2.set_ylabel("MIDI pitch")
     ax2.set_xlabel("time (s)")

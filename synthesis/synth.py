@@ -65,7 +65,7 @@ from typing import Any, Literal
 from attune.synthesis.composer import NoteEvent
 from attune.synthesis.instruments import DEFAULT_PALETTE, Instrument
 from attune.synthesis.instruments import palette as get_palette
-from attune.synthesis.params import MusicParams
+from attune.synthesis.params import PARAM_NAMES, MusicParams, make_params
 
 #: Samples per pyo buffer; 240 divides a 0.25 s control tick at 48 kHz (12000 samples).
 BUFFER_SIZE: int = 240
@@ -394,7 +394,7 @@ class _Graph:
         """
         p = tuple(v if math.isfinite(v) else q for v, q in zip(p, self._last, strict=True))
         self._last = p
-        mp_ = MusicParams(*p)
+        mp_ = make_params(dict(zip(PARAM_NAMES, p, strict=True)))
         b = float(mp_.brightness)
         self.cutoff.value = float(CUTOFF_LO_HZ * (CUTOFF_HI_HZ / CUTOFF_LO_HZ) ** b)
         self.tine.value = 0.15 + 0.85 * b
