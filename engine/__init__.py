@@ -14,11 +14,18 @@ eeg
 affect
     ``AffectEstimator``: baseline, robust z, fusion, smoothing and confidence into an
     ``AffectEstimate``.
+protocol
+    ``PhasePlan`` and ``SessionProtocol``: phases, the protocol clock, the iso-principle
+    target and the therapist's command queue (``SessionProtocol.apply_command`` applies
+    one command).
+control_law
+    ``ControlLaw``: ``ControlLaw.decide`` decides the tempo and every other music
+    parameter (PI law with feed-forward, holds, neutral fallback).
+envelope
+    ``Envelope``: ``Envelope.step`` is the one safety envelope every parameter passes
+    through (hard limits, session bounds, slew limits, pins, fades, emergency stop).
 controller
-    ``PhasePlan`` (protocol phases), ``Controller`` (target, control law, holds,
-    therapist commands; ``Controller.update`` decides the tempo and every other
-    parameter, ``Controller.begin_tick`` applies queued commands) and ``Envelope``
-    (``Envelope.limit``: slew limits and bounds, the safety envelope).
+    ``Controller``: composes protocol, control law and envelope once per tick.
 clocks
     ``VirtualClock`` (replay, simulation) and ``LiveClock`` (drift-corrected real time).
 loop

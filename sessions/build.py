@@ -202,6 +202,7 @@ def make_renderer(
         sr=cfg.sample_rate_hz,
         breathing_hz=cfg.features.paced_breathing_hz,
         pacer=cfg.audio.breathing_pacer,
+        palette=cfg.audio.palette,
         on_event=on_event,
     )
 
@@ -286,6 +287,7 @@ def open_live_outputs(
                 sr=cfg.sample_rate_hz,
                 breathing_hz=cfg.features.paced_breathing_hz,
                 pacer=cfg.audio.breathing_pacer,
+                palette=cfg.audio.palette,
                 on_event=on_event,
             )
             try:
@@ -298,7 +300,7 @@ def open_live_outputs(
                 port = open_midi_output(cfg.midi.port)
             except MidiError as e:
                 raise ConfigError(f"midi.port: {e}") from None
-            midi = MidiPortOutput(port)
+            midi = MidiPortOutput(port, palette=cfg.audio.palette)
             midi.start()
             outs.append(midi)
     except BaseException:

@@ -275,7 +275,7 @@ class SessionRun:
     def open_outputs(self) -> None:
         """Start the WAV renderer (its own process) and, in real time, the live outputs."""
         cfg, record = self.cfg, self.record
-        self.note_log = MidiRecorder()
+        self.note_log = MidiRecorder(palette=self.cfg.audio.palette)
         # The synth runs in its own process; the supervisor restarts it (with a fade-in)
         # if it dies, and reports that into the record.
         wav = self.folder / "session.wav"

@@ -6,7 +6,7 @@ import argparse
 
 NAME = "streams"
 #: Attune's stream kinds (kept here so ``--help`` needs no import).
-KINDS: tuple[str, ...] = ("eeg", "ecg", "ppg", "rr", "markers")
+KINDS: tuple[str, ...] = ("eeg", "ecg", "ppg", "rr", "hr", "markers")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
