@@ -248,19 +248,14 @@ def test_each_voice_on_its_own_channel_with_its_program(tmp_path, palette):
 
 
 @pytest.mark.parametrize("palette", ["piano", "ambient"])
-def test_session_file_palette_reaches_the_midi_file(tmp_path, palette):
+def test_session_file_palette_reaches_the_midi_file(short_config, palette):
     """``[audio] palette`` of a session file chooses the instruments of session.mid."""
     import mido
 
-    from attune.sessions.config import Phases, SessionConfig
     from attune.sessions.simulated_run import run_simulation
     from attune.synthesis.instruments import gm_programs
 
-    cfg = SessionConfig(
-        output_dir=tmp_path,
-        render_audio=False,
-        phases=Phases(baseline_s=5.0, match_s=20.0, transition_s=0.0, maintain_s=0.0),
-    )
+    cfg = short_config()
     cfg = cfg.model_copy(update={"audio": cfg.audio.model_copy(update={"palette": palette})})
     s = run_simulation(cfg)
     programs = {

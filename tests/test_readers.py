@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from muse_csv import muse_lsl_csv
 from xdf_writer import write_xdf
 
 from attune.sensors.readers import read_recording, select_streams
@@ -384,39 +385,6 @@ def test_module_import_is_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
-
-
-# ------------------------------------------------- real-world timing (issue 15)
-def muse_lsl_csv(path: Path, *, seconds: float = 60.0, seed: int = 0):
-    """Write a muse-lsl CSV from real EEG (BioSPPy, eyes closed, 125 Hz -> 256 Hz).
-
-    Four channels are four stretches of the recording; timestamps follow muse-lsl:
-    12-sample packets stamped on arrival (jitter up to ~16 ms), so they step back
-    between packets. ``Marker0`` holds stimulus codes on a few rows. Returns the true
-    sample times, the EEG (n, 4), the marker rows and their codes.
-    """
-    from scipy.signal import resample_poly
-
-    x = np.loadtxt(DATA / "biosppy/eeg_ec.txt")
-    y = resample_poly(x, 256, 125)
-    n = int(seconds * 256)
-    eeg = np.stack([y[i * n // 2 : i * n // 2 + n] for i in range(4)], axis=1)
-    rng = np.random.default_rng(seed)
-    true_t = 1.7e9 + np.arange(n) / 256.0
-    packet = np.arange(n) // 12
-    delay = np.clip(rng.gamma(2.0, 3e-3, packet.max() + 1), 0, 0.016)  # arrival latency
-    t = true_t + delay[packet]
-    rows = np.sort(rng.choice(np.arange(100, n - 100), size=6, replace=False))
-    codes = rng.integers(1, 5, size=6)
-    marker = np.zeros(n)
-    marker[rows] = codes
-    aux = rng.normal(0, 5, n)
-    with open(path, "w") as f:
-        f.write("timestamps,TP9,AF7,AF8,TP10,Right AUX,Marker0\n")
-        for k in range(n):
-            f.write(f"{t[k]:.6f},{eeg[k, 0]:.3f},{eeg[k, 1]:.3f},{eeg[k, 2]:.3f},"
-                    f"{eeg[k, 3]:.3f},{aux[k]:.3f},{int(marker[k])}\n")  # fmt: skip
-    return true_t, np.round(eeg, 3), rows, codes, t
 
 
 def test_muse_lsl_jittered_timestamps_and_marker_column(tmp_path):

@@ -127,7 +127,7 @@ def test_replay_in_blocks_gives_the_same_ticks_as_in_memory(tmp_path):
 
 
 def test_muse_csv_replays_with_its_markers_in_the_record(tmp_path):
-    from test_files import muse_lsl_csv
+    from muse_csv import muse_lsl_csv
 
     from attune.sessions.cli import main
     from attune.sessions.store import load_session
