@@ -36,23 +36,19 @@ Holds and fallback
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from attune.engine.affect import AffectEstimate
 from attune.engine.protocol import PLAYING
 from attune.synthesis.params import MusicParams, clip, params_for
 
 
-class ControlLaw:
-    """Affect estimate and target to the music's wish (see the module docstring).
+@dataclass(frozen=True)
+class LawSettings:
+    """Gains and hold rules of the control law (``[control]`` of the session file).
 
-    Parameters
+    Attributes
     ----------
-    bounds : dict of str to (lo, hi)
-        The envelope's bounds; the wish is clipped to them (so that a hold or a
-        resumption starts from a reachable wish).
-    start : MusicParams
-        The wish before the law first runs (the starting parameters).
-    tick_s : float
-        Tick period, seconds (the integral's time step).
     enabled : bool
         False freezes the wish (fades still follow the protocol).
     lead_gain : float
@@ -74,33 +70,52 @@ class ControlLaw:
         (arousal, valence) of the neutral calm preset.
     """
 
+    enabled: bool
+    lead_gain: float
+    integral_per_s: float
+    integral_max: float
+    max_lead: float
+    feedforward: float
+    min_confidence: float
+    hold_timeout_s: float
+    neutral: tuple[float, float]
+
+
+class ControlLaw:
+    """Affect estimate and target to the music's wish (see the module docstring).
+
+    Parameters
+    ----------
+    bounds : dict of str to (lo, hi)
+        The envelope's bounds; the wish is clipped to them (so that a hold or a
+        resumption starts from a reachable wish).
+    start : MusicParams
+        The wish before the law first runs (the starting parameters).
+    tick_s : float
+        Tick period, seconds (the integral's time step).
+    settings : LawSettings
+        Gains and hold rules.
+    """
+
     def __init__(
         self,
         *,
         bounds: dict[str, tuple[float, float]],
         start: MusicParams,
         tick_s: float,
-        enabled: bool,
-        lead_gain: float,
-        integral_per_s: float,
-        integral_max: float,
-        max_lead: float,
-        feedforward: float,
-        min_confidence: float,
-        hold_timeout_s: float,
-        neutral: tuple[float, float],
+        settings: LawSettings,
     ) -> None:
         self.bounds = bounds
         self.tick_s = tick_s
-        self.enabled = enabled
-        self.lead_gain = lead_gain
-        self.ki = integral_per_s
-        self.integral_max = integral_max
-        self.max_lead = max_lead
-        self.k_ff = feedforward
-        self.min_confidence = min_confidence
-        self.hold_timeout_s = hold_timeout_s
-        self.neutral = neutral
+        self.enabled = settings.enabled
+        self.lead_gain = settings.lead_gain
+        self.ki = settings.integral_per_s
+        self.integral_max = settings.integral_max
+        self.max_lead = settings.max_lead
+        self.k_ff = settings.feedforward
+        self.min_confidence = settings.min_confidence
+        self.hold_timeout_s = settings.hold_timeout_s
+        self.neutral = settings.neutral
         self.integral = 0.0
         self.want = start
         self.last_confident_t: float | None = None

@@ -25,13 +25,13 @@ Therapist overrides (:meth:`Controller.pin`, :meth:`Controller.set_goal`, ...)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from attune.engine.affect import AffectEstimate
-from attune.engine.control_law import ControlLaw
+from attune.engine.control_law import ControlLaw, LawSettings
 from attune.engine.envelope import Envelope, phrase_s
 from attune.engine.protocol import (
     COMMANDS,
@@ -123,17 +123,9 @@ class Controller:
         Parameters before the first fade-in (their fade is forced to 0).
     tick_s : float
         Tick period, seconds.
-    enabled : bool
-        False freezes the music at ``start`` (fades still follow the protocol;
-        therapist overrides still apply).
-    lead_gain, integral_per_s, integral_max, max_lead, feedforward : float
-        Control-law gains (:class:`attune.engine.control_law.ControlLaw`).
-    min_confidence : float
-        Below this arousal confidence the controller holds.
-    hold_timeout_s : float
-        After holding this long, drift toward the neutral preset.
-    neutral : tuple of float
-        (arousal, valence) of the neutral calm preset.
+    law : LawSettings
+        Gains and hold rules of the control law (``law.enabled`` False freezes the
+        music at ``start``; fades still follow the protocol and overrides still apply).
     transition_shape : {"linear", "cosine"}
         Shape of the iso-principle trajectory.
     goal_ramp_s : float
@@ -141,10 +133,6 @@ class Controller:
     recovery_silence_s : float
         Silence at the end of the recovery phase, seconds (the music tapers to the
         neutral preset before it, then fades out at the normal fade-out rate).
-    estop_fade_s : float
-        Emergency stop: fade 1 -> 0 in this many seconds.
-    override_loudness_rise_db_per_s : float
-        Unused (pins move at the envelope's slew limits); kept for the session builder.
 
     Notes
     -----
@@ -161,22 +149,12 @@ class Controller:
         goal_valence: float,
         start: MusicParams,
         tick_s: float,
-        enabled: bool,
-        lead_gain: float,
-        integral_per_s: float,
-        integral_max: float,
-        max_lead: float,
-        feedforward: float,
-        min_confidence: float,
-        hold_timeout_s: float,
-        neutral: tuple[float, float],
+        law: LawSettings,
         transition_shape: Literal["linear", "cosine"],
         goal_ramp_s: float,
         recovery_silence_s: float,
-        estop_fade_s: float,
-        override_loudness_rise_db_per_s: float,
     ) -> None:
-        self.envelope = replace(envelope, estop_fade_s=estop_fade_s)
+        self.envelope = envelope
         self.protocol = SessionProtocol(
             plan=plan,
             goal=(goal_arousal, goal_valence),
@@ -189,15 +167,7 @@ class Controller:
             bounds=self.envelope.bounds,
             start=self.start,
             tick_s=tick_s,
-            enabled=enabled,
-            lead_gain=lead_gain,
-            integral_per_s=integral_per_s,
-            integral_max=integral_max,
-            max_lead=max_lead,
-            feedforward=feedforward,
-            min_confidence=min_confidence,
-            hold_timeout_s=hold_timeout_s,
-            neutral=neutral,
+            settings=law,
         )
         self.params = self.start
         self.tick_s = tick_s

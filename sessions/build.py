@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from attune.engine.affect import AffectEstimator
+from attune.engine.control_law import LawSettings
 from attune.engine.controller import Controller, Envelope, PhasePlan
 from attune.engine.eeg import EEGStage
 from attune.engine.hrv import HRVStage
@@ -54,6 +55,7 @@ def make_envelope(sf: Safety) -> Envelope:
             "fade": 1.0 / sf.fade_out_s,
         },
         fade_up_per_s=1.0 / sf.fade_in_s,
+        estop_fade_s=sf.estop_fade_s,
     )
 
 
@@ -102,20 +104,20 @@ def make_controller(cfg: SessionConfig) -> Controller:
         goal_valence=cfg.goal.valence,
         start=starting_params(cfg),
         tick_s=cfg.tick_s,
-        enabled=ct.enabled,
-        lead_gain=ct.lead_gain,
-        integral_per_s=ct.integral_per_s,
-        integral_max=ct.integral_max,
-        max_lead=ct.max_lead,
-        feedforward=ct.feedforward,
-        min_confidence=cfg.estimator.min_confidence,
-        hold_timeout_s=ct.hold_timeout_s,
-        neutral=(ct.neutral_arousal, ct.neutral_valence),
+        law=LawSettings(
+            enabled=ct.enabled,
+            lead_gain=ct.lead_gain,
+            integral_per_s=ct.integral_per_s,
+            integral_max=ct.integral_max,
+            max_lead=ct.max_lead,
+            feedforward=ct.feedforward,
+            min_confidence=cfg.estimator.min_confidence,
+            hold_timeout_s=ct.hold_timeout_s,
+            neutral=(ct.neutral_arousal, ct.neutral_valence),
+        ),
         transition_shape=cfg.phases.transition_shape,
         goal_ramp_s=ct.goal_ramp_s,
         recovery_silence_s=cfg.phases.recovery_silence_s,
-        estop_fade_s=cfg.safety.estop_fade_s,
-        override_loudness_rise_db_per_s=cfg.safety.override_loudness_rise_db_per_s,
     )
 
 
