@@ -68,20 +68,13 @@ class ConfidenceResult:
 def run_listener(seed: int, index: int) -> dict[str, np.ndarray]:
     """Run one simulated listener; per-tick arrays after the baseline."""
     from attune.engine.clocks import VirtualClock
-    from attune.sessions.build import build_engine
     from attune.sessions.evaluate import EvalProtocol, draw_listener, eval_config
-    from attune.sessions.simulated_run import hear_music
-    from attune.synthesis.synth import SilentBackend
+    from attune.sessions.simulated_run import silent_engine
 
     protocol = EvalProtocol(**PROTOCOL_KW)
     listener, intake, goal, _ = draw_listener(seed, index, protocol)
     cfg = eval_config(protocol, goal=goal, intake=intake, closed=True)
-    engine = build_engine(
-        cfg,
-        sources=listener.sources(),
-        synths=[SilentBackend()],
-        listeners=[lambda t, p: hear_music(listener, t, p)],
-    )
+    engine = silent_engine(cfg, listener)
     clock = VirtualClock(tick_s=cfg.tick_s)
     n = int(round(protocol.total_s / cfg.tick_s))
     cols = {k: np.empty(n) for k in ("t", "a", "c", "v", "vc", "vm", "ta", "tv")}

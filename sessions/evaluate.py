@@ -47,7 +47,6 @@ from multiprocessing import get_context
 import numpy as np
 
 from attune.sensors.types import Chunk, Source, empty_chunk
-from attune.sessions.simulated_run import hear_music
 
 TARGET_BAND = 0.2
 TARGET_HOLD_S = 60.0
@@ -334,19 +333,13 @@ def check_run(decisions, envelope, dt: float) -> tuple[int, str]:
 def run_one(seed: int, index: int, condition: str, protocol: EvalProtocol) -> RunResult:
     """Run one listener under one condition (``"closed"`` or ``"open"``)."""
     from attune.engine.clocks import VirtualClock
-    from attune.sessions.build import build_engine, make_envelope
-    from attune.sessions.simulated_run import time_to_band
-    from attune.synthesis.synth import SilentBackend
+    from attune.sessions.build import make_envelope
+    from attune.sessions.simulated_run import silent_engine, time_to_band
 
     listener, intake, goal, true_goal = draw_listener(seed, index, protocol)
     traits = listener.traits
     cfg = eval_config(protocol, goal=goal, intake=intake, closed=condition == "closed")
-    engine = build_engine(
-        cfg,
-        sources=listener.sources(),
-        synths=[SilentBackend()],
-        listeners=[lambda t, p: hear_music(listener, t, p)],
-    )
+    engine = silent_engine(cfg, listener)
     clock = VirtualClock(tick_s=cfg.tick_s)
     n = int(round(protocol.total_s / cfg.tick_s))
     t = np.empty(n)

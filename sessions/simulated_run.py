@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from attune.engine.clocks import LiveClock, VirtualClock
-from attune.engine.loop import TickResult
+from attune.engine.loop import Engine, TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
@@ -172,6 +172,19 @@ def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
     fitted = cfg.model_copy(update={"phases": ph.model_copy(update=update)})
     # validated again: the fitted phases must still be a session the config accepts
     return validate_config(fitted.model_dump(mode="json"), source=f"--duration-s {duration_s:g}")
+
+
+def silent_engine(cfg: SessionConfig, listener: SimulatedListener) -> Engine:
+    """Build the closed loop of ``cfg`` on ``listener``, without audio (evaluations, benches)."""
+    from attune.sessions.build import build_engine
+    from attune.synthesis.synth import SilentBackend
+
+    return build_engine(
+        cfg,
+        sources=listener.sources(),
+        synths=[SilentBackend()],
+        listeners=[lambda t, p: hear_music(listener, t, p)],
+    )
 
 
 def run_simulation(
