@@ -77,7 +77,7 @@ def streams_of(
         if left:
             warn(
                 f"{path.name}: {b.name}: left out {len(left)} channel(s) Attune does not use: "
-                f"{short_list(left)} (pick them with columns= and kind=)"
+                f"{short_list(left)} (pick them with --column NAME --kind KIND)"
             )
     if not chosen:
         return []
@@ -334,7 +334,8 @@ def _estimate_fs(times: np.ndarray, what: str) -> float:
     """Nominal rate from timestamps: samples per second outside gaps, rounded if near."""
     if times.size < 3:
         raise SensorError(
-            f"{what}: {times.size} samples are too few to estimate the sampling rate; pass fs="
+            f"{what}: {times.size} samples are too few to estimate the sampling rate; "
+            "give it with --fs HZ"
         )
     d = np.diff(times)
     med = float(np.median(d))

@@ -169,7 +169,7 @@ def read_xdf(path: Path, warn: Warn) -> list[Block | RecordedStream]:
         if declared not in SIGNAL_KINDS and not any(k in SIGNAL_KINDS for k in kinds):
             warn(
                 f"{what}: not a kind Attune uses (eeg, ecg, ppg, rr, markers); skipped "
-                "(pick its channels with columns= and kind=)"
+                "(pick its channels with --column NAME --kind KIND)"
             )
         blocks.append(
             Block(

@@ -192,7 +192,7 @@ def read_recording(
         want = f"{kind} " if kind else "EEG, ECG, PPG or RR "
         raise SensorError(
             f"{p}: no {want}signal found (channels: {have or 'none'}); pick channels with "
-            "columns=[...] and kind=... (attune replay --column NAME --kind KIND)"
+            "--column NAME --kind KIND"
         )
     if not streams:
         raise SensorError(f"{p}: no {kind} stream found")
