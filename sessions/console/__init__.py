@@ -1,0 +1,1 @@
+"""The therapist's live web console (issue 18): a local ASGI app beside a running session."""
