@@ -64,11 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``attune``; returns the exit code."""
     args = build_parser().parse_args(argv)
     from attune.sessions.config import ConfigError
+    from attune.sessions.home import HomeError
     from attune.sessions.store import StoreError
 
     try:
         return int(args.func(args))
-    except (ConfigError, CliError, StoreError) as e:
+    except (ConfigError, CliError, StoreError, HomeError) as e:
         print(f"attune: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

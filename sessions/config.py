@@ -394,7 +394,12 @@ class SessionConfig(_Model):
         description="LSL streams of a live session; the first of each kind is used",
     )
     lsl_outlets: bool = Field(True, description="publish state, music and markers over LSL")
-    output_dir: Path = Field(Path("attune-sessions"), strict=False)
+    output_dir: Path | None = Field(
+        None,
+        strict=False,
+        description="where the session folder goes; unset: the data home's sessions/ "
+        "(attune.sessions.home: ATTUNE_HOME, the settings file, or the platform data dir)",
+    )
     render_audio: bool = Field(True, description="render the music to session.wav (offline)")
     sample_rate_hz: int = Field(
         48000, ge=22050, le=96000, description="audio sample rate, Hz (a multiple of 960)"

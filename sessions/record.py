@@ -23,10 +23,14 @@ from attune.synthesis.params import PARAM_NAMES
 MEASURED_COLUMNS: tuple[str, ...] = ("latency_ms", "compute_ms")
 
 
-def new_session_dir(output_dir: Path, name: str, participant: str) -> Path:
-    """Create ``output_dir/<YYYYmmdd-HHMMSS>-<name>-<participant>`` with mode 0700.
+def new_session_dir(
+    output_dir: Path, name: str, participant: str, *, seed: int | None = None
+) -> Path:
+    """Create ``output_dir/<YYYYmmdd-HHMMSS>-<name>-<participant>-s<seed>`` with mode 0700.
 
-    Two sessions started in the same second get ``-1``, ``-2``, ... suffixes; creation is
+    The folder name is the session id. With encryption at rest on, ``<participant>`` is
+    a keyed tag (:func:`attune.sessions.home.pseudonym_tag`), not the pseudonym. Two
+    sessions started in the same second get ``-1``, ``-2``, ... suffixes; creation is
     atomic (``mkdir`` fails on an existing folder), so concurrent processes never share one.
 
     Raises
@@ -41,7 +45,10 @@ def new_session_dir(output_dir: Path, name: str, participant: str) -> Path:
     if not output_dir.is_dir():
         raise StoreError(f"output_dir {output_dir}: not a directory")
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = output_dir / f"{stamp}-{name}-{participant}"
+    from attune.sessions.home import pseudonym_tag
+
+    tail = "" if seed is None else f"-s{seed}"
+    base = output_dir / f"{stamp}-{name}-{pseudonym_tag(participant)}{tail}"
     for k in range(10_000):
         path = base if k == 0 else Path(f"{base}-{k}")
         try:

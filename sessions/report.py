@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from attune.sessions.record import private_open
+from attune.sessions.sealed import seal_folder
 from attune.sessions.simulated_run import TARGET_BAND, TARGET_HOLD_S, time_to_band
 from attune.sessions.store import SessionData, load_session
 
@@ -1282,7 +1283,9 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
     folder : Path or str
         The session folder (holding ``session.db``).
     out : Path, optional
-        Where to write; default ``folder/report.html``. Created with mode 0600.
+        Where to write; default ``folder/report.html``. Created with mode 0600. With
+        encryption at rest on, the default report is sealed into the store (the path
+        returned no longer exists); an explicit ``out`` is written in clear.
 
     Returns
     -------
@@ -1333,4 +1336,6 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
     path = Path(out) if out is not None else folder / REPORT_FILE
     with private_open(path) as f:
         f.write(text)
+    if out is None:
+        seal_folder(folder)  # encryption at rest: the report goes into the store
     return path

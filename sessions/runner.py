@@ -27,7 +27,9 @@ from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
+from attune.sessions.home import encryption_on, sessions_dir
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
+from attune.sessions.sealed import seal_folder
 from attune.sessions.therapist import CommandSource, TherapistChannel
 from attune.synthesis.midi import MidiRecorder
 from attune.synthesis.params import MusicParams
@@ -248,10 +250,12 @@ class SessionRun:
     def open_store(self) -> None:
         """Create the private session folder, keep the config, open the record."""
         cfg, spec = self.cfg, self.spec
-        self.folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
+        out_dir = cfg.output_dir if cfg.output_dir is not None else sessions_dir()
+        self.folder = new_session_dir(out_dir, cfg.name, cfg.participant, seed=cfg.seed)
         config_toml = dump_config(cfg)
-        with private_open(self.folder / "config.toml") as f:
-            f.write(config_toml)
+        if not encryption_on():  # encrypted: the config is kept only inside the store
+            with private_open(self.folder / "config.toml") as f:
+                f.write(config_toml)
         for s in self.signals:
             if s.info.kind not in STAGE_OF_KIND:
                 raise ValueError(f"stream {s.info.name!r}: kind {s.info.kind!r} has no stage")
@@ -402,6 +406,8 @@ class SessionRun:
         }
         if cfg.render_audio:
             files["audio"] = str(folder / "session.wav")
+        if seal_folder(folder):  # encrypted: moved into the store
+            files = {k: f"{v} (sealed in the store)" if k != "store" else v for k, v in files.items()}
         speed = stats.duration_s / stats.wall_s if cfg.render_audio and stats is not None else None
         return RunOutcome(
             folder=folder,

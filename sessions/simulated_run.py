@@ -24,6 +24,7 @@ from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
+from attune.sessions.sealed import seal_folder
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
@@ -271,4 +272,5 @@ def run_simulation(
             f,
             indent=2,
         )
+    seal_folder(out.folder)  # encrypted: summary.json goes into the store too
     return summary

@@ -68,11 +68,56 @@ def now_utc() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    con = sqlite3.connect(path, timeout=10.0, isolation_level="DEFERRED")
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    return con
+def db_errors() -> tuple[type[Exception], ...]:
+    """The database exception classes of both drivers: ``except db_errors() as e``.
+
+    ``sqlite3.DatabaseError`` and, when SQLCipher is installed, its own (they share no
+    base class).
+    """
+    try:
+        import sqlcipher3
+    except ImportError:  # pragma: no cover - a dependency; kept for partial installs
+        return (sqlite3.DatabaseError,)
+    return (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """Open (or create) an Attune database: a session store or the client registry.
+
+    The one way every module opens a store. Without a key (see
+    :func:`attune.sessions.home.data_key`) it is plain SQLite; with one it is SQLCipher
+    (AES-256, the whole file and its WAL encrypted), keyed with the derived raw key. WAL
+    and ``synchronous=NORMAL`` in both cases.
+
+    Raises
+    ------
+    StoreError
+        One line when the file is encrypted and no key is set, the key is wrong, or the
+        file is no database.
+    """
+    from attune.sessions.home import KEY_ENV, data_key
+
+    key = data_key()
+    if key is None:
+        con = sqlite3.connect(path, timeout=10.0, isolation_level="DEFERRED")
+    else:
+        import sqlcipher3
+
+        con = sqlcipher3.connect(str(path), timeout=10.0, isolation_level="DEFERRED")
+        con.execute("PRAGMA cipher_log_level = NONE")
+        con.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    try:
+        con.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+    except db_errors() as e:
+        con.close()
+        if key is None:
+            why = f"encrypted or not a database ({e}); set {KEY_ENV} to the data home's key"
+        else:
+            why = f"does not open with the key of {KEY_ENV} (wrong key, or not encrypted): {e}"
+        raise StoreError(f"{path}: {why}") from None
+    return con  # type: ignore[no-any-return]
 
 
 def _quote(name: str) -> str:
@@ -116,7 +161,7 @@ class SessionStore:
         os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         self.tick_columns = tuple(tick_columns)
         self.commit_every = max(1, int(commit_every))
-        self._con = _connect(self.path)
+        self._con = connect(self.path)
         types = [
             "TEXT" if c in TEXT_COLUMNS else "INTEGER" if c in INTEGER_COLUMNS else "REAL"
             for c in self.tick_columns
@@ -223,9 +268,9 @@ def open_store(folder: Path | str) -> sqlite3.Connection:
     """
     path = store_path(folder)
     try:
-        con = _connect(path)
+        con = connect(path)
         version = con.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as e:
+    except db_errors() as e:
         raise StoreError(f"{path}: not a readable session store ({e})") from None
     if version != SCHEMA_VERSION:
         con.close()
@@ -371,7 +416,7 @@ def load_session(folder: Path | str) -> SessionData:
                 "SELECT t_s, author, text FROM annotations ORDER BY t_s, rowid"
             )
         ]
-    except sqlite3.DatabaseError as e:
+    except db_errors() as e:
         raise StoreError(f"{folder}: session store unreadable ({e})") from None
     finally:
         con.close()
@@ -447,7 +492,7 @@ def list_sessions(root: Path | str) -> tuple[list[SessionInfo], list[str]]:
     for db in sorted(root.glob(f"*/{STORE_FILE}")):
         try:
             out.append(session_info(db.parent))
-        except (StoreError, sqlite3.DatabaseError) as e:
+        except (StoreError, *db_errors()) as e:
             problems.append(f"{db.parent.name}: {e}")
     out.sort(key=lambda s: (s.meta.get("started_utc") or "", s.folder.name))
     return out, problems

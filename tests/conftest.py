@@ -12,6 +12,20 @@ import pytest
 DATA = Path(__file__).parent / "data"
 
 
+@pytest.fixture(autouse=True)
+def attune_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Give every test its own empty data home (``ATTUNE_HOME``), encryption off.
+
+    Tests never write to the real data home, read the user's settings file or use a key
+    from the environment; a test turns encryption on with ``monkeypatch.setenv``.
+    """
+    home = tmp_path_factory.mktemp("attune-home")
+    monkeypatch.setenv("ATTUNE_HOME", str(home))
+    monkeypatch.setenv("ATTUNE_SETTINGS", str(home / "no-settings.toml"))
+    monkeypatch.delenv("ATTUNE_KEY", raising=False)
+    return home
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The real third-party recordings copied into ``tests/data`` (licences beside them)."""

@@ -25,4 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "evaluate",
     "control",
     "bench",
+    "client",
+    "progress",
+    "erase",
+    "export_client",
 )

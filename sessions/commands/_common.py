@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from attune.sessions.config import SessionConfig
 
-#: Where session folders are looked up by id (the default ``output_dir``).
-SESSIONS_DIR = Path("attune-sessions")
 #: Help text of a SESSION argument.
 SESSION_HELP = "session folder, or a session id listed by `attune sessions`"
 #: Help text of ``--dir`` for commands that take a SESSION.
-DIR_HELP = f"where session ids are looked up ({SESSIONS_DIR})"
+DIR_HELP = "where session ids are looked up (default: the data home's sessions/)"
 
 
 #: Longest session ``--duration-s`` accepts, seconds (a day).
@@ -70,6 +68,8 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
         changes["seed"] = args.seed
     if args.out is not None:
         changes["output_dir"] = Path(args.out)
+    if getattr(args, "client", None) is not None:
+        changes["participant"] = use_client(args.client)
     changes.update(audio_changes(cfg, args.audio))
     if args.no_control:
         changes["control"] = cfg.control.model_copy(update={"enabled": False})
@@ -90,23 +90,62 @@ def audio_changes(cfg: SessionConfig, audio: bool | None) -> dict[str, Any]:
     return {"render_audio": False, "audio": cfg.audio.model_copy(update={"device": None})}
 
 
+def use_client(pseudonym: str) -> str:
+    """Return the pseudonym of ``--client``, registering it on first use (one line on stderr)."""
+    from attune.sessions.clients import ClientError, Registry
+
+    try:
+        with Registry.open() as reg:
+            if reg.add_if_missing(pseudonym):
+                print(f"attune: new client {pseudonym} registered", file=sys.stderr)
+    except ClientError as e:
+        raise CliError(str(e)) from None
+    return pseudonym
+
+
+def add_client_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--client C`` (dest ``client``): the session is a visit of client C."""
+    p.add_argument(
+        "--client",
+        metavar="C",
+        help="the client's pseudonym (registered on first use): the session's participant, "
+        "filed under the client in the data home",
+    )
+
+
 def write_report(folder: Path, args: argparse.Namespace | None = None) -> None:
     """Write the session's HTML report and print its path (the last line of a run).
 
-    Nothing is written when ``--no-report`` was given.
+    Nothing is written when ``--no-report`` was given. With encryption at rest the
+    report is sealed into the session's store. A ``--client`` session is filed as a
+    visit in the client registry first.
     """
+    if args is not None and getattr(args, "client", None) is not None:
+        from attune.sessions.clients import Registry
+
+        with Registry.open() as reg:
+            reg.add_visit(args.client, folder)
     if args is not None and not args.report:
         return
     from attune.sessions.report import write_report as write
 
-    print(f"Report: {write(folder)}")
+    path = write(folder)
+    if path.exists():
+        print(f"Report: {path}")
+    else:
+        print(
+            f"Report: sealed in {folder / 'session.db'} (encrypted; `attune report "
+            f"{folder.name} --out FILE` writes a clear copy)"
+        )
 
 
 def session_folder(args: argparse.Namespace) -> Path:
     """Return the session folder named by ``args.session`` (a folder, or an id under ``--dir``)."""
     from attune.sessions.store import resolve_session
 
-    return resolve_session(args.session, args.dir)
+    from attune.sessions.home import sessions_dir
+
+    return resolve_session(args.session, args.dir if args.dir is not None else sessions_dir())
 
 
 def add_session_argument(p: argparse.ArgumentParser) -> None:
@@ -116,7 +155,7 @@ def add_session_argument(p: argparse.ArgumentParser) -> None:
 
 def add_dir_argument(p: argparse.ArgumentParser) -> None:
     """Add ``--dir`` (where session ids are looked up) to ``p``."""
-    p.add_argument("--dir", type=Path, default=SESSIONS_DIR, help=DIR_HELP)
+    p.add_argument("--dir", type=Path, default=None, help=DIR_HELP)
 
 
 def add_audio_flag(p: argparse.ArgumentParser, *, default: bool | None, what: str) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attune.sessions.commands._common import (
+    add_client_flag,
     CliError,
     add_audio_flag,
     add_report_flag,
@@ -55,6 +56,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_audio_flag(rp, default=False, what="also render the music to session.wav (default: off)")
     add_report_flag(rp)
+    add_client_flag(rp)
     rp.set_defaults(no_control=False)
     return rp
 

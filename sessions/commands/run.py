@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 
 from attune.sessions.commands._common import (
+    add_client_flag,
+    use_client,
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
@@ -44,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "no WAV and no playback to the sound card (default: as the session file says)",
     )
     add_report_flag(rn)
+    add_client_flag(rn)
     rn.add_argument(
         "--resolve-timeout-s",
         type=float,
@@ -65,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
     cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
+    if args.client is not None:
+        cfg = cfg.model_copy(update={"participant": use_client(args.client)})
     from attune.sessions.live_run import run_live
 
     silence_alsa_errors()

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from attune.sessions.commands._common import SESSIONS_DIR
-
 NAME = "sessions"
 
 
@@ -16,23 +14,40 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     ls = sub.add_parser(
         NAME,
         help="list recorded sessions",
-        description="List the sessions recorded under DIR: id, mode, pseudonym, start, length, "
+        description="List the sessions recorded under DIR (default: the data home's "
+        "sessions/, from any working directory): id, mode, pseudonym, start, length, "
         "ticks, beats and status (ended, interrupted, running, or crashed when its process "
         "is gone).",
     )
     ls.add_argument(
-        "--dir", type=Path, default=SESSIONS_DIR, help=f"session directory ({SESSIONS_DIR})"
+        "--dir", type=Path, default=None, help="session directory (default: the data home's)"
+    )
+    ls.add_argument(
+        "--client",
+        metavar="C",
+        help="only client C's sessions (its visits filed anywhere, and those under DIR)",
     )
     return ls
 
 
 def run(args: argparse.Namespace) -> int:
-    """List the sessions recorded under ``--dir``."""
+    """List the sessions recorded under ``--dir`` (or the data home), of ``--client``."""
+    from attune.sessions.home import sessions_dir
     from attune.sessions.store import list_sessions
 
-    found, problems = list_sessions(args.dir)
+    root = args.dir if args.dir is not None else sessions_dir()
+    problems: list[str] = []
+    if args.client is not None:
+        from attune.sessions.clients import client_sessions
+
+        found = client_sessions(args.client, root=root)
+    elif args.dir is None and not root.is_dir():
+        found = []  # a fresh data home: nothing recorded yet
+    else:
+        found, problems = list_sessions(root)
     if not found:
-        print(f"no sessions in {args.dir}")
+        who = f" of client {args.client}" if args.client is not None else ""
+        print(f"no sessions{who} in {root}")
     else:
         head = ("id", "mode", "participant", "started (UTC)", "length", "ticks", "beats", "status")
         rows = [

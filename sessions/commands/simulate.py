@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
+    add_client_flag,
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
@@ -46,6 +47,7 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
         "file says; the demo renders)",
     )
     add_report_flag(s)
+    add_client_flag(s)
     s.add_argument(
         "--realtime",
         action="store_true",
