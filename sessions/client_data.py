@@ -147,6 +147,9 @@ def export_client(pseudonym: str, out: Path) -> list[Path]:
         for name in sealed_names(s.folder):
             with open(os.open(dest / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
                 f.write(unseal(s.folder, name))
+        if not (dest / "config.toml").exists() and s.meta.get("config_toml"):
+            with private_open(dest / "config.toml") as f:
+                f.write(s.meta["config_toml"])
         for p in s.folder.iterdir():
             if p.is_file() and not p.name.startswith(STORE_FILE) and not (dest / p.name).exists():
                 shutil.copyfile(p, dest / p.name)

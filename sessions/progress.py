@@ -200,7 +200,9 @@ def _figure(n_rows: int, title: str):
     fig = Figure(figsize=(FIG_W_IN, 0.7 + FIG_ROW_IN * n_rows), dpi=FIG_DPI)
     axes = fig.subplots(n_rows, 1, sharex=True, squeeze=False)[:, 0]
     fig.suptitle(title, fontsize=13, fontweight="bold", x=0.01, ha="left")
-    fig.subplots_adjust(left=0.09, right=0.98, top=1 - 0.55 / (0.7 + FIG_ROW_IN * n_rows))
+    h = 1.2 + FIG_ROW_IN * n_rows
+    fig.set_figheight(h)
+    fig.subplots_adjust(left=0.09, right=0.98, top=1 - 0.55 / h, bottom=0.75 / h)
     return fig, axes
 
 
@@ -288,6 +290,7 @@ def figure_target(visits: list[Visit]):
     a2.set_ylabel("minutes on hold")
     for ax in (a1, a2):
         ax.grid(alpha=0.3, axis="y")
+        ax.set_ylim(bottom=0.0, top=max(ax.get_ylim()[1], 0.5))
     _visit_axis(a2, visits)
     return fig
 

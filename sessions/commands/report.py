@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from attune.sessions.commands._common import (
     add_dir_argument,
@@ -24,10 +25,21 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_session_argument(rpt)
     add_dir_argument(rpt)
+    rpt.add_argument(
+        "--out",
+        type=Path,
+        metavar="FILE",
+        help="write the report here instead (in clear, also with encryption at rest on)",
+    )
     return rpt
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the HTML report of a recorded session."""
+    if args.out is not None:
+        from attune.sessions.report import write_report as write
+
+        print(f"Report: {write(session_folder(args), out=args.out)}")
+        return 0
     write_report(session_folder(args))
     return 0
