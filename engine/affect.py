@@ -161,6 +161,11 @@ def sam_to_unit(score: float) -> float:
     return (float(score) - 5.0) / 4.0
 
 
+def unit_to_sam(x: float) -> float:
+    """Inverse of :func:`sam_to_unit`: a -1..+1 value as a SAM rating 1..9 (3 decimals)."""
+    return round(5.0 + 4.0 * max(-1.0, min(1.0, float(x))), 3)
+
+
 @dataclass(frozen=True)
 class ModalityStatus:
     """Signal state of one modality at a tick.

@@ -24,6 +24,7 @@ from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
+from attune.sessions.store import add_selfreport
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
@@ -174,6 +175,23 @@ def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
     return validate_config(fitted.model_dump(mode="json"), source=f"--duration-s {duration_s:g}")
 
 
+def simulated_post_row(t_s: float, arousal: float, valence: float) -> tuple:
+    """The simulated listener's own rating after the session: its true state at the end.
+
+    Mapped to SAM (``5 + 4 x``) and rounded to whole points, as a person rates.
+    """
+    from attune.engine.affect import unit_to_sam
+
+    return (
+        float(t_s),
+        "post",
+        float(round(unit_to_sam(arousal))),
+        float(round(unit_to_sam(valence))),
+        "simulated",
+        None,
+    )
+
+
 def silent_engine(cfg: SessionConfig, listener: SimulatedListener) -> Engine:
     """Build the closed loop of ``cfg`` on ``listener``, without audio (evaluations, benches)."""
     from attune.sessions.build import build_engine
@@ -251,6 +269,8 @@ def run_simulation(
         progress=progress,
     )
     true_a = out.extras["sim_arousal"]
+    if out.n_ticks and not out.interrupted:  # the simulated listener rates how it ends
+        add_selfreport(out.folder, simulated_post_row(out.t[-1] + cfg.tick_s, *listener.state_at(out.t[-1])))
     summary = SessionSummary(
         folder=out.folder,
         duration_s=out.n_ticks * cfg.tick_s,
