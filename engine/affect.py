@@ -302,7 +302,6 @@ class AffectEstimator:
         self._state = [pa, pv]
         self._conf = [0.0, 0.0]
         self._last_z: float | None = None
-        self._last_zv: float | None = None  # valence's fused z at the newest tick
         self._dz = 1.0  # running mean |change of fused z| per second (starts "moving")
         self._n_after = 0
         self._saturated = False
@@ -448,7 +447,6 @@ class AffectEstimator:
         if terms:
             w_sum = sum(w for w, _, _ in terms)
             z_v = sum(w * z for w, z, _ in terms) / w_sum
-            self._last_zv = z_v
             raw_v = soft_bound(self.prior[1] + self.gains[1] * z_v)
             self._state[1] += self.alphas[1] * (raw_v - self._state[1])
             qc = sum(w * status[m].quality * _coverage(status[m], m) for w, _, m in terms) / w_sum
@@ -504,11 +502,9 @@ class AffectEstimator:
                 f"info: intake self-report sets the starting point: arousal {a:+.2f}, "
                 f"valence {v:+.2f}" + (" (absolute, no longer relative)" if was_relative else ""),
             )
-        za = self._last_z or 0.0
-        zv = self._last_zv or 0.0
         self.prior = (
-            unsoft_bound(a) - self.gains[0] * za,
-            unsoft_bound(v) - self.gains[1] * zv,
+            self.prior[0] + unsoft_bound(a) - unsoft_bound(self._state[0]),
+            self.prior[1] + unsoft_bound(v) - unsoft_bound(self._state[1]),
         )
         before = self._state[0]
         self._state = [a, v]

@@ -12,7 +12,7 @@ Scoring is local, with no model and no network:
 
 * valence: VADER's compound score (Hutto & Gilbert 2014, ICWSM; the ``vaderSentiment``
   package, MIT licence), which handles negation ("not happy"), intensifiers ("very") and
-  contrast ("but");
+  contrast ("but"), with a few feeling words it lacks added (:data:`VALENCE_ADDITIONS`);
 * arousal: Attune's own small lexicon (``data/arousal_lexicon.tsv``, its sources and
   licence in its header) averaged over the feeling words found, each scaled by an
   intensifier before it ("very" x1.3, "a bit" x0.6) and reversed and damped by a
@@ -59,6 +59,36 @@ BOOSTERS = {
     "somewhat": 0.7,
     "kinda": 0.7,
     "less": 0.5,
+}
+#: [E] Attune's additions to VADER's lexicon for described feelings (VADER's -4..+4
+#: scale; our own values): feeling words it lacks, and "heart", which VADER scores as
+#: love (+3.2) but which in a described feeling is the body ("my heart is racing").
+VALENCE_ADDITIONS = {
+    "heart": 0.0,
+    "afraid": -2.2,
+    "jittery": -1.2,
+    "rushed": -1.0,
+    "hurried": -0.8,
+    "racing": -0.8,
+    "pounding": -1.0,
+    "wired": -0.5,
+    "settled": 1.2,
+    "content": 1.6,
+    "cosy": 1.5,
+    "cozy": 1.5,
+    "grounded": 1.3,
+    "centred": 1.1,
+    "centered": 1.1,
+    "mellow": 1.1,
+    "rested": 1.4,
+    "chilled": 0.9,
+    "quiet": 0.4,
+    "drowsy": -0.4,
+    "heavy": -0.9,
+    "flat": -1.1,
+    "down": -1.1,
+    "blue": -1.0,
+    "listless": -1.4,
 }
 #: Two-word feelings, joined with ``_`` before the lookup.
 BIGRAMS = {("at", "ease"): "at_ease", ("on", "edge"): "on_edge", ("keyed", "up"): "keyed"}
@@ -110,7 +140,9 @@ def arousal_lexicon() -> dict[str, float]:
 def _vader():  # noqa: ANN202 - third-party type
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-    return SentimentIntensityAnalyzer()
+    analyzer = SentimentIntensityAnalyzer()
+    analyzer.lexicon.update(VALENCE_ADDITIONS)
+    return analyzer
 
 
 def tokens(text: str) -> list[str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +25,7 @@ from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
 from attune.sessions.store import add_selfreport
+from attune.sessions.therapist import CommandSource
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
@@ -210,6 +211,7 @@ def run_simulation(
     *,
     progress: Callable[[float], None] | None = None,
     realtime: bool = False,
+    commands: Sequence[CommandSource] = (),
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -224,6 +226,9 @@ def run_simulation(
         of the virtual clock: the session takes its protocol's length in wall time, and
         the listener's samples are produced up to each tick's actual time. The live
         outputs of ``cfg`` (``audio.device``, ``midi.port``) are checked first.
+    commands : sequence of CommandSource
+        Therapist commands (e.g. :class:`attune.sessions.therapist.ScriptedCommands`:
+        self-reports at given times), besides the command channel.
 
     Returns
     -------
@@ -267,10 +272,12 @@ def run_simulation(
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,
+        commands=commands,
     )
     true_a = out.extras["sim_arousal"]
     if out.n_ticks and not out.interrupted:  # the simulated listener rates how it ends
-        add_selfreport(out.folder, simulated_post_row(out.t[-1] + cfg.tick_s, *listener.state_at(out.t[-1])))
+        end_a, end_v = listener.state_at(out.t[-1])
+        add_selfreport(out.folder, simulated_post_row(out.t[-1] + cfg.tick_s, end_a, end_v))
     summary = SessionSummary(
         folder=out.folder,
         duration_s=out.n_ticks * cfg.tick_s,

@@ -419,7 +419,8 @@ def read_table(folder: Path | str, table: str) -> tuple[list[str], list[tuple]]:
         if table in EXTRA_TABLES and not _has_table(con, table):
             return list(EXTRA_TABLES[table]), []
         cols = _columns(con, table)
-        rows = con.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        order = "t_s, rowid" if table in EXTRA_TABLES else "rowid"
+        rows = con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
     finally:
         con.close()
     return cols, rows
