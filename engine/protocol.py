@@ -44,7 +44,16 @@ PHASES: tuple[str, ...] = ("baseline", "match", "transition", "maintain", "recov
 PLAYING: tuple[str, ...] = ("match", "transition", "maintain")
 #: Therapist commands understood by :func:`parse_command`.
 COMMANDS: tuple[str, ...] = (
-    "pin", "unpin", "goal", "pause", "resume", "skip", "estop", "end", "sam", "feeling",
+    "pin",
+    "unpin",
+    "goal",
+    "pause",
+    "resume",
+    "skip",
+    "estop",
+    "end",
+    "sam",
+    "feeling",
 )
 #: When a self-report was given: before the session (intake), during it, after it.
 REPORT_KINDS: tuple[str, ...] = ("pre", "during", "post")

@@ -125,7 +125,7 @@ class FeelingScore:
 
 @cache
 def arousal_lexicon() -> dict[str, float]:
-    """The arousal lexicon: word -> score in [-1, 1] (``data/arousal_lexicon.tsv``)."""
+    """Return the arousal lexicon: word -> score in [-1, 1] (``data/arousal_lexicon.tsv``)."""
     text = files("attune.sessions").joinpath("data/arousal_lexicon.tsv").read_text("utf-8")
     out = {}
     for line in text.splitlines():
@@ -153,7 +153,7 @@ def tokens(text: str) -> list[str]:
     while i < len(words):
         pair = tuple(words[i : i + 2])
         if pair in BIGRAMS:
-            out.append(BIGRAMS[pair])  # type: ignore[index]
+            out.append(BIGRAMS[pair])
             i += 2
         else:
             out.append(words[i])

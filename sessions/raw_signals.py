@@ -215,7 +215,7 @@ class StoredSource:
 
 
 def stored_sources(folder: Path | str) -> list[StoredSource]:
-    """Sources replaying the signals a session kept (:class:`StoredSource`, one per stream).
+    """Return sources replaying the signals a session kept (:class:`StoredSource`, one per stream).
 
     Raises
     ------
@@ -297,8 +297,11 @@ def replay_session(
 
 
 def compare_ticks(original: Path | str, replayed: Path | str) -> list[str]:
-    """Tick columns that differ between two sessions (measured timing and simulation truth
-    aside; a different tick count is reported as ``n_ticks``)."""
+    """Return the tick columns that differ between two sessions.
+
+    The measured timing and the simulation's truth are left aside; a different tick
+    count is reported as ``n_ticks``.
+    """
     from attune.sessions.record import MEASURED_COLUMNS
 
     a, b = load_session(original), load_session(replayed)

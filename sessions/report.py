@@ -1114,11 +1114,9 @@ def selfreport_section(reports: list[SelfReport]) -> list[str]:
         "<th>Valence</th><th>Source</th><th>Described feeling</th></tr>"
     )
     for r in reports:
-        words = (
-            e(r.text) if r.text else ("(words not kept)" if r.source == "feeling" else "")
-        )
+        words = e(r.text) if r.text else ("(words not kept)" if r.source == "feeling" else "")
         out.append(
-            f"<tr><td>{e(_WHEN.get(r.kind, r.kind))}</td><td class=\"num\">{mmss(r.t_s)}</td>"
+            f'<tr><td>{e(_WHEN.get(r.kind, r.kind))}</td><td class="num">{mmss(r.t_s)}</td>'
             f'<td class="num" data-value="{r.arousal!r}">{r.arousal:g}</td>'
             f'<td class="num" data-value="{r.valence!r}">{r.valence:g}</td>'
             f"<td>{e(_SOURCE.get(r.source, r.source))}</td><td>{words}</td></tr>"

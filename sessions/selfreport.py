@@ -49,7 +49,7 @@ def check_rating(value: float, what: str) -> float:
 
 
 def intake_report(cfg: SessionConfig) -> SelfReport | None:
-    """The intake rating a session starts from (t = 0, ``pre``), or None if relative.
+    """Return the intake rating a session starts from (t = 0, ``pre``), or None if relative.
 
     It is the configuration's ``estimator.prior_arousal`` and ``prior_valence`` as SAM
     ratings (what ``--intake-sam`` sets).
@@ -63,7 +63,7 @@ def intake_report(cfg: SessionConfig) -> SelfReport | None:
 
 
 def row(rep: SelfReport) -> tuple:
-    """The ``selfreports`` row of ``rep``."""
+    """Return the ``selfreports`` row of ``rep``."""
     return (float(rep.t_s), rep.kind, float(rep.arousal), float(rep.valence), rep.source, rep.text)
 
 

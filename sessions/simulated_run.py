@@ -177,7 +177,7 @@ def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
 
 
 def simulated_post_row(t_s: float, arousal: float, valence: float) -> tuple:
-    """The simulated listener's own rating after the session: its true state at the end.
+    """Return the simulated listener's own rating after the session: its true state at the end.
 
     Mapped to SAM (``5 + 4 x``) and rounded to whole points, as a person rates.
     """

@@ -514,11 +514,24 @@ def resolve_session(arg: Path | str, root: Path | str) -> Path:
 
 #: Columns of ``signal_streams``: one row per stream the engine read.
 SIGNAL_STREAM_COLUMNS: tuple[str, ...] = (
-    "stream", "name", "kind", "fs", "channels", "units", "source_id",
+    "stream",
+    "name",
+    "kind",
+    "fs",
+    "channels",
+    "units",
+    "source_id",
 )
 #: Columns of ``signals``: one compressed block of one stream's samples.
 SIGNAL_COLUMNS: tuple[str, ...] = (
-    "stream", "t0_s", "t1_s", "n_samples", "dtype", "pulls", "timestamps", "data",
+    "stream",
+    "t0_s",
+    "t1_s",
+    "n_samples",
+    "dtype",
+    "pulls",
+    "timestamps",
+    "data",
 )
 SELFREPORT_INSERT = "INSERT INTO selfreports VALUES (?, ?, ?, ?, ?, ?)"
 SIGNAL_STREAM_INSERT = "INSERT INTO signal_streams VALUES (?, ?, ?, ?, ?, ?, ?)"

@@ -124,7 +124,9 @@ def test_channel_rating_moves_the_session_estimate(anchored):
     assert abs(a1[i] - a0[i]) > 0.3  # visibly moved
     reports = read_reports(rated.folder)
     during = [r for r in reports if r.kind == "during"]
-    assert [(r.t_s, r.arousal, r.valence, r.source) for r in during] == [(40.0, 2.0, 7.0, "channel")]
+    assert [(r.t_s, r.arousal, r.valence, r.source) for r in during] == [
+        (40.0, 2.0, 7.0, "channel")
+    ]
     events = [e for _, e in rated.events]
     assert any("absolute from here, no longer relative" in e for e in events)
     assert not any(r.kind == "pre" for r in reports)  # relative: no intake to record
@@ -150,9 +152,13 @@ def test_intake_flag_starts_the_session_there(short_config, capsys):
 def test_cli_files_before_and_after_and_the_report_shows_them(anchored, tmp_path, capsys):
     _, rated = anchored
     folder = rated.folder
-    assert main(["selfreport", str(folder), "--when", "pre", "--arousal", "7", "--valence", "4"]) == 0
+    assert (
+        main(["selfreport", str(folder), "--when", "pre", "--arousal", "7", "--valence", "4"]) == 0
+    )
     assert "filed at 0.00 s" in capsys.readouterr().out
-    assert main(["selfreport", str(folder), "--when", "post", "--arousal", "3", "--valence", "6"]) == 0
+    assert (
+        main(["selfreport", str(folder), "--when", "post", "--arousal", "3", "--valence", "6"]) == 0
+    )
     rc = main(["selfreport", str(folder), "--when", "post", "--arousal", "12", "--valence", "6"])
     assert rc == 2 and "arousal must be a SAM rating from 1 to 9, got 12" in capsys.readouterr().err
     with pytest.raises(SelfReportError, match="--when"):
@@ -224,7 +230,10 @@ def test_feeling_on_the_channel_proposes_and_confirm_stores(tmp_path):
     assert (rep.kind, rep.source, rep.text) == ("during", "feeling", "very calm and peaceful")
     assert (rep.arousal, rep.valence) == (sam["arousal"], sam["valence"])
     assert any(e.startswith("command rejected: feeling confirm") for e in events)
-    assert [e.split(":")[0] for e in desk.take_events()] == ["feeling proposed", "feeling confirmed"]
+    assert [e.split(":")[0] for e in desk.take_events()] == [
+        "feeling proposed",
+        "feeling confirmed",
+    ]
 
 
 def test_feeling_in_a_session_is_stored_without_words_unless_consented(short_config):

@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _consented(config_toml: str | None) -> bool:
-    """True if the session's configuration says ``[session] store_feeling_text = true``."""
+    """Return True if the session's configuration says ``[session] store_feeling_text = true``."""
     import tomllib
 
     try:
