@@ -9,6 +9,9 @@ a scale bound or stops moving.
 
 Without the listener's own intake rating (SAM, :func:`sam_to_unit`) the estimate is the
 change from the baseline (``relative``): 0 is "as during the baseline", not "neutral".
+A rating given during the session (:meth:`AffectEstimator.self_report`) anchors the
+estimate there: the estimate jumps to the rating and moves with the features from it,
+and is absolute from then on.
 """
 
 from __future__ import annotations
@@ -125,6 +128,16 @@ def soft_bound(x: float) -> float:
     return float(y if x > 0 else -y)
 
 
+def unsoft_bound(y: float) -> float:
+    """Inverse of :func:`soft_bound` on (-1, 1); ``|y|`` is capped just below 1."""
+    ay = min(abs(float(y)), 1.0 - 1e-6)
+    if ay <= SOFT_KNEE:
+        return float(y)
+    room = 1.0 - SOFT_KNEE
+    x = SOFT_KNEE + room * math.atanh((ay - SOFT_KNEE) / room)
+    return float(x if y > 0 else -x)
+
+
 def sam_to_unit(score: float) -> float:
     """Map a 9-point SAM rating (Bradley & Lang 1994) to the -1..+1 scale.
 
@@ -146,6 +159,11 @@ def sam_to_unit(score: float) -> float:
     if not 1.0 <= score <= 9.0:
         raise ValueError(f"SAM rating must be between 1 and 9, got {score!r}")
     return (float(score) - 5.0) / 4.0
+
+
+def unit_to_sam(x: float) -> float:
+    """Inverse of :func:`sam_to_unit`: a -1..+1 value as a SAM rating 1..9 (3 decimals)."""
+    return round(5.0 + 4.0 * max(-1.0, min(1.0, float(x))), 3)
 
 
 @dataclass(frozen=True)
@@ -449,6 +467,51 @@ class AffectEstimator:
             rel,
             bool(self._conf[1] >= self.min_confidence),
             events,
+        )
+
+    def self_report(self, t: float, kind: str, arousal: float, valence: float) -> tuple[str, ...]:
+        """Take the listener's own rating into the estimate; return the events it raises.
+
+        Parameters
+        ----------
+        t : float
+            Session time, seconds.
+        kind : {"pre", "during", "post"}
+            ``post`` leaves the estimate alone (the session is over).
+        arousal, valence : float
+            The rating on the -1..+1 scale (:func:`sam_to_unit` of a SAM rating).
+
+        Notes
+        -----
+        Before the baseline is fixed the rating is the intake state (the prior the
+        estimate starts from). Afterwards it is an anchor: the prior becomes the value
+        that puts the estimate at the rating with the features as they are now,
+        ``prior = soft_bound^-1(rating) - gain * z_now``, so later changes of the
+        features move the estimate away from the rating; the smoothed estimate jumps
+        to the rating. Either way the estimate is absolute (not ``relative``) from then on.
+        """
+        if kind == "post":
+            return ()
+        a, v = float(np.clip(arousal, -1.0, 1.0)), float(np.clip(valence, -1.0, 1.0))
+        was_relative = self.relative
+        self.relative = False
+        if not self.baseline_ready:
+            self.prior = (a, v)
+            self._state = [a, v]
+            return (
+                f"info: intake self-report sets the starting point: arousal {a:+.2f}, "
+                f"valence {v:+.2f}" + (" (absolute, no longer relative)" if was_relative else ""),
+            )
+        self.prior = (
+            self.prior[0] + unsoft_bound(a) - unsoft_bound(self._state[0]),
+            self.prior[1] + unsoft_bound(v) - unsoft_bound(self._state[1]),
+        )
+        before = self._state[0]
+        self._state = [a, v]
+        return (
+            f"info: estimate anchored on the listener's self-report at {t:.1f} s: arousal "
+            f"{a:+.2f} (estimate was {before:+.2f}), valence {v:+.2f}"
+            + ("; absolute from here, no longer relative to the baseline" if was_relative else ""),
         )
 
     def _shape_checks(self, fused: float, raw: float, t: float) -> tuple[str, ...]:

@@ -40,6 +40,7 @@ from attune.engine.protocol import (
     CommandError,
     Phase,
     PhasePlan,
+    SelfReport,
     SessionProtocol,
     parse_command,
 )
@@ -55,6 +56,7 @@ __all__ = [
     "Envelope",
     "Phase",
     "PhasePlan",
+    "SelfReport",
     "parse_command",
     "phrase_s",
 ]
@@ -222,7 +224,36 @@ class Controller:
         verb, args = parse_command(line)
         if verb == "pin":
             self.envelope.check_pin(*args)
+        if verb == "feeling":
+            raise CommandError("feeling: this session has no feeling scorer (use 'sam' instead)")
         self.protocol.queue((verb, args))
+
+    def self_report(
+        self,
+        arousal: float,
+        valence: float,
+        kind: str = "during",
+        *,
+        source: str = "channel",
+        text: str | None = None,
+    ) -> None:
+        """Queue the listener's SAM rating (1..9) for the next tick, with where it came from.
+
+        The engine hands it to the estimator (an intake sets the starting point, a
+        rating during the session anchors the estimate) and the session record stores
+        it; ``text`` is a described feeling it was scored from (kept only with consent).
+
+        Raises
+        ------
+        CommandError
+            If a rating is outside 1..9 or ``kind`` is not pre, during or post.
+        """
+        verb, args = parse_command(f"sam {float(arousal)!r} {float(valence)!r} {kind}")
+        self.protocol.queue((verb, (*args, source, text)))
+
+    def take_self_reports(self) -> list[SelfReport]:
+        """Return and clear the self-reports applied at this tick (after :meth:`begin_tick`)."""
+        return self.protocol.take_self_reports()
 
     @property
     def ending(self) -> bool:

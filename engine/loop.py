@@ -9,8 +9,8 @@ from typing import Protocol
 
 import numpy as np
 
-from attune.engine.affect import AffectEstimate, AffectEstimator, ModalityStatus
-from attune.engine.controller import Controller, Decision
+from attune.engine.affect import AffectEstimate, AffectEstimator, ModalityStatus, sam_to_unit
+from attune.engine.controller import Controller, Decision, SelfReport
 from attune.sensors.types import Chunk, Source
 from attune.synthesis.composer import Composer, NoteEvent
 from attune.synthesis.params import MusicParams
@@ -102,6 +102,8 @@ class TickResult:
     events : tuple of str
         Events raised by the stages this tick (e.g. the HRV stage's warning that the
         rhythm makes HRV meaningless), recorded in the session's events.
+    self_reports : tuple of SelfReport
+        The listener's ratings applied at this tick (recorded in ``selfreports``).
     """
 
     t: float
@@ -114,6 +116,7 @@ class TickResult:
     latency_ms: float
     beats: np.ndarray = field(repr=False)
     events: tuple[str, ...] = ()
+    self_reports: tuple[SelfReport, ...] = ()
 
 
 class Engine:
@@ -193,6 +196,11 @@ class Engine:
             events += res.events
         # Commands queued for this tick (skip, pause) decide whether the baseline runs.
         phase = self.controller.begin_tick(t)
+        reports = tuple(self.controller.take_self_reports())
+        for rep in reports:  # the listener's own rating: intake or anchor of the estimate
+            events += self.estimator.self_report(
+                t, rep.kind, sam_to_unit(rep.arousal), sam_to_unit(rep.valence)
+            )
         estimate = self.estimator.update(t, features, status, baseline=phase == "baseline")
         decision = self.controller.update(estimate)
         notes = self.composer.advance(decision.params, t + self.tick_s)
@@ -213,4 +221,5 @@ class Engine:
             latency_ms=(t - newest) * 1e3 + compute_ms,
             beats=beats,
             events=events,
+            self_reports=reports,
         )

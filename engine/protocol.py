@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -42,10 +43,51 @@ PHASES: tuple[str, ...] = ("baseline", "match", "transition", "maintain", "recov
 #: Phases in which the music plays and the law (or matching) runs.
 PLAYING: tuple[str, ...] = ("match", "transition", "maintain")
 #: Therapist commands understood by :func:`parse_command`.
-COMMANDS: tuple[str, ...] = ("pin", "unpin", "goal", "pause", "resume", "skip", "estop", "end")
+COMMANDS: tuple[str, ...] = (
+    "pin",
+    "unpin",
+    "goal",
+    "pause",
+    "resume",
+    "skip",
+    "estop",
+    "end",
+    "sam",
+    "feeling",
+)
+#: When a self-report was given: before the session (intake), during it, after it.
+REPORT_KINDS: tuple[str, ...] = ("pre", "during", "post")
+#: Longest described feeling accepted, characters.
+MAX_FEELING_CHARS = 500
 
 #: A parsed command: the verb and its arguments.
 Command = tuple[str, tuple]
+
+
+@dataclass(frozen=True)
+class SelfReport:
+    """The listener's own rating (Self-Assessment Manikin, 9-point; Bradley & Lang 1994).
+
+    Attributes
+    ----------
+    t_s : float
+        Session time it was given, seconds.
+    kind : {"pre", "during", "post"}
+        Before (intake), during or after the session.
+    arousal, valence : float
+        SAM ratings, 1 (calm / unpleasant) to 9 (excited / pleasant).
+    source : str
+        Where it came from (``intake``, ``cli``, ``channel``, ``feeling``, ``simulated``).
+    text : str or None
+        The described feeling it was scored from, when the client consented to keep it.
+    """
+
+    t_s: float
+    kind: str
+    arousal: float
+    valence: float
+    source: str = "channel"
+    text: str | None = None
 
 
 class PhasePlan:
@@ -91,6 +133,8 @@ def parse_command(line: str) -> Command:
         unpin NAME|all
         goal AROUSAL [VALENCE]   in [-1, 1]
         pause | resume | skip | estop | end
+        sam AROUSAL VALENCE [pre|during|post]   SAM ratings 1..9 (default during)
+        feeling TEXT | feeling confirm | feeling cancel
 
     ``end`` ends the session gracefully: the music fades out at the normal fade-out rate
     (``1 / fade_out_s``) whatever is pinned, and the session runner stops once it is
@@ -150,6 +194,24 @@ def parse_command(line: str) -> Command:
             if not -1.0 <= x <= 1.0:
                 raise CommandError(f"goal: {w} must be in [-1, 1], got {x:g}")
         return verb, tuple(vals)
+    if verb == "sam":
+        if len(rest) not in (2, 3) or (len(rest) == 3 and rest[2].lower() not in REPORT_KINDS):
+            raise CommandError(
+                f"sam: expected 'sam AROUSAL VALENCE [pre|during|post]', got {shown!r}"
+            )
+        vals = [number(x, w) for x, w in zip(rest, ("arousal", "valence"), strict=False)]
+        for x, w in zip(vals, ("arousal", "valence"), strict=True):
+            if not 1.0 <= x <= 9.0:
+                raise CommandError(f"sam: {w} must be a SAM rating in [1, 9], got {x:g}")
+        kind = rest[2].lower() if len(rest) == 3 else "during"
+        return verb, (vals[0], vals[1], kind)
+    if verb == "feeling":
+        text = line.strip()[len(parts[0]) :].strip()
+        if not text:
+            raise CommandError("feeling: expected 'feeling TEXT', 'feeling confirm' or 'cancel'")
+        if len(text) > MAX_FEELING_CHARS:
+            raise CommandError(f"feeling: at most {MAX_FEELING_CHARS} characters")
+        return verb, (text,)
     if rest:
         raise CommandError(f"{verb}: takes no arguments, got {' '.join(rest)[:80]!r}")
     return verb, ()
@@ -201,6 +263,7 @@ class SessionProtocol:
         self._ramp: tuple[float, float, float, float] | None = None  # tau0, tau1, a0, v0
         self._pending: list[Command] = []
         self._applied_t: float | None = None
+        self.self_reports: list[SelfReport] = []
 
     # ------------------------------------------------------------ clock and commands
     def protocol_time(self, t: float) -> float:
@@ -285,6 +348,14 @@ class SessionProtocol:
             if not self.stopped:
                 self.stopped = True
                 ev.append("override: EMERGENCY STOP (fade to silence)")
+        elif verb == "sam":
+            a, v, kind = args[0], args[1], args[2]
+            source = args[3] if len(args) > 3 else "channel"
+            text = args[4] if len(args) > 4 else None
+            self.self_reports.append(SelfReport(t, kind, float(a), float(v), source, text))
+            ev.append(f"self-report ({kind}, {source}): SAM arousal {a:g}, valence {v:g}")
+        # "feeling" is scored and confirmed by the session layer (attune.sessions.feelings),
+        # which queues the confirmed rating as a "sam" command; nothing to apply here.
 
     # ------------------------------------------------------------ phases and target
     def enter(self, t: float, arousal: float, valence: float) -> tuple[str, float, float]:
@@ -336,6 +407,11 @@ class SessionProtocol:
                     s = self._shape((tau - tau0) / (tau1 - tau0)) if tau1 > tau0 else 1.0
                     out = (a0 + (self.goal[0] - a0) * s, v0 + (self.goal[1] - v0) * s)
         self.last_target = out
+        return out
+
+    def take_self_reports(self) -> list[SelfReport]:
+        """Return and clear the self-reports applied since the last call."""
+        out, self.self_reports = self.self_reports, []
         return out
 
     def take_events(self) -> list[str]:

@@ -371,6 +371,21 @@ class LiveStream(_Model):
     stale_after_s: float = Field(2.0, gt=0.0, le=60.0, description="no samples this long: stale")
 
 
+class SessionOptions(_Model):
+    """What a session keeps beyond ticks, beats and events (``[session]``)."""
+
+    store_feeling_text: bool = Field(
+        False,
+        description="keep the words of a described feeling with its rating (only with the "
+        "client's consent); false: only the scores are stored",
+    )
+    keep_signals: bool = Field(
+        True,
+        description="keep the raw signals the engine steered on in the session store "
+        "(compressed), so `attune replay SESSION_FOLDER` replays the session exactly",
+    )
+
+
 class SessionConfig(_Model):
     """A whole session. The defaults are the 10-minute demo on the simulated listener."""
 
@@ -387,6 +402,7 @@ class SessionConfig(_Model):
     features: Features = Features()
     audio: Audio = Audio()
     midi: Midi = Midi()
+    session: SessionOptions = SessionOptions()
     streams: tuple[LiveStream, ...] = Field(
         (),
         strict=False,

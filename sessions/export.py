@@ -14,6 +14,9 @@ recording or the simulation):
     ``t_s``, ``event``: phases, holds, warnings, therapist commands, markers.
 ``annotations``
     ``t_s``, ``author``, ``text``, ``created_utc``.
+``selfreports``
+    ``t_s``, ``kind`` (pre, during, post), ``arousal``, ``valence`` (SAM 1-9),
+    ``source``, ``text`` (a described feeling's words, only with consent).
 
 Formats: ``csv`` (header row, comma-separated, floats as Python's shortest round-trip
 repr) and ``json`` (one object per line, null where empty).
@@ -28,10 +31,10 @@ import sys
 from pathlib import Path
 from typing import Literal, TextIO
 
-from attune.sessions.store import TABLES, StoreError, read_table
+from attune.sessions.store import EXTRA_TABLES, TABLES, StoreError, read_table
 
 #: Tables ``attune export`` can write.
-EXPORT_TABLES: tuple[str, ...] = ("ticks", *TABLES)
+EXPORT_TABLES: tuple[str, ...] = ("ticks", *TABLES, *EXTRA_TABLES)
 #: Output formats.
 FORMATS: tuple[str, ...] = ("csv", "json")
 

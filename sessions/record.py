@@ -171,6 +171,10 @@ class SessionRecord:
             self.store.event(r.t, text)
         for text in r.events:
             self.store.event(r.t, text)
+        for rep in r.self_reports:
+            self.store.selfreport(
+                (rep.t_s, rep.kind, rep.arousal, rep.valence, rep.source, rep.text)
+            )
 
     def close(self, *, status: str = "ended") -> None:
         """Commit everything and mark the session ``status`` (``ended``/``interrupted``)."""

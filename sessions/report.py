@@ -33,6 +33,7 @@ import numpy as np
 
 from attune.sessions.record import private_open
 from attune.sessions.sealed import seal_folder
+from attune.sessions.selfreport import SelfReport, read_reports, summarize
 from attune.sessions.simulated_run import TARGET_BAND, TARGET_HOLD_S, time_to_band
 from attune.sessions.store import SessionData, load_session
 
@@ -1091,8 +1092,64 @@ def _utc(text: str | None) -> str:
     return text.replace("T", " ").replace("+00:00", " UTC")
 
 
+def selfreport_section(reports: list[SelfReport]) -> list[str]:
+    """HTML lines of the report's Self-report section (SAM ratings and described feelings)."""
+    e = html.escape
+    out = ['<h2 id="self-report">Self-report</h2>']
+    if not reports:
+        out.append(
+            '<p class="note" id="no-selfreports">No self-reports were filed (SAM ratings '
+            "before, during or after the session, or described feelings).</p>"
+        )
+        return out
+    sm = summarize(reports)
+    if sm.pre is not None and sm.post is not None:
+        da, dv = sm.change() or (0.0, 0.0)
+        out.append(
+            f'<p id="selfreport-change">Before &rarr; after (SAM 1-9): arousal '
+            f"{sm.pre.arousal:g} &rarr; {sm.post.arousal:g} ({da:+g}), valence "
+            f"{sm.pre.valence:g} &rarr; {sm.post.valence:g} ({dv:+g}).</p>"
+        )
+    out.append(
+        '<table id="selfreports"><tr><th>When</th><th>Time (min:s)</th><th>Arousal</th>'
+        "<th>Valence</th><th>Source</th><th>Described feeling</th></tr>"
+    )
+    for r in reports:
+        words = e(r.text) if r.text else ("(words not kept)" if r.source == "feeling" else "")
+        out.append(
+            f'<tr><td>{e(_WHEN.get(r.kind, r.kind))}</td><td class="num">{mmss(r.t_s)}</td>'
+            f'<td class="num" data-value="{r.arousal!r}">{r.arousal:g}</td>'
+            f'<td class="num" data-value="{r.valence!r}">{r.valence:g}</td>'
+            f"<td>{e(_SOURCE.get(r.source, r.source))}</td><td>{words}</td></tr>"
+        )
+    out.append("</table>")
+    out.append(
+        '<p class="note">SAM: Self-Assessment Manikin, arousal 1 calm .. 9 excited, valence '
+        "1 unpleasant .. 9 pleasant. The intake rating is where the estimate starts; a rating "
+        "during the session anchors the estimate there (from then on it is absolute, not "
+        "relative to the baseline). Described feelings were scored by a lexicon and filed "
+        "only once the therapist confirmed them; their words are kept only with the "
+        "client's consent.</p>"
+    )
+    return out
+
+
+_WHEN = {"pre": "before (intake)", "during": "during", "post": "after"}
+_SOURCE = {
+    "intake": "intake rating",
+    "cli": "entered (attune selfreport)",
+    "channel": "control channel",
+    "feeling": "described feeling",
+    "simulated": "simulated listener",
+}
+
+
 def _render_html(
-    data: SessionData, limits: _Limits, figures: list[tuple[str, str | None, str]], notes: list[str]
+    data: SessionData,
+    limits: _Limits,
+    figures: list[tuple[str, str | None, str]],
+    notes: list[str],
+    selfreport: list[str] | None = None,
 ) -> str:
     e = html.escape
     m = data.meta
@@ -1175,6 +1232,7 @@ def _render_html(
         dv = "" if value is None else f' data-value="{value!r}"'
         out.append(f"<tr><td>{e(label)}</td><td{dv}>{e(text)}</td></tr>")
     out.append("</table>")
+    out += selfreport or []
 
     out.append("<h2>Figures</h2>")
     if not figures:
@@ -1332,7 +1390,7 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
                 )
             )
             figures.append((fid, _png(fig), caption))
-    text = _render_html(data, limits, figures, notes)
+    text = _render_html(data, limits, figures, notes, selfreport_section(read_reports(folder)))
     path = Path(out) if out is not None else folder / REPORT_FILE
     with private_open(path) as f:
         f.write(text)

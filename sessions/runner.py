@@ -30,6 +30,10 @@ from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.home import encryption_on, sessions_dir
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from attune.sessions.sealed import seal_folder
+from attune.sessions.feelings import FeelingDesk
+from attune.sessions.raw_signals import SignalTee, tee_sources
+from attune.sessions.selfreport import intake_report
+from attune.sessions.selfreport import row as selfreport_row
 from attune.sessions.therapist import CommandSource, TherapistChannel
 from attune.synthesis.midi import MidiRecorder
 from attune.synthesis.params import MusicParams
@@ -223,6 +227,7 @@ class SessionRun:
         self.live_outs: list = []
         self.commands: list[CommandSource] = list(spec.commands)
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
+        self.tees: list[SignalTee] = []
 
     def run(self) -> RunOutcome:
         """Run the session to its end (or an interruption) and return what it produced."""
@@ -275,6 +280,11 @@ class SessionRun:
         self.record.event(0.0, f"session start: {spec.mode} seed={cfg.seed}")
         for text in spec.notes:
             self.record.event(0.0, text)
+        intake = intake_report(cfg)
+        if intake is not None:
+            self.record.store.selfreport(selfreport_row(intake))
+        # the raw signals the engine steers on, kept in the store (exact replay)
+        self.tees = tee_sources(self.signals, self.record.store) if cfg.session.keep_signals else []
 
     def open_outputs(self) -> None:
         """Start the WAV renderer (its own process) and, in real time, the live outputs."""
@@ -304,7 +314,7 @@ class SessionRun:
         cfg = self.cfg
         engine = build_engine(
             cfg,
-            sources=self.signals,
+            sources=self.tees or self.signals,
             synths=[self.renderer, self.note_log, *self.live_outs],
             listeners=self.spec.listeners,
         )
@@ -312,6 +322,10 @@ class SessionRun:
             channel = TherapistChannel(self.folder)
             self.commands.append(channel)
             self.record.event(0.0, f"therapist channel: 127.0.0.1:{channel.port} (attune control)")
+        ct = engine.controller
+        self.desk = FeelingDesk(
+            ct.command, ct.self_report, keep_text=cfg.session.store_feeling_text
+        )
         return engine
 
     def start_sources(self) -> float:
@@ -339,8 +353,10 @@ class SessionRun:
                     controller.end()
                 t = spec.clock.next_tick()
                 for cs in self.commands:
-                    for text in cs.poll(t, controller.command):
+                    for text in cs.poll(t, self.desk.submit):
                         record.event(t, text)
+                for text in self.desk.take_events():
+                    record.event(t, text)
                 r = engine.step(t)
                 values = spec.extra(r) if spec.extra is not None else {}
                 record.tick(r, values)
@@ -391,6 +407,8 @@ class SessionRun:
         try:
             return self.renderer.close()  # a death reported at close still reaches the record
         finally:
+            for tee in self.tees:
+                tee.flush()
             record.close(status=status)
 
     def outcome(self, engine: Engine, stats: RenderStats | None, wall_s: float) -> RunOutcome:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +25,8 @@ from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
 from attune.sessions.sealed import seal_folder
+from attune.sessions.store import add_selfreport
+from attune.sessions.therapist import CommandSource
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
@@ -175,6 +177,23 @@ def fit_protocol(cfg: SessionConfig, duration_s: float) -> SessionConfig:
     return validate_config(fitted.model_dump(mode="json"), source=f"--duration-s {duration_s:g}")
 
 
+def simulated_post_row(t_s: float, arousal: float, valence: float) -> tuple:
+    """Return the simulated listener's own rating after the session: its true state at the end.
+
+    Mapped to SAM (``5 + 4 x``) and rounded to whole points, as a person rates.
+    """
+    from attune.engine.affect import unit_to_sam
+
+    return (
+        float(t_s),
+        "post",
+        float(round(unit_to_sam(arousal))),
+        float(round(unit_to_sam(valence))),
+        "simulated",
+        None,
+    )
+
+
 def silent_engine(cfg: SessionConfig, listener: SimulatedListener) -> Engine:
     """Build the closed loop of ``cfg`` on ``listener``, without audio (evaluations, benches)."""
     from attune.sessions.build import build_engine
@@ -193,6 +212,7 @@ def run_simulation(
     *,
     progress: Callable[[float], None] | None = None,
     realtime: bool = False,
+    commands: Sequence[CommandSource] = (),
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -207,6 +227,9 @@ def run_simulation(
         of the virtual clock: the session takes its protocol's length in wall time, and
         the listener's samples are produced up to each tick's actual time. The live
         outputs of ``cfg`` (``audio.device``, ``midi.port``) are checked first.
+    commands : sequence of CommandSource
+        Therapist commands (e.g. :class:`attune.sessions.therapist.ScriptedCommands`:
+        self-reports at given times), besides the command channel.
 
     Returns
     -------
@@ -250,8 +273,12 @@ def run_simulation(
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,
+        commands=commands,
     )
     true_a = out.extras["sim_arousal"]
+    if out.n_ticks and not out.interrupted:  # the simulated listener rates how it ends
+        end_a, end_v = listener.state_at(out.t[-1])
+        add_selfreport(out.folder, simulated_post_row(out.t[-1] + cfg.tick_s, end_a, end_v))
     summary = SessionSummary(
         folder=out.folder,
         duration_s=out.n_ticks * cfg.tick_s,

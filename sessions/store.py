@@ -18,6 +18,16 @@ A session folder holds ``session.db`` (SQLite in WAL mode) with five tables:
 ``annotations``
     ``t_s``, ``author``, ``text``, ``created_utc``: notes added by people, during the
     session (``attune annotate``) or afterwards.
+``selfreports``
+    ``t_s``, ``kind`` (``pre``, ``during``, ``post``), ``arousal``, ``valence`` (SAM
+    1-9), ``source`` (``intake``, ``cli``, ``channel``, ``feeling``, ``simulated``),
+    ``text`` (a described feeling, kept only with the client's consent; else NULL).
+``signal_streams``, ``signals``
+    The raw signals the engine steered on (:mod:`attune.sessions.raw_signals`): one row
+    per stream, and compressed blocks of its samples with the ticks they arrived at.
+
+The last three tables are created when missing (:func:`ensure_extra_tables`), so older
+stores read as having none of those rows.
 
 Crash safety: rows are buffered and committed once per second of session time (every
 ``commit_every`` ticks). WAL with ``synchronous=NORMAL`` makes each commit durable
@@ -56,6 +66,10 @@ TABLES: dict[str, tuple[str, ...]] = {
     "beats": ("time_s", "rr_ms", "corrected"),
     "events": ("t_s", "event"),
     "annotations": ("t_s", "author", "text", "created_utc"),
+}
+#: Tables read and exported like :data:`TABLES` but absent from older stores (read as empty).
+EXTRA_TABLES: dict[str, tuple[str, ...]] = {
+    "selfreports": ("t_s", "kind", "arousal", "valence", "source", "text"),
 }
 
 
@@ -181,6 +195,7 @@ class SessionStore:
                 PRAGMA user_version = {SCHEMA_VERSION};
                 """
             )
+            ensure_extra_tables(self._con)
             self._con.execute(
                 "INSERT INTO sessions (id, name, participant, mode, seed, tick_s, started_utc,"
                 " status, pid, host, config_toml) VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)",
@@ -202,6 +217,7 @@ class SessionStore:
         self._ticks: list[tuple] = []
         self._beats: list[tuple] = []
         self._events: list[tuple] = []
+        self._rows: list[tuple[str, tuple]] = []  # (insert statement, row): extra tables
         self.n_ticks = 0
 
     def tick(self, row: tuple) -> None:
@@ -219,6 +235,18 @@ class SessionStore:
         """Buffer an event at session time ``t_s`` (s)."""
         self._events.append((float(t_s), str(text)))
 
+    def selfreport(self, row: tuple) -> None:
+        """Buffer a ``selfreports`` row (:data:`EXTRA_TABLES` order)."""
+        self._rows.append((SELFREPORT_INSERT, tuple(row)))
+
+    def signal_stream(self, row: tuple) -> None:
+        """Buffer a ``signal_streams`` row (:data:`SIGNAL_STREAM_COLUMNS` order)."""
+        self._rows.append((SIGNAL_STREAM_INSERT, tuple(row)))
+
+    def signal_block(self, row: tuple) -> None:
+        """Buffer a ``signals`` row (:data:`SIGNAL_COLUMNS` order)."""
+        self._rows.append((SIGNAL_INSERT, tuple(row)))
+
     def commit(self) -> None:
         """Write the buffered rows in one transaction."""
         with self._con:
@@ -228,9 +256,12 @@ class SessionStore:
                 self._con.executemany("INSERT INTO beats VALUES (?, ?, ?)", self._beats)
             if self._events:
                 self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
+            for sql, row in self._rows:
+                self._con.execute(sql, row)
         self._ticks.clear()
         self._beats.clear()
         self._events.clear()
+        self._rows.clear()
 
     def close(self, *, status: str = "ended") -> None:
         """Commit what is buffered, mark the session ``status`` and close the database."""
@@ -424,13 +455,17 @@ def load_session(folder: Path | str) -> SessionData:
 
 
 def read_table(folder: Path | str, table: str) -> tuple[list[str], list[tuple]]:
-    """Column names and rows of one table (``ticks`` or one of :data:`TABLES`)."""
-    if table != "ticks" and table not in TABLES:
-        raise StoreError(f"table must be one of {('ticks', *TABLES)}, got {table!r}")
+    """Column names and rows of one table (``ticks``, :data:`TABLES`, :data:`EXTRA_TABLES`)."""
+    known = ("ticks", *TABLES, *EXTRA_TABLES)
+    if table not in known:
+        raise StoreError(f"table must be one of {known}, got {table!r}")
     con = open_store(folder)
     try:
+        if table in EXTRA_TABLES and not _has_table(con, table):
+            return list(EXTRA_TABLES[table]), []
         cols = _columns(con, table)
-        rows = con.execute(f"SELECT * FROM {table} ORDER BY rowid").fetchall()
+        order = "t_s, rowid" if table in EXTRA_TABLES else "rowid"
+        rows = con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
     finally:
         con.close()
     return cols, rows
@@ -517,3 +552,117 @@ def resolve_session(arg: Path | str, root: Path | str) -> Path:
         f"session {str(arg)!r}: no {STORE_FILE} at {where} "
         "(give a session folder or an id listed by `attune sessions`)"
     )
+
+
+# --------------------------------------------------------------------------- extra tables
+# Self-reports and raw signals: tables added after schema version 1, created on demand.
+
+#: Columns of ``signal_streams``: one row per stream the engine read.
+SIGNAL_STREAM_COLUMNS: tuple[str, ...] = (
+    "stream",
+    "name",
+    "kind",
+    "fs",
+    "channels",
+    "units",
+    "source_id",
+)
+#: Columns of ``signals``: one compressed block of one stream's samples.
+SIGNAL_COLUMNS: tuple[str, ...] = (
+    "stream",
+    "t0_s",
+    "t1_s",
+    "n_samples",
+    "dtype",
+    "pulls",
+    "timestamps",
+    "data",
+)
+SELFREPORT_INSERT = "INSERT INTO selfreports VALUES (?, ?, ?, ?, ?, ?)"
+SIGNAL_STREAM_INSERT = "INSERT INTO signal_streams VALUES (?, ?, ?, ?, ?, ?, ?)"
+SIGNAL_INSERT = "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+def ensure_extra_tables(con: sqlite3.Connection) -> None:
+    """Create the ``selfreports``, ``signal_streams`` and ``signals`` tables if missing.
+
+    ``signals`` columns: ``stream`` (``signal_streams.stream``), ``t0_s``/``t1_s``
+    (first and last sample time, s), ``n_samples``, ``dtype`` of the samples
+    (``float32`` when exact, else ``float64``), ``pulls`` (the ticks the samples
+    arrived at and how many each brought), ``timestamps`` and ``data`` (compressed
+    blobs, :mod:`attune.sessions.raw_signals`).
+    """
+    con.executescript(
+        """
+        CREATE TABLE IF NOT EXISTS selfreports (
+            t_s REAL, kind TEXT, arousal REAL, valence REAL, source TEXT, text TEXT);
+        CREATE TABLE IF NOT EXISTS signal_streams (
+            stream INTEGER PRIMARY KEY, name TEXT, kind TEXT, fs REAL, channels TEXT,
+            units TEXT, source_id TEXT);
+        CREATE TABLE IF NOT EXISTS signals (
+            stream INTEGER, t0_s REAL, t1_s REAL, n_samples INTEGER, dtype TEXT,
+            pulls BLOB, timestamps BLOB, data BLOB);
+        """
+    )
+
+
+def _has_table(con: sqlite3.Connection, table: str) -> bool:
+    q = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    return con.execute(q, (table,)).fetchone() is not None
+
+
+def add_selfreport(folder: Path | str, row: tuple) -> None:
+    """Write one ``selfreports`` row into a session's store (running or finished).
+
+    Parameters
+    ----------
+    folder : Path or str
+        The session folder.
+    row : tuple
+        ``(t_s, kind, arousal, valence, source, text)``; validated by the caller
+        (:func:`attune.sessions.selfreport.add_rating`).
+    """
+    con = open_store(folder)
+    try:
+        with con:
+            ensure_extra_tables(con)
+            con.execute(SELFREPORT_INSERT, tuple(row))
+    finally:
+        con.close()
+
+
+def read_selfreports(folder: Path | str) -> list[tuple]:
+    """Rows of ``selfreports`` ``(t_s, kind, arousal, valence, source, text)`` by time."""
+    con = open_store(folder)
+    try:
+        if not _has_table(con, "selfreports"):
+            return []
+        return con.execute("SELECT * FROM selfreports ORDER BY t_s, rowid").fetchall()
+    finally:
+        con.close()
+
+
+def last_tick_s(folder: Path | str) -> tuple[float, float]:
+    """Return ``(newest tick time, tick_s)`` of a session, seconds (0 without ticks)."""
+    con = open_store(folder)
+    try:
+        t = con.execute("SELECT MAX(t_s) FROM ticks").fetchone()[0]
+        tick = con.execute("SELECT tick_s FROM sessions").fetchone()
+    finally:
+        con.close()
+    return float(t or 0.0), float((tick and tick[0]) or 0.0)
+
+
+def read_signal_rows(folder: Path | str) -> tuple[list[tuple], list[tuple]]:
+    """Rows of ``signal_streams`` and ``signals`` (by stream, then time); empty if absent."""
+    con = open_store(folder)
+    try:
+        if not _has_table(con, "signals"):
+            return [], []
+        streams = con.execute("SELECT * FROM signal_streams ORDER BY stream").fetchall()
+        blocks = con.execute("SELECT * FROM signals ORDER BY stream, rowid").fetchall()
+    except sqlite3.DatabaseError as e:
+        raise StoreError(f"{folder}: session store unreadable ({e})") from None
+    finally:
+        con.close()
+    return streams, blocks

@@ -74,7 +74,8 @@ class TherapistError(Exception):
     """The command channel cannot be reached or refused a command (one-line message)."""
 
 
-Submit = Callable[[str], None]
+#: Takes a command line; may return a dict of extra reply fields (a feeling's proposal).
+Submit = Callable[[str], object]
 
 
 class CommandSource(Protocol):
@@ -101,12 +102,15 @@ def submit_safely(submit: Submit, line: str) -> dict[str, object]:
     from attune.engine.protocol import CommandError
 
     try:
-        submit(line)
+        extra = submit(line)
     except CommandError as e:
         return {"ok": False, "error": str(e).replace("\n", " ")}
     except Exception as e:  # no command may end the session
         return {"ok": False, "error": f"internal error: {type(e).__name__}: {e}"[:300]}
-    return {"ok": True, "command": line.strip()}
+    reply: dict[str, object] = {"ok": True, "command": line.strip()}
+    if isinstance(extra, dict):
+        reply.update({k: v for k, v in extra.items() if k not in ("ok", "command")})
+    return reply
 
 
 class ScriptedCommands:
@@ -341,6 +345,16 @@ class TherapistChannel:
 
 
 def send_command(folder: Path | str, line: str, *, timeout_s: float = 5.0) -> str:
+    """Send one command to the session running in ``folder``; return it as accepted.
+
+    As :func:`send_command_reply`, which returns the whole reply.
+    """
+    return str(send_command_reply(folder, line, timeout_s=timeout_s).get("command"))
+
+
+def send_command_reply(
+    folder: Path | str, line: str, *, timeout_s: float = 5.0
+) -> dict[str, object]:
     """Send one command to the session running in ``folder`` and return its reply.
 
     Parameters
@@ -354,8 +368,9 @@ def send_command(folder: Path | str, line: str, *, timeout_s: float = 5.0) -> st
 
     Returns
     -------
-    str
-        The command as accepted.
+    dict
+        The reply: ``ok``, ``command`` (as accepted) and what the command adds
+        (``reply``, ``proposal`` for a described feeling).
 
     Raises
     ------
@@ -398,4 +413,4 @@ def send_command(folder: Path | str, line: str, *, timeout_s: float = 5.0) -> st
         raise TherapistError(f"{folder}: unreadable reply from the session: {e}") from None
     if not reply.get("ok"):
         raise TherapistError(f"command rejected: {reply.get('error')}")
-    return str(reply.get("command"))
+    return reply

@@ -37,6 +37,8 @@ def test_every_command_is_one_module():
         argv = {"render-examples": ["d"], "control": ["d", "pause"], "batch": ["d"]}.get(name, argv)
         argv = {"client": ["list"], "progress": ["C"], "erase": ["C"]}.get(name, argv)
         argv = {"export-client": ["C", "--out", "d"]}.get(name, argv)
+        sam = ["s", "--when", "post", "--arousal", "3", "--valence", "5"]
+        argv = {"selfreport": sam, "feeling": ["s", "calm"]}.get(name, argv)
         args = parser.parse_args([name, *SESSION_COMMANDS.get(name, argv)])
         assert args.command == name
         assert args.func.__module__ == f"attune.sessions.commands.{name.replace('-', '_')}"

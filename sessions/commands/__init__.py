@@ -16,6 +16,8 @@ COMMANDS: tuple[str, ...] = (
     "sessions",
     "report",
     "annotate",
+    "selfreport",
+    "feeling",
     "devices",
     "render_examples",
     "streams",

@@ -15,7 +15,7 @@ from attune.sessions.commands._common import (
 
 NAME = "export"
 #: Tables ``attune export`` offers (kept here so ``--help`` needs no import).
-EXPORT_CHOICES: tuple[str, ...] = ("ticks", "beats", "events", "annotations")
+EXPORT_CHOICES: tuple[str, ...] = ("ticks", "beats", "events", "annotations", "selfreports")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -25,7 +25,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="write a table of a recorded session as CSV",
         description="Write a table of a recorded session as CSV (or JSON lines). ticks: one "
         "row per tick; beats: time_s (seconds from the start of the recording), rr_ms, "
-        "corrected (0/1); events: t_s, event; annotations: t_s, author, text, created_utc.",
+        "corrected (0/1); events: t_s, event; annotations: t_s, author, text, created_utc; "
+        "selfreports: t_s, kind (pre/during/post), arousal, valence (SAM 1-9), source, text.",
     )
     add_session_argument(e)
     e.add_argument(

@@ -33,7 +33,18 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Replay a recording through the whole engine on the virtual clock, as fast "
         "as the CPU allows (deterministic), or publish it as LSL outlets with --lsl.",
     )
-    rp.add_argument("file", metavar="FILE", type=Path, help="the recording")
+    rp.add_argument(
+        "file",
+        metavar="FILE",
+        type=Path,
+        help="the recording, or a session folder: its kept raw signals replay exactly",
+    )
+    rp.add_argument(
+        "--from-session",
+        action="store_true",
+        help="FILE is a session folder: replay the raw signals it kept, under its own "
+        "configuration (the default when FILE holds a session.db)",
+    )
     rp.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
     rp.add_argument("--kind", choices=KINDS, help="kind of the chosen data")
     rp.add_argument(
@@ -108,6 +119,8 @@ def run(args: argparse.Namespace) -> int:
     from attune.sensors.readers import read_recording
     from attune.sensors.types import SensorError
 
+    if args.from_session or (args.file / "session.db").is_file():
+        return _replay_session(args)
     columns = [c for arg in args.column or [] for c in arg.split(",") if c]
     channels = [c for c in (args.channels or "").split(",") if c]
     check_seconds("--duration-s", args.duration_s)
@@ -140,6 +153,29 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(e)) from None
     print(format_summary(summary))
     write_report(summary.folder, args)
+    return 0
+
+
+def _replay_session(args: argparse.Namespace) -> int:
+    """Replay the raw signals a session kept; say whether the ticks match the original."""
+    from attune.sessions.raw_signals import compare_ticks, replay_session
+    from attune.sessions.store import resolve_session
+
+    folder = resolve_session(args.file, Path("attune-sessions"))
+    out = replay_session(
+        folder,
+        output_dir=args.out,
+        render_audio=bool(args.audio),
+        progress=progress_bar("replaying"),
+    )
+    diffs = compare_ticks(folder, out.folder)
+    print(f"Replayed session {folder.name} from its kept raw signals: {out.n_ticks} ticks")
+    if diffs:
+        print("  differs from the original in: " + ", ".join(diffs))
+    else:
+        print("  every tick identical to the original (features, estimate, target, music)")
+    print(f"Session folder: {out.folder}")
+    write_report(out.folder, args)
     return 0
 
 

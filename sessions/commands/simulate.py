@@ -11,7 +11,9 @@ from attune.sessions.commands._common import (
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_intake_flag,
     add_report_flag,
+    apply_intake_flag,
     check_seconds,
     load_session_config,
     progress_bar,
@@ -48,6 +50,7 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
     )
     add_report_flag(s)
     add_client_flag(s)
+    add_intake_flag(s)
     s.add_argument(
         "--realtime",
         action="store_true",
@@ -89,7 +92,7 @@ def format_summary(s: SessionSummary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run a session on the simulated listener, print its summary, write its report."""
-    cfg = load_session_config(args)
+    cfg = apply_intake_flag(args, load_session_config(args))
     from attune.sessions.simulated_run import fit_protocol, run_simulation
 
     check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
