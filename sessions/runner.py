@@ -407,7 +407,9 @@ class SessionRun:
         if cfg.render_audio:
             files["audio"] = str(folder / "session.wav")
         if seal_folder(folder):  # encrypted: moved into the store
-            files = {k: v if k == "store" else f"{v} (sealed in the store)" for k, v in files.items()}
+            files = {
+                k: v if k == "store" else f"{v} (sealed in the store)" for k, v in files.items()
+            }
             files["config"] = "kept in the store only (encrypted)"
         speed = stats.duration_s / stats.wall_s if cfg.render_audio and stats is not None else None
         return RunOutcome(

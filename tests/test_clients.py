@@ -39,7 +39,9 @@ def test_client_visits_and_latest_session(tmp_path, capsys):
     assert main(["simulate", "--client", "Kit-2", "--seed", "1", *SHORT]) == 0
     assert "new client Kit-2 registered" in capsys.readouterr().err
     outside = tmp_path / "outside"
-    assert main(["simulate", "--client", "Kit-2", "--seed", "2", "--out", str(outside), *SHORT]) == 0
+    assert (
+        main(["simulate", "--client", "Kit-2", "--seed", "2", "--out", str(outside), *SHORT]) == 0
+    )
     assert main(["simulate", "--seed", "9", *SHORT]) == 0  # someone else (sim-001)
     visits = client_sessions("Kit-2")
     assert [v.meta["seed"] for v in visits] == [1, 2]

@@ -141,9 +141,8 @@ def write_report(folder: Path, args: argparse.Namespace | None = None) -> None:
 
 def session_folder(args: argparse.Namespace) -> Path:
     """Return the session folder named by ``args.session`` (a folder, or an id under ``--dir``)."""
-    from attune.sessions.store import resolve_session
-
     from attune.sessions.home import sessions_dir
+    from attune.sessions.store import resolve_session
 
     return resolve_session(args.session, args.dir if args.dir is not None else sessions_dir())
 

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
-    add_client_flag,
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_client_flag,
     add_report_flag,
     check_seconds,
     load_session_config,
