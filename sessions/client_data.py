@@ -68,7 +68,7 @@ def erase_client(pseudonym: str) -> Erased:
     out = Erased()
     pages = progress_dir()
     if pages.is_dir():
-        out.pages = [p for p in pages.iterdir() if pseudonym in p.name]
+        out.pages = [p for p in pages.iterdir() if p.is_file() and p.stem == pseudonym]
     if registry_path().exists():
         with Registry.open(create=False) as reg:
             out.registered = reg.exists(pseudonym)
