@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from attune.sessions.home import home_dir, registry_path, sessions_dir
+from attune.sessions.home import ensure_home, registry_path, sessions_dir
 from attune.sessions.store import (
     SessionInfo,
     StoreError,
@@ -90,7 +90,7 @@ class Registry:
         if not path.exists():
             if not create:
                 raise ClientError(f"no client registry at {path} (attune client add C)")
-            home_dir(create=True)
+            ensure_home()
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:

@@ -27,7 +27,7 @@ from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
-from attune.sessions.home import encryption_on, sessions_dir
+from attune.sessions.home import encryption_on, ensure_home, sessions_dir
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from attune.sessions.sealed import seal_folder
 from attune.sessions.therapist import CommandSource, TherapistChannel
@@ -250,7 +250,10 @@ class SessionRun:
     def open_store(self) -> None:
         """Create the private session folder, keep the config, open the record."""
         cfg, spec = self.cfg, self.spec
-        out_dir = cfg.output_dir if cfg.output_dir is not None else sessions_dir()
+        out_dir = cfg.output_dir
+        if out_dir is None:
+            ensure_home()  # an encrypted home refuses a session without the key
+            out_dir = sessions_dir()
         self.folder = new_session_dir(out_dir, cfg.name, cfg.participant, seed=cfg.seed)
         config_toml = dump_config(cfg)
         if not encryption_on():  # encrypted: the config is kept only inside the store

@@ -63,6 +63,8 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
 
     # nothing in clear: only encrypted databases, folder names without pseudonyms
     files = _files(attune_home)
+    assert (attune_home / ".encrypted").stat().st_size == 0  # the marker holds nothing
+    files.remove(attune_home / ".encrypted")
     assert {p.name for p in files} == {"registry.db", "session.db"}
     assert len(files) == 3
     for p in attune_home.rglob("*"):
@@ -102,6 +104,8 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
     assert "ATTUNE_KEY" in _one_error(capsys)
     assert main(["export", str(mine), "ticks"]) == 2
     assert "ATTUNE_KEY" in _one_error(capsys)
+    assert main(["simulate", "--duration-s", "20", "--no-audio", "--no-report"]) == 2
+    assert "is encrypted" in _one_error(capsys)  # no clear session beside encrypted ones
     monkeypatch.setenv("ATTUNE_KEY", "wrong key")
     assert main(["client", "list"]) == 2
     assert "wrong key" in _one_error(capsys)
