@@ -124,8 +124,7 @@ def ensure_home() -> Path:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600))
     elif marker.exists():
         raise HomeError(
-            f"data home {home} is encrypted: set {KEY_ENV} (or the OS keyring entry) "
-            "to its key"
+            f"data home {home} is encrypted: set {KEY_ENV} (or the OS keyring entry) to its key"
         )
     return home
 

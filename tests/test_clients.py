@@ -60,8 +60,8 @@ def test_client_visits_and_latest_session(tmp_path, capsys, data_dir):
 
 
 def test_erase_leaves_nothing_and_export_is_portable(tmp_path, capsys, attune_home):
-    for who in ("Zephyr-Q7", "Other-B3"):
-        assert main(["simulate", "--client", who, "--duration-s", "20", "--no-audio"]) == 0
+    for who, report in (("Zephyr-Q7", "--report"), ("Other-B3", "--no-report")):
+        assert main(["simulate", "--client", who, "--duration-s", "20", "--no-audio", report]) == 0
     assert main(["client", "notes", "Zephyr-Q7", "Zephyr-Q7 note text"]) == 0
     assert main(["progress", "Zephyr-Q7"]) == 0
     export = tmp_path / "export"

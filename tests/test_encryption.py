@@ -87,7 +87,6 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
     assert "Attune session report" in (tmp_path / "r.html").read_text()
     assert main(["progress", CLIENT]) == 2  # no clear page inside the home
     assert "--out" in _one_error(capsys)
-    assert main(["progress", CLIENT, "--out", str(tmp_path / "p.html")]) == 0
     assert main(["export-client", CLIENT, "--out", str(tmp_path / "x")]) == 0
     (plain,) = (tmp_path / "x").glob("sessions/*/session.db")
     names = {p.name for p in plain.parent.iterdir()}
@@ -96,6 +95,7 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
     assert CLIENT.encode() in data and b"hr_bpm" in data
     assert sum(n in data for n in needles) >= 0.9 * len(needles)
     assert sqlite3.connect(plain).execute("SELECT COUNT(*) FROM annotations").fetchone()[0] == 1
+    assert "Progress of Zephyr-Q7" in (tmp_path / "x" / "progress.html").read_text()
 
     # without the key, or with a wrong one: one-line errors, nothing opens
     monkeypatch.delenv("ATTUNE_KEY")
