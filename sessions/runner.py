@@ -395,6 +395,11 @@ class SessionRun:
             return self.renderer.close()  # a death reported at close still reaches the record
         finally:
             record.close(status=status)
+            if self.failure is not None:  # no outcome step: seal what was written now
+                try:
+                    seal_folder(self.folder)
+                except Exception:  # never mask the failure itself
+                    pass
 
     def outcome(self, engine: Engine, stats: RenderStats | None, wall_s: float) -> RunOutcome:
         """Write the MIDI file and return the :class:`RunOutcome`."""
