@@ -22,7 +22,19 @@ record
     ``SessionRecord``: the private session folder; ``SessionRecord.tick`` writes a tick.
 store
     ``SessionStore`` (SQLite, WAL, committed once a second), ``load_session``,
-    ``list_sessions``, ``annotate``.
+    ``list_sessions``, ``annotate``; ``connect`` (the one way to open a store or the
+    registry: SQLCipher when a key is set) and ``db_errors``.
+home
+    ``home_dir``, ``sessions_dir``: the data home; ``data_key``: the key of encryption at
+    rest.
+clients
+    ``Registry`` (pseudonyms, notes, visits), ``client_sessions``, ``latest_session``.
+progress
+    ``write_progress``: a client's progress page across visits.
+sealed
+    ``seal_folder``: a session's files moved into its encrypted store.
+client_data
+    ``erase_client``, ``export_client``.
 therapist
     ``TherapistChannel`` (``attune control``, 127.0.0.1 with a token),
     ``ScriptedCommands``, ``send_command``.

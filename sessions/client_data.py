@@ -26,8 +26,8 @@ from pathlib import Path
 from attune.sessions.clients import Registry, check_pseudonym, client_sessions
 from attune.sessions.home import progress_dir, registry_path
 from attune.sessions.record import private_open
-from attune.sessions.sealed import wipe_file, sealed_names, unseal
-from attune.sessions.store import STORE_FILE, SCHEMA_VERSION, StoreError, open_store
+from attune.sessions.sealed import sealed_names, unseal, wipe_file
+from attune.sessions.store import SCHEMA_VERSION, STORE_FILE, StoreError, open_store
 
 
 class EraseError(StoreError):
@@ -68,7 +68,7 @@ def erase_client(pseudonym: str) -> Erased:
     out = Erased()
     pages = progress_dir()
     if pages.is_dir():
-        out.pages = [p for p in pages.iterdir() if pseudonym in p.name]
+        out.pages = [p for p in pages.iterdir() if p.is_file() and p.stem == pseudonym]
     if registry_path().exists():
         with Registry.open(create=False) as reg:
             out.registered = reg.exists(pseudonym)

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from attune.sessions.home import home_dir, registry_path, sessions_dir
+from attune.sessions.home import ensure_home, registry_path, sessions_dir
 from attune.sessions.store import (
     SessionInfo,
     StoreError,
@@ -90,7 +90,7 @@ class Registry:
         if not path.exists():
             if not create:
                 raise ClientError(f"no client registry at {path} (attune client add C)")
-            home_dir(create=True)
+            ensure_home()
             try:
                 os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
@@ -188,8 +188,10 @@ class Registry:
 
 
 def client_sessions(pseudonym: str, *, root: Path | None = None) -> list[SessionInfo]:
-    """A client's sessions, oldest first: visits filed in the registry and every session
-    under ``root`` (default the home's ``sessions/``) whose participant is ``pseudonym``.
+    """Return a client's sessions, oldest first.
+
+    They are the visits filed in the registry and every session under ``root`` (default
+    the home's ``sessions/``) whose participant is ``pseudonym``.
     """
     check_pseudonym(pseudonym)
     root = sessions_dir() if root is None else root
@@ -201,12 +203,13 @@ def client_sessions(pseudonym: str, *, root: Path | None = None) -> list[Session
     if registry_path().exists():
         with Registry.open(create=False) as reg:
             folders = reg.visit_folders(pseudonym)
+        unreadable: tuple[type[Exception], ...] = (StoreError, *db_errors())
         for f in folders:
             if f in found or not f.is_dir():
                 continue
             try:
                 found[f] = session_info(f)
-            except (StoreError, *db_errors()):
+            except unreadable:
                 continue
     out = list(found.values())
     out.sort(key=lambda s: (s.meta.get("started_utc") or "", s.folder.name))

@@ -13,6 +13,7 @@ Layout::
       registry.db         the client registry (attune.sessions.clients)
       sessions/<id>/      one folder per session (attune.sessions.store)
       progress/<C>.html   progress pages (clear mode only; see attune.sessions.progress)
+      .encrypted          empty marker: this home's data are encrypted (ensure_home)
 
 Encryption at rest: with a key (``ATTUNE_KEY``, or the OS keyring entry service
 ``attune``, user ``data-key`` when the optional ``keyring`` package is installed), every
@@ -44,6 +45,8 @@ KEYRING_USER = "data-key"
 SESSIONS_SUBDIR = "sessions"
 PROGRESS_SUBDIR = "progress"
 REGISTRY_FILE = "registry.db"
+#: Empty file marking a home whose data are encrypted (see :func:`ensure_home`).
+ENCRYPTED_MARKER = ".encrypted"
 #: PBKDF2 rounds and salt of the database key (fixed: the key is the same for every
 #: store, so any store opens with the one passphrase; SQLCipher salts each file's HMAC).
 KDF_ROUNDS = 200_000
@@ -105,6 +108,25 @@ def _platform_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir(APP))
+
+
+def ensure_home() -> Path:
+    """Create the data home if needed and check it matches the encryption setting.
+
+    A home first used with a key gets an empty marker file :data:`ENCRYPTED_MARKER`
+    (it holds nothing secret); using that home without a key then stops with a
+    :class:`HomeError` instead of writing clear data beside encrypted data.
+    """
+    home = home_dir(create=True)
+    marker = home / ENCRYPTED_MARKER
+    if data_key() is not None:
+        if not marker.exists():
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600))
+    elif marker.exists():
+        raise HomeError(
+            f"data home {home} is encrypted: set {KEY_ENV} (or the OS keyring entry) to its key"
+        )
+    return home
 
 
 def sessions_dir() -> Path:

@@ -69,7 +69,7 @@ class Visit:
     helped: dict[str, float] | None = None
 
     def rating(self, kind: str) -> SelfReport | None:
-        """The last self-report of ``kind`` (``pre`` or ``post``) with scores."""
+        """Return the last self-report of ``kind`` (``pre`` or ``post``) with scores."""
         rows = [r for r in self.reports if r.kind == kind and r.arousal is not None]
         return rows[-1] if rows else None
 
@@ -105,8 +105,9 @@ def read_selfreports(folder: Path) -> list[SelfReport]:
 
 
 def music_that_helped(data: SessionData, goal: float | None) -> dict[str, float] | None:
-    """The music of the :data:`HELP_WINDOW_S` window in which arousal came closest to
-    the goal fastest (music playing, not on hold).
+    """Return the music of the window in which arousal came closest to the goal fastest.
+
+    The window is :data:`HELP_WINDOW_S` long; the music is playing and not on hold.
 
     Returns
     -------
@@ -182,7 +183,7 @@ def read_visit(number: int, folder: Path) -> Visit:
 def client_visits(pseudonym: str) -> list[Visit]:
     """Every visit of ``pseudonym``, oldest first (unreadable sessions left out)."""
     check_pseudonym(pseudonym)
-    out = []
+    out: list[Visit] = []
     for s in client_sessions(pseudonym):
         try:
             out.append(read_visit(len(out) + 1, s.folder))
@@ -308,6 +309,16 @@ def _mode_name(m: float | None) -> str:
     return MODE_LABELS[int(np.clip(round(m), 0, len(MODE_LABELS) - 1))]
 
 
+def _mean_change(pairs: list[tuple[SelfReport, SelfReport]], what: str) -> float:
+    """Mean of after minus before of ``what`` over the pairs that have both (0 if none)."""
+    d = [
+        float(b_v) - float(a_v)
+        for a, b in pairs
+        if (a_v := getattr(a, what)) is not None and (b_v := getattr(b, what)) is not None
+    ]
+    return float(np.mean(d)) if d else 0.0
+
+
 def plain_summary(pseudonym: str, visits: list[Visit]) -> list[str]:
     """Sentences a therapist can read with the client (no jargon without a gloss)."""
     n = len(visits)
@@ -350,11 +361,12 @@ def plain_summary(pseudonym: str, visits: list[Visit]) -> list[str]:
         f"The music paused its adjustments (held) for {100 * hold:.0f}% of a visit (median), "
         "when the body signals were too unclear to follow."
     )
-    pairs = [(v.rating("pre"), v.rating("post")) for v in visits]
-    pairs = [(a, b) for a, b in pairs if a and b]
+    pairs = [
+        (a, b) for v in visits if (a := v.rating("pre")) is not None and (b := v.rating("post"))
+    ]
     if pairs:
-        da = float(np.mean([b.arousal - a.arousal for a, b in pairs if a.arousal is not None and b.arousal is not None] or [0.0]))
-        dv = float(np.mean([b.valence - a.valence for a, b in pairs if a.valence is not None and b.valence is not None] or [0.0]))
+        da = _mean_change(pairs, "arousal")
+        dv = _mean_change(pairs, "valence")
         out.append(
             f"In the {len(pairs)} visit{'s' if len(pairs) != 1 else ''} with a rating before and "
             f"after, {pseudonym} felt on average {abs(da):.1f} points "
@@ -386,7 +398,7 @@ def plain_summary(pseudonym: str, visits: list[Visit]) -> list[str]:
 
 
 def render_page(pseudonym: str, visits: list[Visit]) -> str:
-    """The progress page as HTML text (figures inline, no scripts)."""
+    """Return the progress page as HTML text (figures inline, no scripts)."""
     e = html.escape
     figs = []
     for fid, make, caption in (
@@ -441,12 +453,15 @@ def render_page(pseudonym: str, visits: list[Visit]) -> str:
             )
     feelings = [(v, r) for v in visits for r in v.reports if r.text]
     if feelings:
-        out.append('<h2 id="h-feelings">Described feelings</h2><table><tr><th>visit</th>'
-                   "<th>when</th><th>text</th><th>arousal</th><th>valence</th></tr>")
+        out.append(
+            '<h2 id="h-feelings">Described feelings</h2><table><tr><th>visit</th>'
+            "<th>when</th><th>text</th><th>arousal</th><th>valence</th></tr>"
+        )
         for v, r in feelings:
             out.append(
                 f"<tr><td>{v.number}</td><td>{e(r.kind)}</td><td>{e(r.text)}</td>"
-                f'<td class="num">{_fmt(r.arousal, 2)}</td><td class="num">{_fmt(r.valence, 2)}</td></tr>'
+                f'<td class="num">{_fmt(r.arousal, 2)}</td>'
+                f'<td class="num">{_fmt(r.valence, 2)}</td></tr>'
             )
         out.append("</table>")
     out.append('<h2 id="h-alarms">Alarms</h2>')
@@ -475,15 +490,18 @@ def render_page(pseudonym: str, visits: list[Visit]) -> str:
         out.append(
             f"<tr><td>{v.number}</td><td>{mmss(h['start_s'])}</td>"
             f'<td class="num">{h["gain"]:.2f}</td>'
-            f'<td class="num">{_fmt(h.get("tempo_bpm"), 0)}</td><td>{_mode_name(h.get("mode"))}</td>'
+            f'<td class="num">{_fmt(h.get("tempo_bpm"), 0)}</td>'
+            f"<td>{_mode_name(h.get('mode'))}</td>"
             f'<td class="num">{_fmt(h.get("brightness"), 2)}</td>'
             f'<td class="num">{_fmt(h.get("loudness_db"), 1)}</td></tr>'
         )
     out.append("</table>")
-    out.append('<h2 id="h-visits">Visits</h2><table id="visits"><tr><th>#</th><th>session</th>'
-               "<th>started (UTC)</th><th>length</th><th>status</th><th>resting HR (bpm)</th>"
-               "<th>ln RMSSD</th><th>before (A, V)</th><th>after (A, V)</th>"
-               "<th>time to target</th><th>on hold</th><th>alarms</th></tr>")
+    out.append(
+        '<h2 id="h-visits">Visits</h2><table id="visits"><tr><th>#</th><th>session</th>'
+        "<th>started (UTC)</th><th>length</th><th>status</th><th>resting HR (bpm)</th>"
+        "<th>ln RMSSD</th><th>before (A, V)</th><th>after (A, V)</th>"
+        "<th>time to target</th><th>on hold</th><th>alarms</th></tr>"
+    )
     for v in visits:
         pre, post = v.rating("pre"), v.rating("post")
         av = lambda r: "–" if r is None else f"{_fmt(r.arousal, 1)}, {_fmt(r.valence, 1)}"  # noqa: E731

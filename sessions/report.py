@@ -1395,5 +1395,5 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
     with private_open(path) as f:
         f.write(text)
     if out is None:
-        seal_folder(folder)  # encryption at rest: the report goes into the store
+        seal_folder(folder, names=[REPORT_FILE])  # encryption at rest: into the store
     return path

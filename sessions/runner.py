@@ -27,7 +27,7 @@ from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
-from attune.sessions.home import encryption_on, sessions_dir
+from attune.sessions.home import encryption_on, ensure_home, sessions_dir
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from attune.sessions.sealed import seal_folder
 from attune.sessions.feelings import FeelingDesk
@@ -255,7 +255,10 @@ class SessionRun:
     def open_store(self) -> None:
         """Create the private session folder, keep the config, open the record."""
         cfg, spec = self.cfg, self.spec
-        out_dir = cfg.output_dir if cfg.output_dir is not None else sessions_dir()
+        out_dir = cfg.output_dir
+        if out_dir is None:
+            ensure_home()  # an encrypted home refuses a session without the key
+            out_dir = sessions_dir()
         self.folder = new_session_dir(out_dir, cfg.name, cfg.participant, seed=cfg.seed)
         config_toml = dump_config(cfg)
         if not encryption_on():  # encrypted: the config is kept only inside the store
@@ -410,6 +413,11 @@ class SessionRun:
             for tee in self.tees:
                 tee.flush()
             record.close(status=status)
+            if self.failure is not None:  # no outcome step: seal what was written now
+                try:
+                    seal_folder(self.folder)
+                except Exception:  # never mask the failure itself
+                    pass
 
     def outcome(self, engine: Engine, stats: RenderStats | None, wall_s: float) -> RunOutcome:
         """Write the MIDI file and return the :class:`RunOutcome`."""
@@ -425,7 +433,9 @@ class SessionRun:
         if cfg.render_audio:
             files["audio"] = str(folder / "session.wav")
         if seal_folder(folder):  # encrypted: moved into the store
-            files = {k: v if k == "store" else f"{v} (sealed in the store)" for k, v in files.items()}
+            files = {
+                k: v if k == "store" else f"{v} (sealed in the store)" for k, v in files.items()
+            }
             files["config"] = "kept in the store only (encrypted)"
         speed = stats.duration_s / stats.wall_s if cfg.render_audio and stats is not None else None
         return RunOutcome(

@@ -13,6 +13,7 @@ The table is created on first use, so stores of older versions take sealed files
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from attune.sessions.home import encryption_on
@@ -39,13 +40,19 @@ def wipe_file(path: Path) -> None:
     path.unlink()
 
 
-def seal_folder(folder: Path | str, *, force: bool = False) -> list[str]:
+def seal_folder(
+    folder: Path | str, *, names: Iterable[str] | None = None, force: bool = False
+) -> list[str]:
     """Move a session folder's clear files into its store (only with encryption on).
 
     Parameters
     ----------
     folder : Path or str
         The session folder.
+    names : iterable of str, optional
+        Seal only these files (e.g. a report written while the session still runs);
+        default every file but the store and the control channel. Call it with the
+        default only once the session has ended (the renderer may still be writing).
     force : bool
         Seal even without encryption (tests).
 
@@ -57,10 +64,14 @@ def seal_folder(folder: Path | str, *, force: bool = False) -> list[str]:
     if not (force or encryption_on()):
         return []
     folder = Path(folder)
+    wanted = None if names is None else set(names)
     todo = [
         p
         for p in sorted(folder.iterdir())
-        if p.is_file() and not p.is_symlink() and not p.name.startswith(KEEP_PREFIXES)
+        if p.is_file()
+        and not p.is_symlink()
+        and not p.name.startswith(KEEP_PREFIXES)
+        and (wanted is None or p.name in wanted)
     ]
     if not todo:
         return []

@@ -299,5 +299,5 @@ def run_simulation(
             f,
             indent=2,
         )
-    seal_folder(out.folder)  # encrypted: summary.json goes into the store too
+    seal_folder(out.folder, names=["summary.json"])  # encrypted: into the store too
     return summary

@@ -83,7 +83,7 @@ def now_utc() -> str:
 
 
 def db_errors() -> tuple[type[Exception], ...]:
-    """The database exception classes of both drivers: ``except db_errors() as e``.
+    """Return the database exception classes of both drivers: ``except db_errors() as e``.
 
     ``sqlite3.DatabaseError`` and, when SQLCipher is installed, its own (they share no
     base class).
@@ -131,7 +131,7 @@ def connect(path: Path | str) -> sqlite3.Connection:
         else:
             why = f"does not open with the key of {KEY_ENV} (wrong key, or not encrypted): {e}"
         raise StoreError(f"{path}: {why}") from None
-    return con  # type: ignore[no-any-return]
+    return con
 
 
 def _quote(name: str) -> str:
@@ -524,10 +524,11 @@ def list_sessions(root: Path | str) -> tuple[list[SessionInfo], list[str]]:
     if not root.is_dir():
         raise StoreError(f"session directory {str(root)!r} does not exist")
     out, problems = [], []
+    unreadable: tuple[type[Exception], ...] = (StoreError, *db_errors())
     for db in sorted(root.glob(f"*/{STORE_FILE}")):
         try:
             out.append(session_info(db.parent))
-        except (StoreError, *db_errors()) as e:
+        except unreadable as e:
             problems.append(f"{db.parent.name}: {e}")
     out.sort(key=lambda s: (s.meta.get("started_utc") or "", s.folder.name))
     return out, problems

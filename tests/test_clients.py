@@ -34,17 +34,24 @@ def test_add_list_notes(capsys, attune_home):
     assert "not registered" in _err_line(capsys)
 
 
-def test_client_visits_and_latest_session(tmp_path, capsys):
+def test_client_visits_and_latest_session(tmp_path, capsys, data_dir):
     assert latest_session("Kit-2") is None
     assert main(["simulate", "--client", "Kit-2", "--seed", "1", *SHORT]) == 0
     assert "new client Kit-2 registered" in capsys.readouterr().err
     outside = tmp_path / "outside"
-    assert main(["simulate", "--client", "Kit-2", "--seed", "2", "--out", str(outside), *SHORT]) == 0
+    assert (
+        main(["simulate", "--client", "Kit-2", "--seed", "2", "--out", str(outside), *SHORT]) == 0
+    )
     assert main(["simulate", "--seed", "9", *SHORT]) == 0  # someone else (sim-001)
+    rec = data_dir / "neurokit2" / "bio_resting_5min_100hz.csv"
+    replay = ["replay", str(rec), "--fs", "100", "--duration-s", "40", "--no-report"]
+    assert main([*replay, "--client", "Kit-2"]) == 0
     visits = client_sessions("Kit-2")
+    assert [v.meta["mode"] for v in visits] == ["simulate", "simulate", "replay"]
+    visits = visits[:2]
     assert [v.meta["seed"] for v in visits] == [1, 2]
     assert all(v.meta["participant"] == "Kit-2" for v in visits)
-    assert latest_session("Kit-2") == visits[-1].folder
+    assert latest_session("Kit-2") == client_sessions("Kit-2")[-1].folder  # the replay
     assert visits[-1].folder.parent == outside.resolve()  # filed although outside the home
     capsys.readouterr()
     assert main(["sessions", "--client", "Kit-2"]) == 0
@@ -53,8 +60,8 @@ def test_client_visits_and_latest_session(tmp_path, capsys):
 
 
 def test_erase_leaves_nothing_and_export_is_portable(tmp_path, capsys, attune_home):
-    for who in ("Zephyr-Q7", "Other-B3"):
-        assert main(["simulate", "--client", who, "--duration-s", "20", "--no-audio"]) == 0
+    for who, report in (("Zephyr-Q7", "--report"), ("Other-B3", "--no-report")):
+        assert main(["simulate", "--client", who, "--duration-s", "20", "--no-audio", report]) == 0
     assert main(["client", "notes", "Zephyr-Q7", "Zephyr-Q7 note text"]) == 0
     assert main(["progress", "Zephyr-Q7"]) == 0
     export = tmp_path / "export"

@@ -63,6 +63,8 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
 
     # nothing in clear: only encrypted databases, folder names without pseudonyms
     files = _files(attune_home)
+    assert (attune_home / ".encrypted").stat().st_size == 0  # the marker holds nothing
+    files.remove(attune_home / ".encrypted")
     assert {p.name for p in files} == {"registry.db", "session.db"}
     assert len(files) == 3
     for p in attune_home.rglob("*"):
@@ -85,7 +87,6 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
     assert "Attune session report" in (tmp_path / "r.html").read_text()
     assert main(["progress", CLIENT]) == 2  # no clear page inside the home
     assert "--out" in _one_error(capsys)
-    assert main(["progress", CLIENT, "--out", str(tmp_path / "p.html")]) == 0
     assert main(["export-client", CLIENT, "--out", str(tmp_path / "x")]) == 0
     (plain,) = (tmp_path / "x").glob("sessions/*/session.db")
     names = {p.name for p in plain.parent.iterdir()}
@@ -94,6 +95,7 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
     assert CLIENT.encode() in data and b"hr_bpm" in data
     assert sum(n in data for n in needles) >= 0.9 * len(needles)
     assert sqlite3.connect(plain).execute("SELECT COUNT(*) FROM annotations").fetchone()[0] == 1
+    assert "Progress of Zephyr-Q7" in (tmp_path / "x" / "progress.html").read_text()
 
     # without the key, or with a wrong one: one-line errors, nothing opens
     monkeypatch.delenv("ATTUNE_KEY")
@@ -102,6 +104,8 @@ def test_encrypted_home(tmp_path, monkeypatch, capsys, attune_home):
     assert "ATTUNE_KEY" in _one_error(capsys)
     assert main(["export", str(mine), "ticks"]) == 2
     assert "ATTUNE_KEY" in _one_error(capsys)
+    assert main(["simulate", "--duration-s", "20", "--no-audio", "--no-report"]) == 2
+    assert "is encrypted" in _one_error(capsys)  # no clear session beside encrypted ones
     monkeypatch.setenv("ATTUNE_KEY", "wrong key")
     assert main(["client", "list"]) == 2
     assert "wrong key" in _one_error(capsys)

@@ -103,8 +103,16 @@ def test_progress_page_in_headless_chromium(visits, monkeypatch, capsys, tmp_pat
             page.goto(page_path.as_uri())
             assert CLIENT in page.inner_text("h1")
             heads = page.eval_on_selector_all("h2", "els => els.map(e => e.textContent)")
-            for h in ("Summary", "Resting heart", "Self-report", "Reaching the calm target",
-                      "Alarms", "Music that helped", "Visits", "Described feelings"):
+            for h in (
+                "Summary",
+                "Resting heart",
+                "Self-report",
+                "Reaching the calm target",
+                "Alarms",
+                "Music that helped",
+                "Visits",
+                "Described feelings",
+            ):
                 assert h in heads
             for fid in ("heart", "selfreport", "target"):
                 w = page.eval_on_selector(f"#fig-{fid} img", "i => i.complete && i.naturalWidth")

@@ -126,14 +126,12 @@ def audio_changes(cfg: SessionConfig, audio: bool | None) -> dict[str, Any]:
 
 def use_client(pseudonym: str) -> str:
     """Return the pseudonym of ``--client``, registering it on first use (one line on stderr)."""
-    from attune.sessions.clients import ClientError, Registry
+    from attune.sessions.clients import Registry, check_pseudonym
 
-    try:
-        with Registry.open() as reg:
-            if reg.add_if_missing(pseudonym):
-                print(f"attune: new client {pseudonym} registered", file=sys.stderr)
-    except ClientError as e:
-        raise CliError(str(e)) from None
+    check_pseudonym(pseudonym)  # a bad one: ClientError (one line) before the home is touched
+    with Registry.open() as reg:
+        if reg.add_if_missing(pseudonym):
+            print(f"attune: new client {pseudonym} registered", file=sys.stderr)
     return pseudonym
 
 
@@ -175,9 +173,8 @@ def write_report(folder: Path, args: argparse.Namespace | None = None) -> None:
 
 def session_folder(args: argparse.Namespace) -> Path:
     """Return the session folder named by ``args.session`` (a folder, or an id under ``--dir``)."""
-    from attune.sessions.store import resolve_session
-
     from attune.sessions.home import sessions_dir
+    from attune.sessions.store import resolve_session
 
     return resolve_session(args.session, args.dir if args.dir is not None else sessions_dir())
 

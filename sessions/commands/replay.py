@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attune.sessions.commands._common import (
-    add_client_flag,
     CliError,
     add_audio_flag,
+    add_client_flag,
     add_report_flag,
     check_seconds,
     load_session_config,

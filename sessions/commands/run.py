@@ -6,16 +6,16 @@ import argparse
 from pathlib import Path
 
 from attune.sessions.commands._common import (
-    add_client_flag,
-    use_client,
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_client_flag,
     add_report_flag,
     audio_changes,
     check_seconds,
     progress_bar,
     silence_alsa_errors,
+    use_client,
     write_report,
 )
 

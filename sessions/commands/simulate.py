@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
-    add_client_flag,
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
     add_intake_flag,
+    add_client_flag,
     add_report_flag,
     apply_intake_flag,
     check_seconds,
