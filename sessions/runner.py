@@ -27,11 +27,11 @@ from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
+from attune.sessions.feelings import FeelingDesk
 from attune.sessions.home import encryption_on, ensure_home, sessions_dir
+from attune.sessions.raw_signals import SignalTee, tee_sources
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from attune.sessions.sealed import seal_folder
-from attune.sessions.feelings import FeelingDesk
-from attune.sessions.raw_signals import SignalTee, tee_sources
 from attune.sessions.selfreport import intake_report
 from attune.sessions.selfreport import row as selfreport_row
 from attune.sessions.therapist import CommandSource, TherapistChannel

@@ -662,7 +662,7 @@ def read_signal_rows(folder: Path | str) -> tuple[list[tuple], list[tuple]]:
             return [], []
         streams = con.execute("SELECT * FROM signal_streams ORDER BY stream").fetchall()
         blocks = con.execute("SELECT * FROM signals ORDER BY stream, rowid").fetchall()
-    except sqlite3.DatabaseError as e:
+    except db_errors() as e:
         raise StoreError(f"{folder}: session store unreadable ({e})") from None
     finally:
         con.close()
