@@ -25,8 +25,9 @@ from attune.sessions.clients import check_pseudonym, client_sessions
 from attune.sessions.home import encryption_on, progress_dir
 from attune.sessions.record import private_open
 from attune.sessions.report import _CSS, FIG_DPI, MODE_LABELS, _limits, _median, _png, mmss
+from attune.sessions.selfreport import SelfReport, read_reports
 from attune.sessions.simulated_run import TARGET_BAND, time_to_band
-from attune.sessions.store import SessionData, StoreError, db_errors, load_session, open_store
+from attune.sessions.store import SessionData, StoreError, load_session
 
 #: Length of the window in which "music that helped" is looked for, seconds.
 HELP_WINDOW_S = 60.0
@@ -36,18 +37,6 @@ FIG_W_IN, FIG_ROW_IN = 10.0, 2.3
 
 class ProgressError(StoreError):
     """The progress page cannot be written (one line)."""
-
-
-@dataclass(frozen=True)
-class SelfReport:
-    """One self-report row: ``kind`` (``pre``, ``post``, ``during``...), scores, source."""
-
-    t_s: float
-    kind: str
-    arousal: float | None
-    valence: float | None
-    source: str
-    text: str
 
 
 @dataclass
@@ -72,36 +61,6 @@ class Visit:
         """Return the last self-report of ``kind`` (``pre`` or ``post``) with scores."""
         rows = [r for r in self.reports if r.kind == kind and r.arousal is not None]
         return rows[-1] if rows else None
-
-
-def read_selfreports(folder: Path) -> list[SelfReport]:
-    """Rows of the store's ``selfreports`` table (empty when the session has none)."""
-    con = open_store(folder)
-    try:
-        has = con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'selfreports'"
-        ).fetchone()
-        if not has:
-            return []
-        cols = [r[1] for r in con.execute("PRAGMA table_info(selfreports)")]
-        want = ("t_s", "kind", "arousal", "valence", "source", "text")
-        sel = ", ".join(c if c in cols else "NULL" for c in want)
-        rows = con.execute(f"SELECT {sel} FROM selfreports ORDER BY t_s, rowid").fetchall()
-    except db_errors():
-        return []
-    finally:
-        con.close()
-    return [
-        SelfReport(
-            float(t or 0.0),
-            str(k or "").strip().lower(),
-            None if a is None else float(a),
-            None if v is None else float(v),
-            str(s or ""),
-            str(x or ""),
-        )
-        for t, k, a, v, s, x in rows
-    ]
 
 
 def music_that_helped(data: SessionData, goal: float | None) -> dict[str, float] | None:
@@ -175,7 +134,7 @@ def read_visit(number: int, folder: Path) -> Visit:
         time_to_target_s=ttt,
         hold_s=float(hold.sum()) * tick_s,
         alarms=[(ts, ev) for ts, ev in data.events if ev.startswith("ALARM ")],
-        reports=read_selfreports(folder),
+        reports=read_reports(folder),
         helped=music_that_helped(data, goal),
     )
 
@@ -459,7 +418,7 @@ def render_page(pseudonym: str, visits: list[Visit]) -> str:
         )
         for v, r in feelings:
             out.append(
-                f"<tr><td>{v.number}</td><td>{e(r.kind)}</td><td>{e(r.text)}</td>"
+                f"<tr><td>{v.number}</td><td>{e(r.kind)}</td><td>{e(r.text or '')}</td>"
                 f'<td class="num">{_fmt(r.arousal, 2)}</td>'
                 f'<td class="num">{_fmt(r.valence, 2)}</td></tr>'
             )

@@ -10,7 +10,8 @@ import pytest
 
 from attune.sessions.cli import main
 from attune.sessions.clients import client_sessions
-from attune.sessions.progress import client_visits, read_selfreports
+from attune.sessions.progress import client_visits
+from attune.sessions.selfreport import add_rating, read_reports
 from attune.sessions.store import connect
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -18,19 +19,13 @@ CLIENT = "Wren-04"
 
 
 def _add_rows(folder: Path, pre: tuple[float, float], post: tuple[float, float]) -> None:
-    """File self-reports in the agreed ``selfreports`` table and an alarm event (once)."""
-    if read_selfreports(folder):
+    """File a before and an after rating (after the intake) and an alarm event, once."""
+    if any(r.source == "cli" for r in read_reports(folder)):
         return
+    add_rating(folder, "pre", *pre, t_s=0.0)
+    add_rating(folder, "post", *post, source="feeling", text="lighter now")
     con = connect(folder / "session.db")
     with con:
-        con.execute(
-            "CREATE TABLE IF NOT EXISTS selfreports (t_s REAL, kind TEXT, arousal REAL, "
-            "valence REAL, source TEXT, text TEXT)"
-        )
-        con.execute("INSERT INTO selfreports VALUES (0, 'pre', ?, ?, 'cli', '')", pre)
-        con.execute(
-            "INSERT INTO selfreports VALUES (30, 'post', ?, ?, 'feeling', 'lighter now')", post
-        )
         con.execute("INSERT INTO events VALUES (12.5, 'ALARM medium no-response: test alarm')")
     con.close()
 
@@ -74,7 +69,8 @@ def test_visit_figures_come_from_the_stores(visits, monkeypatch):
         assert v.baseline_hr_bpm is not None and 40 < v.baseline_hr_bpm < 140
         assert v.baseline_ln_rmssd is not None and 1.0 < v.baseline_ln_rmssd < 6.0
         assert v.duration_s == pytest.approx(60.0)
-    assert read_selfreports(folders[0]) == []
+    assert {r.source for r in read_reports(folders[0])} == {"intake", "simulated"}
+    assert vs[0].rating("pre").source == "intake" and vs[0].rating("post").source == "simulated"
     assert vs[1].rating("pre").arousal == 7.0 and vs[1].rating("post").valence == 6.0
     assert [a for _, a in vs[1].alarms] == ["ALARM medium no-response: test alarm"]
     assert not vs[0].alarms and len(client_sessions(CLIENT)) == 3
