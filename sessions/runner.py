@@ -259,7 +259,8 @@ class SessionRun:
         if out_dir is None:
             ensure_home()  # an encrypted home refuses a session without the key
             out_dir = sessions_dir()
-        self.folder = new_session_dir(out_dir, cfg.name, cfg.participant, seed=cfg.seed)
+        seed = cfg.seed if spec.mode == "simulate" else None  # a recording has no seed
+        self.folder = new_session_dir(out_dir, cfg.name, cfg.participant, seed=seed)
         config_toml = dump_config(cfg)
         if not encryption_on():  # encrypted: the config is kept only inside the store
             with private_open(self.folder / "config.toml") as f:
