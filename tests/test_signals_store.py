@@ -78,6 +78,7 @@ def test_replay_of_the_stored_signals_gives_the_same_ticks(simulated, tmp_path):
     out = replay_session(folder, output_dir=tmp_path)
     a, b = load_session(folder), load_session(out.folder)
     assert b.meta["mode"] == "replay" and b.meta["participant"] == a.meta["participant"]
+    assert b.meta["name"] == "demo-replay"
     _tick_columns_equal(a, b)
     assert np.array_equal(a.beats["time_s"], b.beats["time_s"])
     # and the replay keeps the signals again, identical
