@@ -15,7 +15,8 @@ the bytes of float64 ones before compression.
 chunks at the very same ticks, so :func:`replay_session` (``attune replay
 SESSION_FOLDER``) reproduces the session's ticks bit for bit (features, estimate,
 music; not the measured ``latency_ms`` and ``compute_ms``) under the session's own
-configuration, with the listener's self-reports given at their ticks again.
+configuration, with the therapist's commands (``commands`` table) given at their ticks
+again.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from attune.sessions.store import (
     SessionStore,
     StoreError,
     load_session,
+    read_commands,
     read_selfreports,
     read_signal_rows,
 )
@@ -244,10 +246,10 @@ def replay_session(
 
     The new session (mode ``replay``, named ``<name>-replay``) has as many ticks as the
     original, its configuration (``config.toml`` in the store; the command channel closed, audio off
-    unless ``render_audio``), the same participant, and the listener's self-reports
-    given at their ticks again; so its tick record equals the original's (the measured
-    timing columns aside). Therapist commands other than self-reports are not replayed:
-    a session steered by pins, goals or pauses replays as it would have run without them.
+    unless ``render_audio``), the same participant, and every therapist command it
+    accepted (pins, goals, pauses, self-reports, feelings, the graceful end) given again
+    at its tick; so its tick record equals the original's (the measured timing columns
+    aside).
 
     Parameters
     ----------
@@ -282,11 +284,13 @@ def replay_session(
         changes["output_dir"] = Path(output_dir)
     cfg = cfg.model_copy(update=changes)
     sources = stored_sources(folder)
-    script = [
-        (float(t), f"sam {float(a)!r} {float(v)!r} {kind}")
-        for t, kind, a, v, source, _text in read_selfreports(folder)
-        if source in ("channel", "feeling", "console")
-    ]
+    commands = read_commands(folder)
+    if commands is None:  # stored before commands were kept: the self-reports at least
+        commands = [
+            (float(t), f"sam {float(a)!r} {float(v)!r} {kind}")
+            for t, kind, a, v, source, _text in read_selfreports(folder)
+            if source in ("channel", "feeling", "console")
+        ]
     return run_session(
         cfg,
         mode="replay",
@@ -295,7 +299,7 @@ def replay_session(
         n_ticks=data.n_ticks,
         notes=[f"replay of the raw signals kept by session {Path(folder).name}"],
         progress=progress,
-        commands=[ScriptedCommands(script)] if script else (),
+        commands=[ScriptedCommands(commands)] if commands else (),
     )
 
 
