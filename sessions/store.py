@@ -633,7 +633,7 @@ def read_signal_rows(folder: Path | str) -> tuple[list[tuple], list[tuple]]:
 
 
 def read_commands(folder: Path | str) -> list[tuple[float, str]] | None:
-    """Accepted therapist commands ``(t_s, command)`` in order; None if not recorded."""
+    """Return the accepted therapist commands ``(t_s, command)`` in order; None if not kept."""
     con = open_store(folder)
     try:
         if not _has_table(con, "commands"):
