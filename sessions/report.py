@@ -1009,9 +1009,16 @@ def explain(data: SessionData) -> list[str]:
     config_toml = data.meta.get("config_toml")
     limits = _limits(config_toml)
     if is_relative(config_toml):
+        anchored = [ts for ts, ev in data.events if "no longer relative" in ev]
         lines.append(
             "Arousal and valence are relative to the baseline: there was no intake "
             "self-report (SAM), so 0 means 'as during the baseline', not 'neutral'."
+            + (
+                f" From {mmss(anchored[0])} on they are anchored on the listener's own "
+                "rating, so absolute."
+                if anchored
+                else ""
+            )
         )
     phase = data.ticks.get("phase", np.array([], dtype=object))
     base_s = float(np.count_nonzero(phase == "baseline")) * tick_s if phase.size else 0.0

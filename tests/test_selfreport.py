@@ -174,6 +174,7 @@ def test_cli_files_before_and_after_and_the_report_shows_them(anchored, tmp_path
     page = write_report(folder, out=tmp_path / "r.html").read_text()
     assert 'id="self-report"' in page and 'id="selfreports"' in page
     assert "arousal 7 &rarr; 3 (-4)" in page and "control channel" in page
+    assert "From 0:40 on they are anchored on the listener&#x27;s own rating" in page
 
 
 def test_report_says_when_there_are_no_selfreports(short_config, tmp_path):
