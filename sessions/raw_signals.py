@@ -2,7 +2,8 @@
 
 Every signal source the engine reads is wrapped in a :class:`SignalTee`: it hands the
 engine each chunk unchanged and keeps a copy. About every :data:`BLOCK_S` seconds of
-samples (and when the session closes) the copies become one row of the store's
+samples (checked by the runner after each tick, and when the session closes) the copies
+become one row of the store's
 ``signals`` table (:mod:`attune.sessions.store`): the samples' timestamps (float64) and
 data (float32 when every value is exactly a float32, as LSL float32 streams are; else
 float64), each byte-shuffled and zlib-compressed, and the ticks at which they arrived
@@ -105,9 +106,17 @@ class SignalTee:
         chunk = self.source.pull(t)
         if chunk.n_samples:
             self._chunks.append((float(t), np.array(chunk.timestamps), np.array(chunk.data)))
-            if chunk.timestamps[-1] - self._chunks[0][1][0] >= self.block_s:
-                self.flush()
         return chunk
+
+    def flush_due(self) -> None:
+        """Flush once the kept samples span :attr:`block_s`.
+
+        The runner calls it after each tick, so compression stays out of the tick's
+        compute time.
+        """
+        c = self._chunks
+        if c and c[-1][1][-1] - c[0][1][0] >= self.block_s:
+            self.flush()
 
     def flush(self) -> None:
         """Turn the kept chunks into one ``signals`` row (nothing when none)."""

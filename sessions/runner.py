@@ -361,6 +361,8 @@ class SessionRun:
                 r = engine.step(t)
                 values = spec.extra(r) if spec.extra is not None else {}
                 record.tick(r, values)
+                for tee in self.tees:
+                    tee.flush_due()
                 self.record_sources(t)
                 if spec.outlets is not None:
                     spec.outlets.publish(r, lsl_time=start + t)
