@@ -251,7 +251,7 @@ class Controller:
         verb, args = parse_command(f"sam {float(arousal)!r} {float(valence)!r} {kind}")
         self.protocol.queue((verb, (*args, source, text)))
 
-    def take_self_reports(self) -> list[SelfReport]:
+    def take_self_reports(self) -> tuple[SelfReport, ...]:
         """Return and clear the self-reports applied at this tick (after :meth:`begin_tick`)."""
         return self.protocol.take_self_reports()
 

@@ -196,7 +196,7 @@ class Engine:
             events += res.events
         # Commands queued for this tick (skip, pause) decide whether the baseline runs.
         phase = self.controller.begin_tick(t)
-        reports = tuple(self.controller.take_self_reports())
+        reports = self.controller.take_self_reports()
         for rep in reports:  # the listener's own rating: intake or anchor of the estimate
             events += self.estimator.self_report(
                 t, rep.kind, sam_to_unit(rep.arousal), sam_to_unit(rep.valence)

@@ -409,9 +409,11 @@ class SessionProtocol:
         self.last_target = out
         return out
 
-    def take_self_reports(self) -> list[SelfReport]:
+    def take_self_reports(self) -> tuple[SelfReport, ...]:
         """Return and clear the self-reports applied since the last call."""
-        out, self.self_reports = self.self_reports, []
+        if not self.self_reports:  # nearly every tick: no allocation
+            return ()
+        out, self.self_reports = tuple(self.self_reports), []
         return out
 
     def take_events(self) -> list[str]:

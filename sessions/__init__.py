@@ -38,6 +38,15 @@ client_data
 therapist
     ``TherapistChannel`` (``attune control``, 127.0.0.1 with a token),
     ``ScriptedCommands``, ``send_command``.
+selfreport
+    SAM ratings before, during and after: ``add_rating``, ``read_reports``,
+    ``summarize``, ``intake_report``.
+feelings
+    Described feelings to a proposed rating: ``score_feeling``, ``FeelingDesk`` (the
+    channel's ``feeling`` and ``feeling confirm``).
+raw_signals
+    The raw signals a session steered on, kept in its store (``SignalTee``) and replayed
+    exactly (``replay_session``, ``stored_sources``).
 state_outlets
     ``StateOutlets``: Attune's state, music and markers as LSL outlets.
 report

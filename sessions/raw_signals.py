@@ -2,18 +2,22 @@
 
 Every signal source the engine reads is wrapped in a :class:`SignalTee`: it hands the
 engine each chunk unchanged and keeps a copy. About every :data:`BLOCK_S` seconds of
-samples (and when the session closes) the copies become one row of the store's
+samples (checked by the runner after each tick, and when the session closes) the copies
+become one row of the store's
 ``signals`` table (:mod:`attune.sessions.store`): the samples' timestamps (float64) and
 data (float32 when every value is exactly a float32, as LSL float32 streams are; else
 float64), each byte-shuffled and zlib-compressed, and the ticks at which they arrived
 with the number of samples each brought. ``signal_streams`` holds the streams'
-metadata. A 10-minute simulated session (250 Hz ECG, 4 x 256 Hz EEG) keeps about 4 MB.
+metadata. A 10-minute simulated session (250 Hz ECG, 4 x 256 Hz EEG, float64) keeps
+about 5.5 MB of signals beside 0.8 MB of ticks; float32 samples (LSL streams) take half
+the bytes of float64 ones before compression.
 
 :func:`stored_sources` turns them back into sources that hand the engine the very same
 chunks at the very same ticks, so :func:`replay_session` (``attune replay
 SESSION_FOLDER``) reproduces the session's ticks bit for bit (features, estimate,
 music; not the measured ``latency_ms`` and ``compute_ms``) under the session's own
-configuration, with the listener's self-reports given at their ticks again.
+configuration, with the therapist's commands (``commands`` table) given at their ticks
+again.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from attune.sessions.store import (
     SessionStore,
     StoreError,
     load_session,
+    read_commands,
     read_selfreports,
     read_signal_rows,
 )
@@ -101,9 +106,17 @@ class SignalTee:
         chunk = self.source.pull(t)
         if chunk.n_samples:
             self._chunks.append((float(t), np.array(chunk.timestamps), np.array(chunk.data)))
-            if chunk.timestamps[-1] - self._chunks[0][1][0] >= self.block_s:
-                self.flush()
         return chunk
+
+    def flush_due(self) -> None:
+        """Flush once the kept samples span :attr:`block_s`.
+
+        The runner calls it after each tick, so compression stays out of the tick's
+        compute time.
+        """
+        c = self._chunks
+        if c and c[-1][1][-1] - c[0][1][0] >= self.block_s:
+            self.flush()
 
     def flush(self) -> None:
         """Turn the kept chunks into one ``signals`` row (nothing when none)."""
@@ -240,12 +253,12 @@ def replay_session(
 ):
     """Run the engine again over the signals a session kept, under its own configuration.
 
-    The new session (mode ``replay``) has as many ticks as the original, its
-    configuration (``config.toml`` in the store; the command channel closed, audio off
-    unless ``render_audio``), the same participant, and the listener's self-reports
-    given at their ticks again; so its tick record equals the original's (the measured
-    timing columns aside). Therapist commands other than self-reports are not replayed:
-    a session steered by pins, goals or pauses replays as it would have run without them.
+    The new session (mode ``replay``, named ``<name>-replay``) has as many ticks as the
+    original, its configuration (``config.toml`` in the store; the command channel closed, audio off
+    unless ``render_audio``), the same participant, and every therapist command it
+    accepted (pins, goals, pauses, self-reports, feelings, the graceful end) given again
+    at its tick; so its tick record equals the original's (the measured timing columns
+    aside).
 
     Parameters
     ----------
@@ -274,16 +287,19 @@ def replay_session(
     except tomllib.TOMLDecodeError as e:
         raise StoreError(f"{folder}: stored configuration unreadable ({e})") from None
     ct = cfg.control.model_copy(update={"command_channel": False})
-    changes: dict = {"control": ct, "render_audio": render_audio}
+    name = f"{cfg.name[:57]}-replay"
+    changes: dict = {"control": ct, "render_audio": render_audio, "name": name}
     if output_dir is not None:
         changes["output_dir"] = Path(output_dir)
     cfg = cfg.model_copy(update=changes)
     sources = stored_sources(folder)
-    script = [
-        (float(t), f"sam {float(a)!r} {float(v)!r} {kind}")
-        for t, kind, a, v, source, _text in read_selfreports(folder)
-        if source in ("channel", "feeling", "console")
-    ]
+    commands = read_commands(folder)
+    if commands is None:  # stored before commands were kept: the self-reports at least
+        commands = [
+            (float(t), f"sam {float(a)!r} {float(v)!r} {kind}")
+            for t, kind, a, v, source, _text in read_selfreports(folder)
+            if source in ("channel", "feeling", "console")
+        ]
     return run_session(
         cfg,
         mode="replay",
@@ -292,7 +308,7 @@ def replay_session(
         n_ticks=data.n_ticks,
         notes=[f"replay of the raw signals kept by session {Path(folder).name}"],
         progress=progress,
-        commands=[ScriptedCommands(script)] if script else (),
+        commands=[ScriptedCommands(commands)] if commands else (),
     )
 
 

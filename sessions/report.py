@@ -24,6 +24,7 @@ import base64
 import html
 import io
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,6 +81,7 @@ COLORS = {
     "eeg_quality": "#1f5fa8",
     "confidence": "#111111",
     "valence_confidence": "#8e44ad",
+    "selfreport": "#ff7f0e",
 }
 #: Background shading of the protocol phases.
 PHASE_COLORS = {
@@ -213,7 +215,9 @@ def _limits(config_toml: str | None) -> _Limits:
 class _Plotter:
     """Draws the report's figures of one session (shared time axis, phases, marks)."""
 
-    def __init__(self, data: SessionData, limits: _Limits) -> None:
+    def __init__(
+        self, data: SessionData, limits: _Limits, reports: Sequence[SelfReport] = ()
+    ) -> None:
         from matplotlib.ticker import FuncFormatter, MultipleLocator
 
         self._FuncFormatter, self._MultipleLocator = FuncFormatter, MultipleLocator
@@ -236,6 +240,7 @@ class _Plotter:
         self.axes_width_in = FIG_WIDTH_IN - MARGIN_LEFT_IN - MARGIN_RIGHT_IN
         self.ev_t = np.array([e[0] for e in data.events], dtype=float)
         self.ann_t = np.array([e[0] for e in data.annotations], dtype=float)
+        self.reports = list(reports)
 
     def col(self, name: str) -> np.ndarray:
         """Return a tick column as float64 (all-NaN if the session has no such column)."""
@@ -467,6 +472,20 @@ class _Plotter:
                 )
             if self.has(tgt):
                 ax.plot(t, self.sc(tgt), color=COLORS["target"], lw=1.4, ls="--", label="target")
+            if self.reports:  # the listener's own ratings, on the same -1..+1 scale
+                axis = "arousal" if est == "arousal" else "valence"
+                ax.plot(
+                    [min(max(r.t_s, 0.0), self.t_end) for r in self.reports],
+                    [(getattr(r, axis) - 5.0) / 4.0 for r in self.reports],
+                    ls="none",
+                    marker="D",
+                    ms=7,
+                    mfc=COLORS["selfreport"],
+                    mec="black",
+                    clip_on=False,
+                    zorder=5,
+                    label="self-report (SAM)",
+                )
             if _finite(x) and not (np.nan_to_num(c) > 0.0).any():
                 ax.text(
                     0.5,
@@ -991,9 +1010,16 @@ def explain(data: SessionData) -> list[str]:
     config_toml = data.meta.get("config_toml")
     limits = _limits(config_toml)
     if is_relative(config_toml):
+        anchored = [ts for ts, ev in data.events if "no longer relative" in ev]
         lines.append(
             "Arousal and valence are relative to the baseline: there was no intake "
             "self-report (SAM), so 0 means 'as during the baseline', not 'neutral'."
+            + (
+                f" From {mmss(anchored[0])} on they are anchored on the listener's own "
+                "rating, so absolute."
+                if anchored
+                else ""
+            )
         )
     phase = data.ticks.get("phase", np.array([], dtype=object))
     base_s = float(np.count_nonzero(phase == "baseline")) * tick_s if phase.size else 0.0
@@ -1303,7 +1329,8 @@ _CAPTIONS = {
         "yellow band is the goal ± {band:g}. The coloured ribbon above each figure names "
         "the protocol phases and dashed vertical lines mark their changes; red shading "
         "marks holds, when low confidence froze the music; triangles on the time axis mark "
-        "events (grey) and annotations (purple), listed in the table below."
+        "events (grey) and annotations (purple), listed in the table below; orange diamonds are "
+        "the listener's own ratings (SAM mapped to -1..+1), listed under Self-report."
     ),
     "plane": (
         "The same estimate in the arousal-valence plane, coloured from early (purple) to late "
@@ -1363,11 +1390,12 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
     """
     folder = Path(folder)
     data = load_session(folder)
+    reports = read_reports(folder)
     limits = _limits(data.meta.get("config_toml"))
     notes = [f"Configuration: {limits.note}"] if limits.note else []
     figures: list[tuple[str, str | None, str]] = []
     if data.n_ticks:
-        plotter = _Plotter(data, limits)
+        plotter = _Plotter(data, limits, reports)
         sim = plotter.has("sim_arousal", "sim_valence")
         true_txt = " and the simulated listener's true state (green)" if sim else ""
         true_plane = "; green line = true state of the simulated listener" if sim else ""
@@ -1390,7 +1418,7 @@ def write_report(folder: Path | str, *, out: Path | None = None) -> Path:
                 )
             )
             figures.append((fid, _png(fig), caption))
-    text = _render_html(data, limits, figures, notes, selfreport_section(read_reports(folder)))
+    text = _render_html(data, limits, figures, notes, selfreport_section(reports))
     path = Path(out) if out is not None else folder / REPORT_FILE
     with private_open(path) as f:
         f.write(text)

@@ -228,6 +228,7 @@ class SessionRun:
         self.commands: list[CommandSource] = list(spec.commands)
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
         self.tees: list[SignalTee] = []
+        self.command_t = 0.0  # the tick whose commands are being submitted, s
 
     def run(self) -> RunOutcome:
         """Run the session to its end (or an interruption) and return what it produced."""
@@ -350,20 +351,26 @@ class SessionRun:
         silent = 0
         with graceful_signals() as signalled:
             for i in range(spec.n_ticks):
+                ending_now = False
                 if not controller.ending and (
                     signalled() or (spec.stop is not None and spec.stop())
                 ):
-                    self.interrupted = True
+                    self.interrupted = ending_now = True
                     controller.end()
                 t = spec.clock.next_tick()
+                if ending_now:
+                    record.store.command(t, "end")
+                self.command_t = t
                 for cs in self.commands:
-                    for text in cs.poll(t, self.desk.submit):
+                    for text in cs.poll(t, self.submit):
                         record.event(t, text)
                 for text in self.desk.take_events():
                     record.event(t, text)
                 r = engine.step(t)
                 values = spec.extra(r) if spec.extra is not None else {}
                 record.tick(r, values)
+                for tee in self.tees:
+                    tee.flush_due()
                 self.record_sources(t)
                 if spec.outlets is not None:
                     spec.outlets.publish(r, lsl_time=start + t)
@@ -374,6 +381,16 @@ class SessionRun:
                     silent = silent + 1 if r.decision.params.fade <= 0.0 else 0
                     if silent >= silent_needed:
                         break
+
+    def submit(self, line: str) -> object:
+        """Hand a therapist command on (feelings to the desk, the rest to the controller).
+
+        An accepted command is kept in the store's ``commands`` table at this tick, for
+        an exact replay; a rejected one raises and is not kept.
+        """
+        reply = self.desk.submit(line)
+        self.record.store.command(self.command_t, line.strip())
+        return reply
 
     def record_sources(self, t: float) -> None:
         """Record the markers pulled up to ``t`` and the sources' own events."""

@@ -25,8 +25,11 @@ A session folder holds ``session.db`` (SQLite in WAL mode) with five tables:
 ``signal_streams``, ``signals``
     The raw signals the engine steered on (:mod:`attune.sessions.raw_signals`): one row
     per stream, and compressed blocks of its samples with the ticks they arrived at.
+``commands``
+    ``t_s``, ``command``: every therapist command accepted, as given, at the tick it
+    took effect (so a replay can give them again).
 
-The last three tables are created when missing (:func:`ensure_extra_tables`), so older
+The last five tables are created when missing (:func:`ensure_extra_tables`), so older
 stores read as having none of those rows.
 
 Crash safety: rows are buffered and committed once per second of session time (every
@@ -246,6 +249,10 @@ class SessionStore:
     def signal_block(self, row: tuple) -> None:
         """Buffer a ``signals`` row (:data:`SIGNAL_COLUMNS` order)."""
         self._rows.append((SIGNAL_INSERT, tuple(row)))
+
+    def command(self, t_s: float, line: str) -> None:
+        """Buffer an accepted therapist command (``commands`` table)."""
+        self._rows.append((COMMAND_INSERT, (float(t_s), str(line))))
 
     def commit(self) -> None:
         """Write the buffered rows in one transaction."""
@@ -582,10 +589,11 @@ SIGNAL_COLUMNS: tuple[str, ...] = (
 SELFREPORT_INSERT = "INSERT INTO selfreports VALUES (?, ?, ?, ?, ?, ?)"
 SIGNAL_STREAM_INSERT = "INSERT INTO signal_streams VALUES (?, ?, ?, ?, ?, ?, ?)"
 SIGNAL_INSERT = "INSERT INTO signals VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+COMMAND_INSERT = "INSERT INTO commands VALUES (?, ?)"
 
 
 def ensure_extra_tables(con: sqlite3.Connection) -> None:
-    """Create the ``selfreports``, ``signal_streams`` and ``signals`` tables if missing.
+    """Create the ``selfreports``, ``signal_streams``, ``signals``, ``commands`` tables if missing.
 
     ``signals`` columns: ``stream`` (``signal_streams.stream``), ``t0_s``/``t1_s``
     (first and last sample time, s), ``n_samples``, ``dtype`` of the samples
@@ -603,6 +611,7 @@ def ensure_extra_tables(con: sqlite3.Connection) -> None:
         CREATE TABLE IF NOT EXISTS signals (
             stream INTEGER, t0_s REAL, t1_s REAL, n_samples INTEGER, dtype TEXT,
             pulls BLOB, timestamps BLOB, data BLOB);
+        CREATE TABLE IF NOT EXISTS commands (t_s REAL, command TEXT);
         """
     )
 
@@ -667,3 +676,14 @@ def read_signal_rows(folder: Path | str) -> tuple[list[tuple], list[tuple]]:
     finally:
         con.close()
     return streams, blocks
+
+
+def read_commands(folder: Path | str) -> list[tuple[float, str]] | None:
+    """Return the accepted therapist commands ``(t_s, command)`` in order; None if not kept."""
+    con = open_store(folder)
+    try:
+        if not _has_table(con, "commands"):
+            return None
+        return [(float(t), str(c)) for t, c in con.execute("SELECT * FROM commands ORDER BY rowid")]
+    finally:
+        con.close()

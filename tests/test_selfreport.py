@@ -174,6 +174,7 @@ def test_cli_files_before_and_after_and_the_report_shows_them(anchored, tmp_path
     page = write_report(folder, out=tmp_path / "r.html").read_text()
     assert 'id="self-report"' in page and 'id="selfreports"' in page
     assert "arousal 7 &rarr; 3 (-4)" in page and "control channel" in page
+    assert "From 0:40 on they are anchored on the listener&#x27;s own rating" in page
 
 
 def test_report_says_when_there_are_no_selfreports(short_config, tmp_path):
@@ -261,3 +262,27 @@ def test_feeling_command_on_a_finished_session(anchored, capsys):
     assert len(reps) == n_before + 1
     new = [r for r in reps if r.source == "feeling"][-1]
     assert new.kind == "post" and new.text is None and new.arousal < 5
+
+
+def test_selfreport_on_a_running_session_goes_through_its_channel(tmp_path):
+    """`attune selfreport` on a session with an open channel sends `sam`, not a store write."""
+    from attune.sessions.build import make_controller
+    from attune.sessions.config import SessionConfig
+    from attune.sessions.therapist import TherapistChannel
+
+    controller = make_controller(SessionConfig())
+    ch = TherapistChannel(tmp_path)  # a running session's folder: control.json, no store
+    said: dict[str, str] = {}
+    th = threading.Thread(target=lambda: said.update(line=add_rating(tmp_path, "during", 2, 8)))
+    th.start()
+    for _ in range(200_000):
+        ch.poll(0.0, controller.command)
+        if not th.is_alive():
+            break
+        th.join(timeout=0.001)
+    th.join(timeout=10)
+    ch.close()
+    assert said["line"].startswith("sent to the running session: SAM arousal 2, valence 8")
+    controller.begin_tick(0.0)
+    (rep,) = controller.take_self_reports()
+    assert (rep.kind, rep.arousal, rep.valence, rep.source) == ("during", 2.0, 8.0, "channel")

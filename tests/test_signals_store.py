@@ -78,12 +78,41 @@ def test_replay_of_the_stored_signals_gives_the_same_ticks(simulated, tmp_path):
     out = replay_session(folder, output_dir=tmp_path)
     a, b = load_session(folder), load_session(out.folder)
     assert b.meta["mode"] == "replay" and b.meta["participant"] == a.meta["participant"]
+    assert b.meta["name"] == "demo-replay"
     _tick_columns_equal(a, b)
     assert np.array_equal(a.beats["time_s"], b.beats["time_s"])
     # and the replay keeps the signals again, identical
     s1, s2 = read_stored_signals(folder), read_stored_signals(out.folder)
     for x, y in zip(s1, s2, strict=True):
         assert np.array_equal(x.data, y.data) and np.array_equal(x.timestamps, y.timestamps)
+
+
+def test_replay_gives_the_therapists_commands_again(short_config, tmp_path):
+    """Pins, goals, pauses, self-reports, a confirmed feeling and the end: same ticks."""
+    from attune.sessions.store import read_commands
+    from attune.sessions.therapist import ScriptedCommands
+
+    script = [
+        (12.0, "pin tempo_bpm 70"),
+        (14.0, "sam 3 6"),
+        (15.0, "feeling very calm"),
+        (15.25, "feeling confirm"),
+        (16.0, "pin tempo_bpm 999"),  # refused: not kept
+        (17.0, "goal -0.2 0.4"),
+        (18.0, "pause"),
+        (19.0, "resume"),
+        (21.0, "end"),
+    ]
+    cfg = short_config(match_s=40.0)
+    folder = run_simulation(cfg, commands=[ScriptedCommands(script)]).folder
+    kept = read_commands(folder)
+    assert kept is not None and [c for _, c in kept] == [c for t, c in script if t != 16.0]
+    assert [t for t, _ in kept] == [t for t, c in script if t != 16.0]
+    out = replay_session(folder, output_dir=tmp_path)
+    a, b = load_session(folder), load_session(out.folder)
+    assert a.n_ticks < 40 * 4  # the end command ended it early (planned: 45 s)
+    _tick_columns_equal(a, b)
+    assert [c for _, c in read_commands(out.folder) or []] == [c for _, c in kept]
 
 
 def test_a_session_without_kept_signals_says_so(short_config, tmp_path):
