@@ -102,6 +102,9 @@ class TickResult:
     events : tuple of str
         Events raised by the stages this tick (e.g. the HRV stage's warning that the
         rhythm makes HRV meaningless), recorded in the session's events.
+    status : dict of str to ModalityStatus
+        Signal state of each modality (``"hrv"``, ``"eeg"``) at this tick: quality,
+        coverage and seconds since its newest sample (for displays such as the console).
     """
 
     t: float
@@ -114,6 +117,7 @@ class TickResult:
     latency_ms: float
     beats: np.ndarray = field(repr=False)
     events: tuple[str, ...] = ()
+    status: dict[str, ModalityStatus] = field(default_factory=dict)
 
 
 class Engine:
@@ -213,4 +217,5 @@ class Engine:
             latency_ms=(t - newest) * 1e3 + compute_ms,
             beats=beats,
             events=events,
+            status=status,
         )

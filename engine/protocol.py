@@ -30,6 +30,7 @@ Therapist commands (:func:`parse_command`, :meth:`SessionProtocol.apply_command`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -42,7 +43,22 @@ PHASES: tuple[str, ...] = ("baseline", "match", "transition", "maintain", "recov
 #: Phases in which the music plays and the law (or matching) runs.
 PLAYING: tuple[str, ...] = ("match", "transition", "maintain")
 #: Therapist commands understood by :func:`parse_command`.
-COMMANDS: tuple[str, ...] = ("pin", "unpin", "goal", "pause", "resume", "skip", "estop", "end")
+COMMANDS: tuple[str, ...] = (
+    "pin",
+    "unpin",
+    "goal",
+    "pause",
+    "resume",
+    "skip",
+    "estop",
+    "end",
+    "annotate",
+    "ack",
+)
+#: Longest ``annotate`` text, characters.
+MAX_NOTE_CHARS = 2000
+#: An alarm code: lowercase words joined by hyphens (``stale-sensor``).
+_ALARM_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 #: A parsed command: the verb and its arguments.
 Command = tuple[str, tuple]
@@ -91,6 +107,8 @@ def parse_command(line: str) -> Command:
         unpin NAME|all
         goal AROUSAL [VALENCE]   in [-1, 1]
         pause | resume | skip | estop | end
+        annotate TEXT        a note filed in the session's annotations (one line)
+        ack CODE             acknowledge the alarm ``CODE`` (lowercase-hyphenated)
 
     ``end`` ends the session gracefully: the music fades out at the normal fade-out rate
     (``1 / fade_out_s``) whatever is pinned, and the session runner stops once it is
@@ -150,6 +168,15 @@ def parse_command(line: str) -> Command:
             if not -1.0 <= x <= 1.0:
                 raise CommandError(f"goal: {w} must be in [-1, 1], got {x:g}")
         return verb, tuple(vals)
+    if verb == "annotate":
+        text = line.strip().split(None, 1)[1].strip() if rest else ""
+        if not text or len(text) > MAX_NOTE_CHARS:
+            raise CommandError(f"annotate: expected 'annotate TEXT' (1 to {MAX_NOTE_CHARS} chars)")
+        return verb, (text,)
+    if verb == "ack":
+        if len(rest) != 1 or not _ALARM_CODE.fullmatch(rest[0]):
+            raise CommandError(f"ack: expected 'ack CODE' (e.g. stale-sensor), got {shown!r}")
+        return verb, (rest[0],)
     if rest:
         raise CommandError(f"{verb}: takes no arguments, got {' '.join(rest)[:80]!r}")
     return verb, ()
@@ -197,6 +224,7 @@ class SessionProtocol:
         self.ending = False
         self.pins: dict[str, float] = {}
         self.events: list[str] = []
+        self.notes: list[str] = []  # annotate texts not yet filed by the session runner
         self.last_target: tuple[float | None, float | None] = (None, None)
         self._ramp: tuple[float, float, float, float] | None = None  # tau0, tau1, a0, v0
         self._pending: list[Command] = []
@@ -281,6 +309,11 @@ class SessionProtocol:
             if not self.ending:
                 self.ending = True
                 ev.append("session ending: fade out")
+        elif verb == "annotate":
+            self.notes.append(args[0])
+            ev.append(f"annotation: {args[0]}")
+        elif verb == "ack":
+            ev.append(f"ack {args[0]}")
         elif verb == "estop":
             if not self.stopped:
                 self.stopped = True
@@ -337,6 +370,11 @@ class SessionProtocol:
                     out = (a0 + (self.goal[0] - a0) * s, v0 + (self.goal[1] - v0) * s)
         self.last_target = out
         return out
+
+    def take_notes(self) -> list[str]:
+        """Return and clear the ``annotate`` texts applied since the last call."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def take_events(self) -> list[str]:
         """Return and clear the events recorded since the last call."""

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -114,6 +114,27 @@ class RunOutcome:
 TickListener = Callable[[float, MusicParams], None]
 
 
+class SessionObserver(Protocol):
+    """Something that watches a session as it runs (the therapist's web console).
+
+    Called from the ticking thread; an observer must return quickly and never block a
+    tick. An exception from an observer is recorded once as a warning and the observer
+    is dropped: watching never ends a session.
+    """
+
+    def started(self, run: SessionRun, engine: Engine) -> None:
+        """The session is built (store open, channel open); the clock starts next."""
+        ...
+
+    def tick(self, r: TickResult, row: dict[str, object], events: list[str]) -> None:
+        """One tick: its result, its recorded row (column -> value) and its event texts."""
+        ...
+
+    def ended(self, status: str) -> None:
+        """The session ended with ``status`` (ended, interrupted, failed); store closed."""
+        ...
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """What one session run reads, for how long, and who else takes part.
@@ -159,6 +180,8 @@ class RunSpec:
         (:class:`attune.sessions.therapist.TherapistChannel`) is added. Commands are
         queued on the controller and take effect at that tick; the controller records
         them as events, rejected ones are recorded too.
+    observers : sequence of SessionObserver
+        Watch the session (e.g. :class:`attune.sessions.console.live.LiveConsole`).
     """
 
     mode: str
@@ -173,6 +196,7 @@ class RunSpec:
     progress: Callable[[float], None] | None = None
     stop: Callable[[], bool] | None = None
     commands: Sequence[CommandSource] = ()
+    observers: Sequence[SessionObserver] = ()
 
 
 class _Trace:
@@ -221,6 +245,8 @@ class SessionRun:
         self.live_outs: list = []
         self.commands: list[CommandSource] = list(spec.commands)
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
+        self.observers: list[SessionObserver] = list(spec.observers)
+        self.channel: TherapistChannel | None = None
 
     def run(self) -> RunOutcome:
         """Run the session to its end (or an interruption) and return what it produced."""
@@ -229,6 +255,7 @@ class SessionRun:
         self.open_outputs()
         try:
             engine = self.build()
+            self.notify("started", self, engine)
             start = self.start_sources()
             try:
                 self.tick_loop(engine, start)
@@ -306,6 +333,7 @@ class SessionRun:
         )
         if cfg.control.command_channel:
             channel = TherapistChannel(self.folder)
+            self.channel = channel
             self.commands.append(channel)
             self.record.event(0.0, f"therapist channel: 127.0.0.1:{channel.port} (attune control)")
         return engine
@@ -334,13 +362,20 @@ class SessionRun:
                     self.interrupted = True
                     controller.end()
                 t = spec.clock.next_tick()
+                events: list[str] = []
                 for cs in self.commands:
                     for text in cs.poll(t, controller.command):
                         record.event(t, text)
+                        events.append(text)
                 r = engine.step(t)
                 values = spec.extra(r) if spec.extra is not None else {}
-                record.tick(r, values)
-                self.record_sources(t)
+                row = record.tick(r, values)
+                for note in controller.protocol.take_notes():
+                    record.store.annotation(t, note, author="therapist")
+                events += self.record_sources(t)
+                if self.observers:
+                    events += [*r.decision.events, *r.events]
+                    self.notify("tick", r, dict(zip(record.columns, row, strict=True)), events)
                 if spec.outlets is not None:
                     spec.outlets.publish(r, lsl_time=start + t)
                 self.trace.add(i, r, values)
@@ -351,15 +386,29 @@ class SessionRun:
                     if silent >= silent_needed:
                         break
 
-    def record_sources(self, t: float) -> None:
-        """Record the markers pulled up to ``t`` and the sources' own events."""
+    def record_sources(self, t: float) -> list[str]:
+        """Record the markers pulled up to ``t`` and the sources' own events; return them."""
+        out: list[str] = []
         for src in self.markers:
             chunk = src.pull(t)
             for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
                 self.record.event(float(ts), f"marker: {label}")
+                out.append(f"marker: {label}")
         for src in self.live:
             for text in src.drain_events():
                 self.record.event(t, text)
+                out.append(text)
+        return out
+
+    def notify(self, what: str, *args: object) -> None:
+        """Call ``what`` on every observer; one that raises is recorded and dropped."""
+        for ob in list(self.observers):
+            try:
+                getattr(ob, what)(*args)
+            except Exception as e:  # watching never ends a session
+                self.observers.remove(ob)
+                t = float(self.trace.t[self.trace.done - 1]) if self.trace.done else 0.0
+                self.record.event(t, f"warning: {type(ob).__name__} stopped: {e}"[:300])
 
     def close(self) -> RenderStats | None:
         """Close commands, live outputs, the renderer and the record, in that order.
@@ -388,6 +437,11 @@ class SessionRun:
             return self.renderer.close()  # a death reported at close still reaches the record
         finally:
             record.close(status=status)
+            for ob in self.observers:
+                try:
+                    ob.ended(status)
+                except Exception:  # the record is closed; nothing left to tell
+                    pass
 
     def outcome(self, engine: Engine, stats: RenderStats | None, wall_s: float) -> RunOutcome:
         """Write the MIDI file and return the :class:`RunOutcome`."""
@@ -433,6 +487,7 @@ def run_session(
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
     commands: Sequence[CommandSource] = (),
+    observers: Sequence[SessionObserver] = (),
 ) -> RunOutcome:
     """Run ``n_ticks`` ticks of the closed loop and write the session folder.
 
@@ -452,5 +507,6 @@ def run_session(
         progress=progress,
         stop=stop,
         commands=commands,
+        observers=observers,
     )
     return SessionRun(cfg, spec).run()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,7 +23,7 @@ from attune.engine.loop import Engine, TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
-from attune.sessions.runner import run_session
+from attune.sessions.runner import SessionObserver, run_session
 from attune.synthesis.params import MusicParams, music_arousal, music_valence
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
@@ -192,6 +192,7 @@ def run_simulation(
     *,
     progress: Callable[[float], None] | None = None,
     realtime: bool = False,
+    observers: Sequence[SessionObserver] = (),
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -206,6 +207,9 @@ def run_simulation(
         of the virtual clock: the session takes its protocol's length in wall time, and
         the listener's samples are produced up to each tick's actual time. The live
         outputs of ``cfg`` (``audio.device``, ``midi.port``) are checked first.
+    observers : sequence of SessionObserver
+        Watch the session as it runs (the web console), as for
+        :func:`attune.sessions.runner.run_session`.
 
     Returns
     -------
@@ -249,6 +253,7 @@ def run_simulation(
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,
+        observers=observers,
     )
     true_a = out.extras["sim_arousal"]
     summary = SessionSummary(

@@ -157,6 +157,7 @@ class SessionStore:
         self._ticks: list[tuple] = []
         self._beats: list[tuple] = []
         self._events: list[tuple] = []
+        self._notes: list[tuple] = []
         self.n_ticks = 0
 
     def tick(self, row: tuple) -> None:
@@ -174,6 +175,10 @@ class SessionStore:
         """Buffer an event at session time ``t_s`` (s)."""
         self._events.append((float(t_s), str(text)))
 
+    def annotation(self, t_s: float, text: str, *, author: str = "") -> None:
+        """Buffer an annotation filed during the session (``annotate`` on the channel)."""
+        self._notes.append((float(t_s), author, str(text)[:MAX_ANNOTATION_CHARS], now_utc()))
+
     def commit(self) -> None:
         """Write the buffered rows in one transaction."""
         with self._con:
@@ -183,7 +188,10 @@ class SessionStore:
                 self._con.executemany("INSERT INTO beats VALUES (?, ?, ?)", self._beats)
             if self._events:
                 self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
+            if self._notes:
+                self._con.executemany("INSERT INTO annotations VALUES (?, ?, ?, ?)", self._notes)
         self._ticks.clear()
+        self._notes.clear()
         self._beats.clear()
         self._events.clear()
 
