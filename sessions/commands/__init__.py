@@ -24,5 +24,6 @@ COMMANDS: tuple[str, ...] = (
     "batch",
     "evaluate",
     "control",
+    "console",
     "bench",
 )

@@ -39,7 +39,7 @@ _STALE_RE = re.compile(r"^stream '(.+?)' stale")
 _RECONNECT_RE = re.compile(r"^stream '(.+?)' reconnected")
 
 
-def _num(x: object) -> float | None:
+def num(x: object) -> float | None:
     """A finite float, or None (NULL, NaN, missing)."""
     if x is None:
         return None
@@ -224,7 +224,7 @@ class FrameBuilder:
             if flag in extras:
                 setattr(st, flag, bool(extras[flag]))
         hold = bool(row.get("hold") or 0)
-        params = {n: _num(row.get(n)) for n in PARAM_NAMES}
+        params = {n: num(row.get(n)) for n in PARAM_NAMES}
         for n, v in params.items():
             if v is None:
                 continue
@@ -232,8 +232,8 @@ class FrameBuilder:
             if old is None or abs(v - old) > 1e-9:
                 st.reasons[n] = {"reason": self._reason(n, hold), "t": t}
             st.last[n] = v
-        conf = _num(row.get("confidence")) or 0.0
-        vconf = _num(row.get("valence_confidence")) or 0.0
+        conf = num(row.get("confidence")) or 0.0
+        vconf = num(row.get("valence_confidence")) or 0.0
         sensors = []
         for s in extras.get("sensors", []):
             name = s["name"]
@@ -242,7 +242,7 @@ class FrameBuilder:
                     **s,
                     "drops": st.drops.get(name, 0),
                     "reconnects": st.reconnects.get(name, 0),
-                    "latency_ms": _num(row.get("latency_ms")),
+                    "latency_ms": num(row.get("latency_ms")),
                 }
             )
         self.seq += 1
@@ -252,15 +252,15 @@ class FrameBuilder:
             "t": t,
             "wall_ms": time.time() * 1e3,
             "phase": row.get("phase") or "",
-            "remaining_s": _num(extras.get("remaining_s")),
-            "arousal": _num(row.get("arousal")),
-            "valence": _num(row.get("valence")),
+            "remaining_s": num(extras.get("remaining_s")),
+            "arousal": num(row.get("arousal")),
+            "valence": num(row.get("valence")),
             "confidence": conf,
             "valence_confidence": vconf,
             "arousal_measured": conf >= self.min_conf,
             "valence_measured": vconf >= self.min_conf,
-            "target": [_num(row.get("target_arousal")), _num(row.get("target_valence"))],
-            "music_arousal": _num(row.get("music_arousal")),
+            "target": [num(row.get("target_arousal")), num(row.get("target_valence"))],
+            "music_arousal": num(row.get("music_arousal")),
             "goal": list(st.goal),
             "iso_start": None if st.iso_start is None else list(st.iso_start),
             "hold": hold,
@@ -271,9 +271,9 @@ class FrameBuilder:
             "params": params,
             "reasons": {n: dict(r) for n, r in st.reasons.items()},
             "pins": dict(st.pins),
-            "traces": {k: _num(row.get(k)) for k in TRACES},
+            "traces": {k: num(row.get(k)) for k in TRACES},
             "sensors": sensors,
-            "latency_ms": _num(row.get("latency_ms")),
+            "latency_ms": num(row.get("latency_ms")),
             "alarms": raised,
             "acked": [c for c, a in st.alarms.items() if a["acked"]],
             "events": list(events),
