@@ -10,7 +10,7 @@
     hello: null, last: null, latencies: [], received: 0, gaps: 0, lastSeq: 0,
     replies: [], connected: false, connects: 0,
   });
-  let hello = null, pending = null, history = 0, trail = [], traces = {};
+  let hello = null, pending = null, history = 0, trail = [], traces = {}, waiting = [];
   const alarms = new Map();
 
   const fmt = (x, d = 2) => (x === null || x === undefined ? "-" : Number(x).toFixed(d));
@@ -229,10 +229,10 @@
     $("levelcheck").title = f.phase === "baseline" ? "" : "offered before the music starts (baseline)";
     trail.push([f.arousal, f.valence]);
     if (trail.length > 40) trail.shift();
-    const measure = history > 0 ? (history--, false) : true;
-    if (!pending) requestAnimationFrame(() => draw(measure));
+    if (history > 0) history--;  // frames from before this connection: not timed
+    else waiting.push(f.wall_ms);
+    if (!pending) requestAnimationFrame(draw);
     pending = f;
-    if (measure) pending.measure = true;
   }
 
   function drawAlarms() {
@@ -258,10 +258,10 @@
     const f = pending;
     pending = null;
     if (!f) return;
-    if (f.measure) {
-      A.latencies.push(Date.now() - f.wall_ms);
-      if (A.latencies.length > 20000) A.latencies.shift();
-    }
+    const now = Date.now();  // the frame's values are in the page and about to be painted
+    for (const w of waiting) A.latencies.push(now - w);
+    waiting = [];
+    while (A.latencies.length > 20000) A.latencies.shift();
     drawPlane(f);
     for (const k of Object.keys(traces)) drawTrace(k);
   }
