@@ -141,7 +141,7 @@ class SessionRecord:
         self.store.event(t, text)
 
     def row(self, r: TickResult, extra: dict[str, float] | None = None) -> tuple:
-        """The tick row of ``r``, values in :attr:`columns` order (None where unavailable)."""
+        """Return the tick row of ``r`` in :attr:`columns` order (None where unavailable)."""
         d, e, p = r.decision, r.estimate, r.decision.params
         feats = r.features
         extra = extra or {}

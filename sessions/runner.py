@@ -123,7 +123,7 @@ class SessionObserver(Protocol):
     """
 
     def started(self, run: SessionRun, engine: Engine) -> None:
-        """The session is built (store open, channel open); the clock starts next."""
+        """Note that the session is built (store and channel open); the clock starts next."""
         ...
 
     def tick(self, r: TickResult, row: dict[str, object], events: list[str]) -> None:
@@ -131,7 +131,7 @@ class SessionObserver(Protocol):
         ...
 
     def ended(self, status: str) -> None:
-        """The session ended with ``status`` (ended, interrupted, failed); store closed."""
+        """Note that the session ended with ``status`` (ended, interrupted, failed)."""
         ...
 
 

@@ -14,7 +14,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -98,6 +97,7 @@ SAMPLE_JS = """() => ({
   fade: document.getElementById('v-fade').dataset.value,
   hr: document.getElementById('tv-hr_bpm').dataset.value,
   hr_text: document.getElementById('tv-hr_bpm').textContent,
+  level: document.getElementById('level').dataset.value,
 })"""
 
 
@@ -207,6 +207,8 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
         wait_until(page, "() => window.attune.last.stopped", 5)
         wait_until(page, f"() => window.attune.last.t >= {t_press + 2.5}", 10)
         samples.append(sample(page))
+        level_playing = float(samples[-2]["level"])
+        level_stopped = float(samples[-1]["level"])
         page.click("#end")
         assert reply_for("end")["ok"]
         wait_until(page, "() => window.attune.hello.status !== 'running'", 20)
@@ -256,8 +258,10 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
     # -- updates: every tick reached the page, latency p95 <= 500 ms
     assert gaps == 0
     p95 = float(np.percentile(latencies, 95))
-    print(f"tick->page latency: n={latencies.size} median={np.median(latencies):.0f} ms "
-          f"p95={p95:.0f} ms")
+    print(
+        f"tick->page latency: n={latencies.size} median={np.median(latencies):.0f} ms "
+        f"p95={p95:.0f} ms"
+    )
     assert latencies.size >= 20 and p95 <= 500.0
     # -- the emergency stop silenced the rendered audio within 2 s
     t_stop = next(t for t, e in data.events if e.startswith("override: EMERGENCY STOP"))
@@ -270,6 +274,9 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
     print(f"emergency stop: silent (< -60 dBFS) {silent_at:.2f} s after the key press")
     assert db[(tw >= t_press - 1.0) & (tw < t_press)].max() > -40.0  # music was playing
     assert silent_at <= 2.0
+    # the page showed the synth's measured output: music, then silence
+    print(f"measured level on the page: {level_playing} dBFS playing, {level_stopped} stopped")
+    assert level_playing > -50.0 and level_stopped < -60.0
     # -- afterwards, `attune console SESSION` shows it read-only
     check_read_only(folder, browser, report=False)
 
@@ -348,9 +355,10 @@ def test_console_ten_minutes_memory(tmp_path: Path, browser: object) -> None:
 
         wait_until(page, "() => window.attune.last.t >= 60", 120)
         heap0, rss0 = page_heap(), server_rss()
-        t_first = page.evaluate("() => window.attune.last.t") - (
-            page.evaluate("() => window.attune.received") - 1
-        ) * 0.25
+        t_first = (
+            page.evaluate("() => window.attune.last.t")
+            - (page.evaluate("() => window.attune.received") - 1) * 0.25
+        )
         wait_until(page, "() => window.attune.last.t >= 590", 700)
         heap1, rss1 = page_heap(), server_rss()
         received = page.evaluate("() => window.attune.received")

@@ -96,6 +96,8 @@ class StoreFollower:
         ).fetchall()
         k = 0
         level = self.meter.measure() if self.meter is not None else None
+        if level is not None:
+            level["source"] = "session.wav as written so far"
         for i, r in enumerate(rows):
             mine: list[str] = []
             while k < len(evs) and evs[k]["t_s"] <= r["t_s"]:

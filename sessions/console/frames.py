@@ -40,7 +40,7 @@ _RECONNECT_RE = re.compile(r"^stream '(.+?)' reconnected")
 
 
 def num(x: object) -> float | None:
-    """A finite float, or None (NULL, NaN, missing)."""
+    """Return ``x`` as a finite float, or None (NULL, NaN, missing)."""
     if x is None:
         return None
     try:
@@ -59,7 +59,7 @@ def session_hello(
     sensors: list[dict[str, str]],
     status: str = "running",
 ) -> dict[str, Any]:
-    """The static part of the page: session, limits, protocol, sensors.
+    """Return the static part of the page: session, limits, protocol, sensors.
 
     Parameters
     ----------

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attune.sessions.console.frames import FrameBuilder, num, session_hello
-from attune.sessions.console.meter import WavTailMeter
 from attune.sessions.console.server import ConsoleHub, ConsoleServer, make_app, new_token
 
 if TYPE_CHECKING:
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
 
 #: Name of the file announcing a running console inside a session folder.
 CONSOLE_FILE = "console.json"
-#: Measure the output level every this many ticks.
-LEVEL_EVERY = 2
 
 
 def channel_commander(folder: Path) -> Callable[[str], dict[str, Any]]:
@@ -70,7 +67,6 @@ class LiveConsole:
         self.hub: ConsoleHub | None = None
         self.server: ConsoleServer | None = None
         self.folder: Path | None = None
-        self._n = 0
         self._level: dict[str, Any] | None = None
 
     # ------------------------------------------------------------ observer
@@ -94,7 +90,12 @@ class LiveConsole:
         )
         hello["level_check"] = True
         self.builder = FrameBuilder(cfg)
-        self.meter = WavTailMeter(run.folder) if cfg.render_audio else None
+        # The measured level: the sound card's synth when there is one, else the renderer.
+        card = [o for o in run.live_outs if hasattr(o, "output_rms_dbfs")]
+        self.synth: Any = card[0] if card else run.renderer
+        if not hasattr(self.synth, "output_rms_dbfs"):  # a silent session: nothing to measure
+            self.synth = None
+        self.level_source = "sound card output" if card else "rendered audio"
         self.hub = ConsoleHub(hello)
         token = new_token()
 
@@ -114,7 +115,9 @@ class LiveConsole:
         self.server.start()
         self.url = f"http://127.0.0.1:{self.server.port}/?token={token}"
         write_console_file(run.folder, self.url)
-        run.record.event(0.0, f"console: http://127.0.0.1:{self.server.port}/ (token in console.json)")
+        run.record.event(
+            0.0, f"console: http://127.0.0.1:{self.server.port}/ (token in console.json)"
+        )
         self.announce(self.url)
 
     def tick(self, r: TickResult, row: dict[str, object], events: list[str]) -> None:
@@ -133,9 +136,12 @@ class LiveConsole:
                     "quality": None if st is None else num(st.quality),
                 }
             )
-        if self.meter is not None and self._n % LEVEL_EVERY == 0:
-            self._level = self.meter.measure()
-        self._n += 1
+        if self.synth is not None:
+            rms = self.synth.output_rms_dbfs()
+            self._level = None if rms is None else {
+                "rms_dbfs": round(rms, 1),
+                "source": self.level_source,
+            }
         pr = self.engine.controller.protocol
         extras = {
             "sensors": sensors,

@@ -107,7 +107,7 @@ class WavTailMeter:
         return max(paths, key=lambda p: (p.stat().st_mtime, p.name)) if paths else None
 
     def measure(self) -> dict[str, Any] | None:
-        """The level of the last ``window_s`` rendered, or None when nothing is rendered yet."""
+        """Return the level of the last ``window_s`` rendered (None before any audio)."""
         path = self._newest()
         if path is None:
             return None

@@ -98,7 +98,7 @@ class ConsoleHub:
         self.publish({"status": status, "controllable": False, **more}, event="status")
 
     async def stream(self) -> AsyncIterator[str]:
-        """The event stream of one page: hello, recent ticks, then live frames."""
+        """Yield the event stream of one page: hello, recent ticks, then live frames."""
         q: asyncio.Queue[str | None] = asyncio.Queue(maxsize=CLIENT_QUEUE)
         with self._lock:
             self._loop = asyncio.get_running_loop()
@@ -107,8 +107,8 @@ class ConsoleHub:
             self._clients.add(q)
         try:
             yield "retry: 1000\n" + f"event: hello\ndata: {hello}\n\n"
-            for msg in past:
-                yield msg
+            for old in past:
+                yield old
             while True:
                 try:
                     msg = await asyncio.wait_for(q.get(), 10.0)
@@ -247,7 +247,9 @@ def make_app(
                 "no report yet: it is written when the session ends (or run `attune report`)",
                 status_code=404,
             )
-        return FileResponse(path, media_type="text/html", headers={"Referrer-Policy": "no-referrer"})
+        return FileResponse(
+            path, media_type="text/html", headers={"Referrer-Policy": "no-referrer"}
+        )
 
     return Starlette(
         routes=[
@@ -263,7 +265,7 @@ def make_app(
 
 
 def new_token() -> str:
-    """A fresh console token (128 bits, URL-safe)."""
+    """Return a fresh console token (128 bits, hex)."""
     return secrets.token_hex(16)
 
 

@@ -221,9 +221,9 @@
     }
     while (ev.children.length > 60) ev.lastChild.remove();
     if (f.level) {
-      setVal($("level"), f.level.rms_dbfs, `${fmt(f.level.rms_dbfs, 1)} dBFS RMS, peak ${fmt(f.level.peak_dbfs, 1)} dBFS, ` +
-        `${f.level.lufs === null ? "-" : fmt(f.level.lufs, 1)} LUFS (set ${fmt(f.params.loudness_db, 1)} LUFS, fade ${fmt(f.params.fade, 2)})`);
-      $("level-src").textContent = `from the last 0.4 s the synth rendered (${fmt(f.level.rendered_s, 1)} s so far)`;
+      const extra = f.level.lufs === undefined || f.level.lufs === null ? "" : `, ${fmt(f.level.lufs, 1)} LUFS`;
+      setVal($("level"), f.level.rms_dbfs, `${fmt(f.level.rms_dbfs, 1)} dBFS RMS${extra}`);
+      $("level-src").textContent = `measured on the ${f.level.source}; set: ${fmt(f.params.loudness_db, 1)} LUFS at fade ${fmt(f.params.fade, 2)}`;
     }
     $("levelcheck").disabled = f.phase !== "baseline";
     $("levelcheck").title = f.phase === "baseline" ? "" : "offered before the music starts (baseline)";
