@@ -299,18 +299,19 @@ class _Graph:
         self.clip = pyo.Clip(self.comp, min=-ceiling_amp, max=ceiling_amp)
         self.clip.out()
         # The level of the samples actually sent out (mean square per channel, ~80 ms).
-        self.out_ms = pyo.Follower(self.clip * self.clip, freq=2.0)
+        self.out_sq = self.clip * self.clip
+        self.out_ms = pyo.Follower(self.out_sq, freq=2.0)
+        for o in (
+            self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.kw, self.kw_sq,
+            self.kw_ms, self.master, self.dcb,
+            self.comp, self.clip, self.out_sq, self.out_ms,
+        ):  # fmt: skip
+            keep(o)
 
     def output_ms(self) -> float:
         """Mean square of the output samples over the last ~0.1 s, channels averaged."""
         vals = [float(v) for v in self.out_ms.get(all=True)]
         return sum(vals) / len(vals) if vals else 0.0
-        for o in (
-            self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.kw, self.kw_sq,
-            self.kw_ms, self.master, self.dcb,
-            self.comp, self.clip,
-        ):  # fmt: skip
-            keep(o)
 
     def _bank(self, voice: str, inst: Instrument) -> list[Any]:
         """Build the voices of ``inst``; return its stereo outputs (one per position).

@@ -138,10 +138,14 @@ class LiveConsole:
             )
         if self.synth is not None:
             rms = self.synth.output_rms_dbfs()
-            self._level = None if rms is None else {
-                "rms_dbfs": round(rms, 1),
-                "source": self.level_source,
-            }
+            self._level = (
+                None
+                if rms is None
+                else {
+                    "rms_dbfs": round(rms, 1),
+                    "source": self.level_source,
+                }
+            )
         pr = self.engine.controller.protocol
         extras = {
             "sensors": sensors,
@@ -159,12 +163,6 @@ class LiveConsole:
             self.hub.set_status(status)
         if self.folder is not None:
             (self.folder / CONSOLE_FILE).unlink(missing_ok=True)
-
-    # ------------------------------------------------------------ after the run
-    def report_written(self, path: Path) -> None:
-        """Tell the pages the report exists (its link opens while this console serves)."""
-        if self.hub is not None:
-            self.hub.publish({"report": True}, event="status")
 
     def close(self) -> None:
         """Stop the server."""
