@@ -8,7 +8,7 @@
   const TRACE_N = 240;
   const A = (window.attune = {
     hello: null, last: null, latencies: [], received: 0, gaps: 0, lastSeq: 0,
-    replies: [], connected: false, connects: 0,
+    replies: [], connected: false, connects: 0, levels: [],
   });
   let hello = null, pending = null, history = 0, trail = [], traces = {}, waiting = [];
   const alarms = new Map();
@@ -221,6 +221,8 @@
     }
     while (ev.children.length > 60) ev.lastChild.remove();
     if (f.level) {
+      A.levels.push([f.t, f.level.rms_dbfs]);
+      if (A.levels.length > 3000) A.levels.shift();
       const extra = f.level.lufs === undefined || f.level.lufs === null ? "" : `, ${fmt(f.level.lufs, 1)} LUFS`;
       setVal($("level"), f.level.rms_dbfs, `${fmt(f.level.rms_dbfs, 1)} dBFS RMS${extra}`);
       $("level-src").textContent = `measured on the ${f.level.source}; set: ${fmt(f.params.loudness_db, 1)} LUFS at fade ${fmt(f.params.fade, 2)}`;
