@@ -175,9 +175,6 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
         assert reply_for("pin tempo_bpm 70")["ok"]
         wait_until(page, "() => document.getElementById('why-tempo_bpm').dataset.reason === 'pin'")
         samples.append(sample(page))
-        page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
-        if os.environ.get("ATTUNE_CONSOLE_SCREENSHOT"):
-            page.screenshot(path=os.environ["ATTUNE_CONSOLE_SCREENSHOT"], full_page=True)
         page.click("#pause")
         assert reply_for("pause")["ok"]
         page.click("#resume")
@@ -200,6 +197,9 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
         page.click("#p-tempo_bpm [data-unpin]")
         assert reply_for("unpin tempo_bpm")["ok"]
         samples.append(sample(page))
+        page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+        if os.environ.get("ATTUNE_CONSOLE_SCREENSHOT"):  # the README's picture
+            page.screenshot(path=os.environ["ATTUNE_CONSOLE_SCREENSHOT"], full_page=True)
         # -- the emergency stop, from the keyboard
         t_press = session_time(page)
         page.keyboard.press("Escape")

@@ -167,3 +167,17 @@ def test_alarms_are_raised_by_priority_and_acknowledged() -> None:
     assert f1["acked"] == []
     f2 = fb.frame({**row, "t_s": 1.25}, ["ack stale-sensor"])
     assert f2["alarms"] == [] and f2["acked"] == ["stale-sensor"]
+
+
+@pytest.mark.slow
+def test_level_check_measures_the_calm_clip_at_the_starting_loudness() -> None:
+    from attune.sessions.build import starting_params
+    from attune.sessions.console.levelcheck import level_check
+
+    cfg = SessionConfig()
+    got = level_check(cfg)
+    assert got["set_loudness_db"] == starting_params(cfg).loudness_db
+    assert got["device"] is None and got["played"] is False  # no audio.device here
+    assert got["seconds"] == pytest.approx(2.0, abs=0.01)  # the 1 s fade-in is not measured
+    assert -40.0 < got["rms_dbfs"] < got["peak_dbfs"] < -1.0
+    assert abs(got["lufs"] - got["set_loudness_db"]) < 6.0

@@ -25,8 +25,8 @@ POLL_S = 0.25
 def _sensors(cfg: Any, mode: str) -> list[dict[str, str]]:
     if mode == "simulate":
         return [
-            {"name": "simulated ECG", "kind": "ecg"},
-            {"name": "simulated EEG", "kind": "eeg"},
+            {"name": "sim-ecg", "kind": "ecg"},
+            {"name": "sim-eeg", "kind": "eeg"},
         ]
     return [{"name": s.name or s.source_id or s.kind, "kind": s.kind} for s in cfg.streams]
 

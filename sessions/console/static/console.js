@@ -112,8 +112,14 @@
         ` <button data-unpin="${n}">Release</button></td>`;
       tb.appendChild(tr);
       const slider = tr.querySelector("input");
-      slider.addEventListener("input", () => { $(`pinv-${n}`).textContent = slider.value; });
-      tr.querySelector("[data-pin]").addEventListener("click", () => send(`pin ${n} ${slider.value}`));
+      slider.addEventListener("input", () => {
+        slider.dataset.touched = "1";  // the therapist's choice: no longer follows the music
+        $(`pinv-${n}`).textContent = slider.value;
+      });
+      tr.querySelector("[data-pin]").addEventListener("click", () => {
+        send(`pin ${n} ${slider.value}`);
+        slider.dataset.touched = "";
+      });
       tr.querySelector("[data-unpin]").addEventListener("click", () => send(`unpin ${n}`));
     }
     const tw = $("traces");
@@ -184,6 +190,11 @@
       const b = row.querySelector(".bar b");
       b.hidden = pin === undefined;
       if (pin !== undefined) b.style.left = `${(100 * (pin - lo)) / (hi - lo || 1)}%`;
+      const slider = $(`pin-${n}`);
+      if (!slider.dataset.touched && v !== null) {  // the slider starts where the music is
+        slider.value = pin !== undefined ? pin : v;
+        $(`pinv-${n}`).textContent = slider.value;
+      }
       const r = f.reasons[n];
       const why = $(`why-${n}`);
       why.textContent = r ? `${r.reason} at ${clock(r.t)}` : "-";
@@ -312,7 +323,7 @@
     let pen = false;
     arr.forEach((v, i) => {
       if (v === null) { pen = false; return; }
-      const x = (i / (TRACE_N - 1)) * W, y = H - 3 - ((v - lo) / (hi - lo)) * (H - 6);
+      const x = (i / (Math.max(arr.length, 60) - 1)) * W, y = H - 3 - ((v - lo) / (hi - lo)) * (H - 6);
       pen ? g.lineTo(x, y) : g.moveTo(x, y);
       pen = true;
     });
