@@ -104,6 +104,9 @@ class TickResult:
         rhythm makes HRV meaningless), recorded in the session's events.
     self_reports : tuple of SelfReport
         The listener's ratings applied at this tick (recorded in ``selfreports``).
+    status : dict of str to ModalityStatus
+        Signal state of each modality (``"hrv"``, ``"eeg"``) at this tick: quality,
+        coverage and seconds since its newest sample (for displays such as the console).
     """
 
     t: float
@@ -117,6 +120,7 @@ class TickResult:
     beats: np.ndarray = field(repr=False)
     events: tuple[str, ...] = ()
     self_reports: tuple[SelfReport, ...] = ()
+    status: dict[str, ModalityStatus] = field(default_factory=dict)
 
 
 class Engine:
@@ -222,4 +226,5 @@ class Engine:
             beats=beats,
             events=events,
             self_reports=reports,
+            status=status,
         )

@@ -30,6 +30,7 @@ Therapist commands (:func:`parse_command`, :meth:`SessionProtocol.apply_command`
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -54,11 +55,17 @@ COMMANDS: tuple[str, ...] = (
     "end",
     "sam",
     "feeling",
+    "annotate",
+    "ack",
 )
 #: When a self-report was given: before the session (intake), during it, after it.
 REPORT_KINDS: tuple[str, ...] = ("pre", "during", "post")
 #: Longest described feeling accepted, characters.
 MAX_FEELING_CHARS = 500
+#: Longest ``annotate`` text, characters.
+MAX_NOTE_CHARS = 2000
+#: An alarm code: lowercase words joined by hyphens (``stale-sensor``).
+_ALARM_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
 #: A parsed command: the verb and its arguments.
 Command = tuple[str, tuple]
@@ -135,6 +142,8 @@ def parse_command(line: str) -> Command:
         pause | resume | skip | estop | end
         sam AROUSAL VALENCE [pre|during|post]   SAM ratings 1..9 (default during)
         feeling TEXT | feeling confirm | feeling cancel
+        annotate TEXT        a note filed in the session's annotations (one line)
+        ack CODE             acknowledge the alarm ``CODE`` (lowercase-hyphenated)
 
     ``end`` ends the session gracefully: the music fades out at the normal fade-out rate
     (``1 / fade_out_s``) whatever is pinned, and the session runner stops once it is
@@ -212,6 +221,14 @@ def parse_command(line: str) -> Command:
         if len(text) > MAX_FEELING_CHARS:
             raise CommandError(f"feeling: at most {MAX_FEELING_CHARS} characters")
         return verb, (text,)
+    if verb == "annotate":
+        text = line.strip().split(None, 1)[1].strip() if rest else ""
+        if not text or len(text) > MAX_NOTE_CHARS:
+            raise CommandError(f"annotate: expected 'annotate TEXT' (1 to {MAX_NOTE_CHARS} chars)")
+    if verb == "ack":
+        if len(rest) != 1 or not _ALARM_CODE.fullmatch(rest[0]):
+            raise CommandError(f"ack: expected 'ack CODE' (e.g. stale-sensor), got {shown!r}")
+        return verb, (rest[0],)
     if rest:
         raise CommandError(f"{verb}: takes no arguments, got {' '.join(rest)[:80]!r}")
     return verb, ()
@@ -259,6 +276,7 @@ class SessionProtocol:
         self.ending = False
         self.pins: dict[str, float] = {}
         self.events: list[str] = []
+        self.notes: list[str] = []  # annotate texts not yet filed by the session runner
         self.last_target: tuple[float | None, float | None] = (None, None)
         self._ramp: tuple[float, float, float, float] | None = None  # tau0, tau1, a0, v0
         self._pending: list[Command] = []
@@ -344,6 +362,11 @@ class SessionProtocol:
             if not self.ending:
                 self.ending = True
                 ev.append("session ending: fade out")
+        elif verb == "annotate":
+            self.notes.append(args[0])
+            ev.append(f"annotation: {args[0]}")
+        elif verb == "ack":
+            ev.append(f"ack {args[0]}")
         elif verb == "estop":
             if not self.stopped:
                 self.stopped = True
@@ -415,6 +438,11 @@ class SessionProtocol:
             return ()
         out, self.self_reports = tuple(self.self_reports), []
         return out
+
+    def take_notes(self) -> list[str]:
+        """Return and clear the ``annotate`` texts applied since the last call."""
+        notes, self.notes = self.notes, []
+        return notes
 
     def take_events(self) -> list[str]:
         """Return and clear the events recorded since the last call."""

@@ -8,14 +8,14 @@ gracefully on Ctrl-C or after the protocol: the record is flushed and closed eit
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from attune.engine.clocks import LiveClock
 from attune.engine.loop import STAGE_OF_KIND
 from attune.sensors.lsl_source import LslSource, local_clock
 from attune.sessions.build import check_live_outputs
 from attune.sessions.config import LiveStream, SessionConfig
-from attune.sessions.runner import RunOutcome, run_session
+from attune.sessions.runner import RunOutcome, SessionObserver, run_session
 from attune.sessions.state_outlets import StateOutlets
 
 
@@ -74,6 +74,7 @@ def run_live(
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
     resolve_timeout_s: float = 5.0,
+    observers: Sequence[SessionObserver] = (),
 ) -> RunOutcome:
     """Run a live session on the LSL streams of ``cfg`` for its protocol's length.
 
@@ -87,6 +88,8 @@ def run_live(
         As for :func:`attune.sessions.runner.run_session`.
     resolve_timeout_s : float, default 5.0
         How long to look for each stream on the network, seconds.
+    observers : sequence of SessionObserver
+        Watch the session as it runs (the web console).
 
     Raises
     ------
@@ -113,6 +116,7 @@ def run_live(
             outlets=outlets,
             progress=progress,
             stop=stop,
+            observers=observers,
         )
     finally:
         for src in sources:

@@ -147,12 +147,12 @@ class SessionRecord:
         """Record an event (phase change, hold, warning, override)."""
         self.store.event(t, text)
 
-    def tick(self, r: TickResult, extra: dict[str, float] | None = None) -> None:
-        """Record one tick, its new beats and its events."""
+    def row(self, r: TickResult, extra: dict[str, float] | None = None) -> tuple:
+        """Return the tick row of ``r`` in :attr:`columns` order (None where unavailable)."""
         d, e, p = r.decision, r.estimate, r.decision.params
         feats = r.features
         extra = extra or {}
-        self.store.tick(
+        return (
             (r.t, d.phase)
             + tuple(feats.get(n) for n in self.feature_names)
             + (e.arousal, e.valence, e.confidence, e.valence_confidence)
@@ -162,6 +162,12 @@ class SessionRecord:
             + tuple(extra.get(c) for c in self.extra_columns)
             + (r.latency_ms, r.compute_ms)
         )
+
+    def tick(self, r: TickResult, extra: dict[str, float] | None = None) -> tuple:
+        """Record one tick, its new beats and its events; return its row (:meth:`row`)."""
+        row = self.row(r, extra)
+        self.store.tick(row)
+        d = r.decision
         if len(r.beats):
             self.store.beats(
                 (float(t_b), None if math.isnan(rr) else float(rr), int(c))
@@ -175,6 +181,7 @@ class SessionRecord:
             self.store.selfreport(
                 (rep.t_s, rep.kind, rep.arousal, rep.valence, rep.source, rep.text)
             )
+        return row
 
     def close(self, *, status: str = "ended") -> None:
         """Commit everything and mark the session ``status`` (``ended``/``interrupted``)."""

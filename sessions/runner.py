@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -120,6 +120,27 @@ class RunOutcome:
 TickListener = Callable[[float, MusicParams], None]
 
 
+class SessionObserver(Protocol):
+    """Something that watches a session as it runs (the therapist's web console).
+
+    Called from the ticking thread; an observer must return quickly and never block a
+    tick. An exception from an observer is recorded once as a warning and the observer
+    is dropped: watching never ends a session.
+    """
+
+    def started(self, run: SessionRun, engine: Engine) -> None:
+        """Note that the session is built (store and channel open); the clock starts next."""
+        ...
+
+    def tick(self, r: TickResult, row: dict[str, object], events: list[str]) -> None:
+        """One tick: its result, its recorded row (column -> value) and its event texts."""
+        ...
+
+    def ended(self, status: str) -> None:
+        """Note that the session ended with ``status`` (ended, interrupted, failed)."""
+        ...
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """What one session run reads, for how long, and who else takes part.
@@ -165,6 +186,8 @@ class RunSpec:
         (:class:`attune.sessions.therapist.TherapistChannel`) is added. Commands are
         queued on the controller and take effect at that tick; the controller records
         them as events, rejected ones are recorded too.
+    observers : sequence of SessionObserver
+        Watch the session (e.g. :class:`attune.sessions.console.live.LiveConsole`).
     """
 
     mode: str
@@ -179,6 +202,7 @@ class RunSpec:
     progress: Callable[[float], None] | None = None
     stop: Callable[[], bool] | None = None
     commands: Sequence[CommandSource] = ()
+    observers: Sequence[SessionObserver] = ()
 
 
 class _Trace:
@@ -229,6 +253,8 @@ class SessionRun:
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
         self.tees: list[SignalTee] = []
         self.command_t = 0.0  # the tick whose commands are being submitted, s
+        self.observers: list[SessionObserver] = list(spec.observers)
+        self.channel: TherapistChannel | None = None
 
     def run(self) -> RunOutcome:
         """Run the session to its end (or an interruption) and return what it produced."""
@@ -237,6 +263,7 @@ class SessionRun:
         self.open_outputs()
         try:
             engine = self.build()
+            self.notify("started", self, engine)
             start = self.start_sources()
             try:
                 self.tick_loop(engine, start)
@@ -325,6 +352,7 @@ class SessionRun:
         )
         if cfg.control.command_channel:
             channel = TherapistChannel(self.folder)
+            self.channel = channel
             self.commands.append(channel)
             self.record.event(0.0, f"therapist channel: 127.0.0.1:{channel.port} (attune control)")
         ct = engine.controller
@@ -361,17 +389,25 @@ class SessionRun:
                 if ending_now:
                     record.store.command(t, "end")
                 self.command_t = t
+                events: list[str] = []
                 for cs in self.commands:
                     for text in cs.poll(t, self.submit):
                         record.event(t, text)
+                        events.append(text)
                 for text in self.desk.take_events():
                     record.event(t, text)
+                    events.append(text)
                 r = engine.step(t)
                 values = spec.extra(r) if spec.extra is not None else {}
-                record.tick(r, values)
+                row = record.tick(r, values)
                 for tee in self.tees:
                     tee.flush_due()
-                self.record_sources(t)
+                for note in controller.protocol.take_notes():
+                    record.store.annotation(t, note, author="therapist")
+                events += self.record_sources(t)
+                if self.observers:
+                    events += [*r.decision.events, *r.events]
+                    self.notify("tick", r, dict(zip(record.columns, row, strict=True)), events)
                 if spec.outlets is not None:
                     spec.outlets.publish(r, lsl_time=start + t)
                 self.trace.add(i, r, values)
@@ -392,15 +428,29 @@ class SessionRun:
         self.record.store.command(self.command_t, line.strip())
         return reply
 
-    def record_sources(self, t: float) -> None:
-        """Record the markers pulled up to ``t`` and the sources' own events."""
+    def record_sources(self, t: float) -> list[str]:
+        """Record the markers pulled up to ``t`` and the sources' own events; return them."""
+        out: list[str] = []
         for src in self.markers:
             chunk = src.pull(t)
             for ts, label in zip(chunk.timestamps, chunk.labels, strict=True):
                 self.record.event(float(ts), f"marker: {label}")
+                out.append(f"marker: {label}")
         for src in self.live:
             for text in src.drain_events():
                 self.record.event(t, text)
+                out.append(text)
+        return out
+
+    def notify(self, what: str, *args: object) -> None:
+        """Call ``what`` on every observer; one that raises is recorded and dropped."""
+        for ob in list(self.observers):
+            try:
+                getattr(ob, what)(*args)
+            except Exception as e:  # watching never ends a session
+                self.observers.remove(ob)
+                t = float(self.trace.t[self.trace.done - 1]) if self.trace.done else 0.0
+                self.record.event(t, f"warning: {type(ob).__name__} stopped: {e}"[:300])
 
     def close(self) -> RenderStats | None:
         """Close commands, live outputs, the renderer and the record, in that order.
@@ -431,6 +481,11 @@ class SessionRun:
             for tee in self.tees:
                 tee.flush()
             record.close(status=status)
+            for ob in self.observers:
+                try:
+                    ob.ended(status)
+                except Exception:  # the record is closed; nothing left to tell
+                    pass
             if self.failure is not None:  # no outcome step: seal what was written now
                 try:
                     seal_folder(self.folder)
@@ -486,6 +541,7 @@ def run_session(
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
     commands: Sequence[CommandSource] = (),
+    observers: Sequence[SessionObserver] = (),
 ) -> RunOutcome:
     """Run ``n_ticks`` ticks of the closed loop and write the session folder.
 
@@ -505,5 +561,6 @@ def run_session(
         progress=progress,
         stop=stop,
         commands=commands,
+        observers=observers,
     )
     return SessionRun(cfg, spec).run()

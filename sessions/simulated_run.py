@@ -23,7 +23,7 @@ from attune.engine.loop import Engine, TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
-from attune.sessions.runner import run_session
+from attune.sessions.runner import SessionObserver, run_session
 from attune.sessions.sealed import seal_folder
 from attune.sessions.store import add_selfreport
 from attune.sessions.therapist import CommandSource
@@ -213,6 +213,7 @@ def run_simulation(
     progress: Callable[[float], None] | None = None,
     realtime: bool = False,
     commands: Sequence[CommandSource] = (),
+    observers: Sequence[SessionObserver] = (),
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -230,6 +231,9 @@ def run_simulation(
     commands : sequence of CommandSource
         Therapist commands (e.g. :class:`attune.sessions.therapist.ScriptedCommands`:
         self-reports at given times), besides the command channel.
+    observers : sequence of SessionObserver
+        Watch the session as it runs (the web console), as for
+        :func:`attune.sessions.runner.run_session`.
 
     Returns
     -------
@@ -274,6 +278,7 @@ def run_simulation(
         extra_columns=SIM_COLUMNS,
         progress=progress,
         commands=commands,
+        observers=observers,
     )
     true_a = out.extras["sim_arousal"]
     if out.n_ticks and not out.interrupted:  # the simulated listener rates how it ends

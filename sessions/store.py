@@ -221,6 +221,7 @@ class SessionStore:
         self._beats: list[tuple] = []
         self._events: list[tuple] = []
         self._rows: list[tuple[str, tuple]] = []  # (insert statement, row): extra tables
+        self._notes: list[tuple] = []
         self.n_ticks = 0
 
     def tick(self, row: tuple) -> None:
@@ -254,6 +255,10 @@ class SessionStore:
         """Buffer an accepted therapist command (``commands`` table)."""
         self._rows.append((COMMAND_INSERT, (float(t_s), str(line))))
 
+    def annotation(self, t_s: float, text: str, *, author: str = "") -> None:
+        """Buffer an annotation filed during the session (``annotate`` on the channel)."""
+        self._notes.append((float(t_s), author, str(text)[:MAX_ANNOTATION_CHARS], now_utc()))
+
     def commit(self) -> None:
         """Write the buffered rows in one transaction."""
         with self._con:
@@ -265,7 +270,10 @@ class SessionStore:
                 self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
             for sql, row in self._rows:
                 self._con.execute(sql, row)
+            if self._notes:
+                self._con.executemany("INSERT INTO annotations VALUES (?, ?, ?, ?)", self._notes)
         self._ticks.clear()
+        self._notes.clear()
         self._beats.clear()
         self._events.clear()
         self._rows.clear()

@@ -285,6 +285,10 @@ class SupervisedSynth:
         """Process id of the current synth child (None if none)."""
         return None if self._child is None else self._child.pid
 
+    def output_rms_dbfs(self) -> float | None:
+        """RMS of the current child's output over the last ~0.1 s, dBFS (None if none)."""
+        return None if self._child is None else self._child.output_rms_dbfs()
+
     @property
     def child(self) -> OfflineRenderer | LiveSynth | None:
         """The current child backend (for tests and health displays)."""

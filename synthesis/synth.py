@@ -298,12 +298,20 @@ class _Graph:
         )
         self.clip = pyo.Clip(self.comp, min=-ceiling_amp, max=ceiling_amp)
         self.clip.out()
+        # The level of the samples actually sent out (mean square per channel, ~80 ms).
+        self.out_sq = self.clip * self.clip
+        self.out_ms = pyo.Follower(self.out_sq, freq=2.0)
         for o in (
             self.dry, self.hp, self.tilt, self.lp, self.glue, self.verb, self.kw, self.kw_sq,
             self.kw_ms, self.master, self.dcb,
-            self.comp, self.clip,
+            self.comp, self.clip, self.out_sq, self.out_ms,
         ):  # fmt: skip
             keep(o)
+
+    def output_ms(self) -> float:
+        """Mean square of the output samples over the last ~0.1 s, channels averaged."""
+        vals = [float(v) for v in self.out_ms.get(all=True)]
+        return sum(vals) / len(vals) if vals else 0.0
 
     def _bank(self, voice: str, inst: Instrument) -> list[Any]:
         """Build the voices of ``inst``; return its stereo outputs (one per position).
@@ -526,8 +534,13 @@ def _child_main(
     bits: int,
     start_s: float,
     graph_kw: dict[str, Any] | None = None,
+    level: Any = None,
 ) -> None:
-    """Entry point of the offline synth process (spawn); see :class:`OfflineRenderer`."""
+    """Entry point of the offline synth process (spawn); see :class:`OfflineRenderer`.
+
+    ``level`` (a shared ``multiprocessing`` array of one double) receives the output's
+    mean square after every tick (:meth:`_ChildSynth.output_rms_dbfs`).
+    """
     os.environ.setdefault("PYO_GUI_WX", "0")
     try:
         import pyo
@@ -577,6 +590,8 @@ def _child_main(
                 graph.trigger(note)
             graph.check(t_end_s)
             graph.update_loudness()
+            if level is not None:
+                level[0] = graph.output_ms()
         s.recstop()
         counts1 = _count_objects(pyo, s)
         s.stop()
@@ -607,6 +622,7 @@ def _child_live(
     start_s: float,
     graph_kw: dict[str, Any] | None = None,
     lookahead_s: float = 0.25,
+    level: Any = None,
 ) -> None:
     """Entry point of the live synth process: pyo's portaudio server on a device.
 
@@ -641,6 +657,8 @@ def _child_live(
         while True:
             now = time.monotonic()
             graph.reap(now - t0)
+            if level is not None:
+                level[0] = graph.output_ms()
             while pending and pending[0][0] <= now:
                 graph.trigger(heapq.heappop(pending)[1])
             wait = 0.05 if not pending else max(0.0, min(0.05, pending[0][0] - now))
@@ -737,6 +755,18 @@ class _ChildSynth:
         self._t0 = 0.0
         self._last_t = self.start_s
         self._ready: tuple[Any, ...] | None = None
+        self._level: Any = None
+
+    def output_rms_dbfs(self) -> float | None:
+        """RMS of the samples the synth sent out over the last ~0.1 s, dBFS (None before start).
+
+        Measured in the child on its output bus (after the master fade, the limiter and
+        the clipper), so it is what the WAV or the sound card receives.
+        """
+        if self._level is None:
+            return None
+        ms = float(self._level[0])
+        return 10.0 * math.log10(ms) if ms > 1e-12 else -120.0
 
     @property
     def pid(self) -> int | None:
@@ -762,8 +792,12 @@ class _ChildSynth:
         ctx = mp.get_context("spawn")
         parent_conn, child_conn = ctx.Pipe(duplex=True)
         target, args = self._target_args()
+        self._level = ctx.Array("d", 1, lock=False)
         self._proc = ctx.Process(
-            target=target, args=(child_conn, *args), name="attune-synth", daemon=True
+            target=target,
+            args=(child_conn, *args, self._level),
+            name="attune-synth",
+            daemon=True,
         )
         self._t0 = time.perf_counter()
         self._proc.start()

@@ -33,7 +33,12 @@ def test_every_command_is_one_module():
         names.append(mod.NAME)
     assert list(sub.choices) == names
     for name in names:  # each parses to its own module's run
-        argv = {"export": ["s", "ticks"], "report": ["s"], "annotate": ["s", "t"]}.get(name, [])
+        argv = {
+            "export": ["s", "ticks"],
+            "report": ["s"],
+            "annotate": ["s", "t"],
+            "console": ["s"],
+        }.get(name, [])
         argv = {"render-examples": ["d"], "control": ["d", "pause"], "batch": ["d"]}.get(name, argv)
         argv = {"client": ["list"], "progress": ["C"], "erase": ["C"]}.get(name, argv)
         argv = {"export-client": ["C", "--out", "d"]}.get(name, argv)

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "batch",
     "evaluate",
     "control",
+    "console",
     "bench",
     "client",
     "progress",

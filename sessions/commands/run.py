@@ -47,6 +47,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_report_flag(rn)
     add_client_flag(rn)
+    from attune.sessions.commands.console import add_console_flag
+
+    add_console_flag(rn, what="default: on")
     rn.add_argument(
         "--resolve-timeout-s",
         type=float,
@@ -73,20 +76,27 @@ def run(args: argparse.Namespace) -> int:
     from attune.sessions.live_run import run_live
 
     silence_alsa_errors()
+    from attune.sessions.commands.console import live_console
 
+    console = live_console(args.console is not False)
     try:
-        out = run_live(
-            cfg,
-            duration_s=args.duration_s,
-            progress=progress_bar("live"),
-            resolve_timeout_s=args.resolve_timeout_s,
-        )
-    except SensorError as e:
-        raise CliError(f"{args.config}: {e} (`attune streams` lists what is visible)") from None
-    except ValueError as e:
-        raise CliError(f"{args.config}: {e}") from None
-    state = "stopped early (faded out, store closed)" if out.interrupted else "ended"
-    print(f"Live session {state} after {out.n_ticks * cfg.tick_s:.1f} s, {out.n_ticks} ticks")
-    print(f"Session folder: {out.folder}")
-    write_report(out.folder, args)
+        try:
+            out = run_live(
+                cfg,
+                duration_s=args.duration_s,
+                progress=progress_bar("live"),
+                resolve_timeout_s=args.resolve_timeout_s,
+                observers=[console] if console is not None else [],
+            )
+        except SensorError as e:
+            raise CliError(f"{args.config}: {e} (`attune streams` lists what is visible)") from None
+        except ValueError as e:
+            raise CliError(f"{args.config}: {e}") from None
+        state = "stopped early (faded out, store closed)" if out.interrupted else "ended"
+        print(f"Live session {state} after {out.n_ticks * cfg.tick_s:.1f} s, {out.n_ticks} ticks")
+        print(f"Session folder: {out.folder}")
+        write_report(out.folder, args)
+    finally:
+        if console is not None:
+            console.close()
     return 0

@@ -57,6 +57,9 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
         help="pace the session on the wall clock like a live one (default: as fast as "
         "the CPU allows); plays to the session's [audio] device and [midi] port",
     )
+    from attune.sessions.commands.console import add_console_flag
+
+    add_console_flag(s, what="default: on with --realtime, off otherwise")
     s.add_argument(
         "--no-control",
         action="store_true",
@@ -104,7 +107,19 @@ def run(args: argparse.Namespace) -> int:
 
     if args.realtime:
         silence_alsa_errors()
-    summary = run_simulation(cfg, progress=progress_bar("simulating"), realtime=args.realtime)
-    print(format_summary(summary))
-    write_report(summary.folder, args)
+    from attune.sessions.commands.console import live_console
+
+    console = live_console(args.realtime if args.console is None else args.console)
+    try:
+        summary = run_simulation(
+            cfg,
+            progress=progress_bar("simulating"),
+            realtime=args.realtime,
+            observers=[console] if console is not None else [],
+        )
+        print(format_summary(summary))
+        write_report(summary.folder, args)
+    finally:
+        if console is not None:
+            console.close()
     return 0
