@@ -225,6 +225,7 @@ def parse_command(line: str) -> Command:
         text = line.strip().split(None, 1)[1].strip() if rest else ""
         if not text or len(text) > MAX_NOTE_CHARS:
             raise CommandError(f"annotate: expected 'annotate TEXT' (1 to {MAX_NOTE_CHARS} chars)")
+        return verb, (text,)
     if verb == "ack":
         if len(rest) != 1 or not _ALARM_CODE.fullmatch(rest[0]):
             raise CommandError(f"ack: expected 'ack CODE' (e.g. stale-sensor), got {shown!r}")

@@ -172,22 +172,22 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
             "#pin-tempo_bpm", "e => { e.value = 70; e.dispatchEvent(new Event('input')); }"
         )
         page.click("#p-tempo_bpm [data-pin]")
-        assert reply_for("pin tempo_bpm 70")["ok"]
+        assert (r := reply_for("pin tempo_bpm 70"))["ok"], r
         wait_until(page, "() => document.getElementById('why-tempo_bpm').dataset.reason === 'pin'")
         samples.append(sample(page))
         page.click("#pause")
-        assert reply_for("pause")["ok"]
+        assert (r := reply_for("pause"))["ok"], r
         page.click("#resume")
-        assert reply_for("resume")["ok"]
+        assert (r := reply_for("resume"))["ok"], r
         page.click("#skip")
-        assert reply_for("skip")["ok"]
+        assert (r := reply_for("skip"))["ok"], r
         page.fill("#goal-a", "-0.6")
         page.fill("#goal-v", "0.2")
         page.click("#goal")
-        assert reply_for("goal -0.6 0.2")["ok"]
+        assert (r := reply_for("goal -0.6 0.2"))["ok"], r
         page.fill("#note", "listener closed her eyes")
         page.click("#annotate")
-        assert reply_for("annotate listener closed her eyes")["ok"]
+        assert (r := reply_for("annotate listener closed her eyes"))["ok"], r
         page.select_option("#sam-a", "3")
         page.select_option("#sam-v", "7")
         page.click("#sam")
@@ -195,7 +195,7 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
         shown = page.inner_text("#reply")
         assert ("done: sam 3 7 during" in shown) if sam["ok"] else (sam["error"] in shown)
         page.click("#p-tempo_bpm [data-unpin]")
-        assert reply_for("unpin tempo_bpm")["ok"]
+        assert (r := reply_for("unpin tempo_bpm"))["ok"], r
         samples.append(sample(page))
         page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
         if os.environ.get("ATTUNE_CONSOLE_SCREENSHOT"):  # the README's picture
@@ -203,13 +203,13 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
         # -- the emergency stop, from the keyboard
         t_press = session_time(page)
         page.keyboard.press("Escape")
-        assert reply_for("estop")["ok"]
+        assert (r := reply_for("estop"))["ok"], r
         wait_until(page, "() => window.attune.last.stopped", 5)
         wait_until(page, f"() => window.attune.last.t >= {t_press + 2.5}", 10)
         samples.append(sample(page))
         levels = np.array(page.evaluate("() => window.attune.levels"), dtype=float)
         page.click("#end")
-        assert reply_for("end")["ok"]
+        assert (r := reply_for("end"))["ok"], r
         wait_until(page, "() => window.attune.hello.status !== 'running'", 20)
         latencies = np.array(page.evaluate("() => window.attune.latencies"), dtype=float)
         gaps = page.evaluate("() => window.attune.gaps")
