@@ -34,6 +34,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+from scipy import signal
+
 #: Cues the listener hears, in the order of the sensitivity tuples.
 CUES: tuple[str, ...] = ("tempo", "loudness", "density", "register", "roughness", "brightness")
 
@@ -201,8 +204,10 @@ def static_drive(
 class ResponseDynamics:
     """Habituation, familiarity and saturation of one listener (see the module docstring).
 
-    Call :meth:`step` once per integration step with the static drive of the music heard
-    (already delayed by the listener's dead time).
+    Call :meth:`step` once per integration step, or :meth:`run` on a run of steps, with
+    the static drive of the music heard (already delayed by the listener's dead time).
+    Both give the same values; :meth:`run` is vectorized and gives bit-identical results
+    however the steps are split into runs.
     """
 
     traits: ResponseTraits
@@ -238,4 +243,38 @@ class ResponseDynamics:
         return (
             tr.sat_arousal * math.tanh(a / tr.sat_arousal),
             tr.sat_valence * math.tanh(v / tr.sat_valence),
+        )
+
+    def run(
+        self, dt: float, d_a: np.ndarray, d_v: np.ndarray, like: np.ndarray, p: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Advance ``len(d_a)`` steps of ``dt`` s; return ``(r_A, r_V)`` per step.
+
+        Parameters
+        ----------
+        dt : float
+            Step, s.
+        d_a, d_v, like, p : ndarray, shape (n,)
+            :func:`static_drive` and :func:`presence` of the music heard at each step.
+        """
+        tr = self.traits
+        kh = 1.0 - math.exp(-dt / tr.hab_tau_s)
+        kf = 1.0 - math.exp(-dt / tr.fam_tau_s)
+        # familiarity at each step: 1 - f[k] = (1 - f0) prod_{j<k} (1 - kf p_j)
+        rest = np.cumprod(np.concatenate([[1.0 - self.familiarity], 1.0 - kf * p]))
+        fam = 1.0 - rest[:-1]
+        self.familiarity = float(1.0 - rest[-1])
+        liking = np.clip(like + tr.fam_gain * fam * p, -1.0, 1.0)
+        a = d_a - tr.like_arousal * liking * p
+        v = d_v + tr.like_valence * liking * p
+        b, den = [kh], [1.0, -(1.0 - kh)]
+        h_a, _ = signal.lfilter(b, den, a, zi=[(1.0 - kh) * self.hab_a])
+        h_v, _ = signal.lfilter(b, den, v, zi=[(1.0 - kh) * self.hab_v])
+        if a.size:
+            self.hab_a, self.hab_v = float(h_a[-1]), float(h_v[-1])
+        a = a - tr.hab_depth * h_a
+        v = v - tr.hab_depth * h_v
+        return (
+            tr.sat_arousal * np.tanh(a / tr.sat_arousal),
+            tr.sat_valence * np.tanh(v / tr.sat_valence),
         )

@@ -602,11 +602,11 @@ class SimulatedListener:
         self._x_done = _STEP_BLOCK  # grid steps of exogenous rows filled
         x0 = self._x[:, 0]
         self._vag[0] = self._sym[0] = a0 + x0[_X_EH]
-        self._hr[0] = self._heart_rate(self._vag[0], self._sym[0], v0, x0)
+        self._hr[0] = float(self._heart_rate(self._vag[0], self._sym[0], v0, x0))
         self._resp_ph = self._resp_phase
         self._phase[0] = float(init[3])  # first beat at a random point of the first RR
         self._noise_block = -1
-        self._noise: list[list[float]] = []
+        self._noise_arr = np.empty((2, 0))
 
         # Music schedule (times relative to t0): static drive (d_A, d_V, liking, presence).
         self._m_t: list[float] = []
@@ -700,8 +700,12 @@ class SimulatedListener:
         return self._beat_kind[:n].copy()
 
     # ------------------------------------------------------------------ internals
-    def _heart_rate(self, vag: float, sym: float, v: float, x: np.ndarray) -> float:
-        """Latent HR (bpm) from the vagal and sympathetic paths, valence and VLF/Mayer."""
+    def _heart_rate(self, vag, sym, v, x: np.ndarray):
+        """Latent HR (bpm) from the vagal and sympathetic paths, valence and VLF/Mayer.
+
+        Scalars or arrays of one length (``x``: exogenous rows, shape (_N_EXO,) or
+        (_N_EXO, n)).
+        """
         tr = self.traits
         w = tr.vagal_share
         hr = (
@@ -712,13 +716,34 @@ class SimulatedListener:
             + x[_X_VS]
             + x[_X_MAYER]
         )
-        return min(180.0, max(35.0, float(hr)))
+        return np.clip(hr, 35.0, 180.0)
 
-    def _music_at(self, tau: float) -> tuple[float, float, float, float]:
-        i = bisect_right(self._m_t, tau) - 1
-        if i < 0:
-            return 0.0, 0.0, 0.0, 0.0
-        return self._m_d[i]
+    def _drives(self, taus: np.ndarray) -> np.ndarray:
+        """Return the static drive rows (d_A, d_V, liking, presence) heard at ``taus``."""
+        out = np.zeros((4, taus.size))
+        if not self._m_t:
+            return out
+        lo = max(bisect_right(self._m_t, float(taus[0])) - 1, 0)
+        seg_t = np.asarray(self._m_t[lo:])
+        idx = np.searchsorted(seg_t, taus, side="right") - 1
+        seg_d = np.asarray(self._m_d[lo:]).T
+        ok = idx >= 0
+        out[:, ok] = seg_d[:, idx[ok]]
+        return out
+
+    def _latent_noise(self, k0: int, k1: int) -> np.ndarray:
+        """Return standard normal increments of (A, V), steps ``k0 .. k1 - 1``, shape (2, n)."""
+        parts = []
+        for blk in range(k0 // _STEP_BLOCK, (k1 - 1) // _STEP_BLOCK + 1):
+            if blk != self._noise_block:
+                self._noise_arr = _rng(self.seed, _C_LATENT, blk).standard_normal(
+                    (2, _STEP_BLOCK)
+                )
+                self._noise_block = blk
+            lo = max(k0 - blk * _STEP_BLOCK, 0)
+            hi = min(k1 - blk * _STEP_BLOCK, _STEP_BLOCK)
+            parts.append(self._noise_arr[:, lo:hi])
+        return np.hstack(parts)
 
     def _grow(self, need: int) -> None:
         cap = self._a.size
@@ -739,74 +764,87 @@ class SimulatedListener:
             self._x_done += _STEP_BLOCK
 
     def _ensure(self, tau: float) -> None:
-        """Integrate the latent trajectory so that grid time >= ``tau`` exists."""
+        """Integrate the latent trajectory so that grid time >= ``tau`` exists.
+
+        Steps ``k0 .. k1 - 1`` produce grid points ``k0 + 1 .. k1``: the response to the
+        music and the heart are vectorized (linear filters and cumulative sums that
+        carry their state, so the result does not depend on how the steps are split);
+        only the clipped Euler-Maruyama recursion of ``(A, V)`` is a loop.
+        """
         need = int(math.floor(max(tau, 0.0) / DT_S)) + 2
         if need <= self._n:
             return
-        self._grow(need)
         tr = self.traits
         dt = DT_S
-        theta = 1.0 / tr.tau_s
+        if self._m_t:
+            # Integrate ahead while the music is final: step k hears the music of
+            # k dt - lag_s, fixed for k dt - lag_s < the newest hear() time (a later
+            # hear() only changes what is heard from its own time on). Fewer, longer
+            # vectorized runs; the values do not depend on where runs are split.
+            ahead = int(math.floor((self._m_t[-1] + tr.lag_s) / dt))
+            need = max(need, min(ahead, need + _STEP_BLOCK))
+        self._grow(need)
+        k0, k1 = self._n - 1, need - 1
+        ks = np.arange(k0, k1)
+        # Music: static drive heard lag_s earlier -> displacement (r_A, r_V).
+        d = self._drives(ks * dt - tr.lag_s)
+        r_a, r_v = self._dyn.run(dt, d[0], d[1], d[2], d[3])
+        self._ra[k0:k1], self._rv[k0:k1] = r_a, r_v
+        # Core affect: clipped Euler-Maruyama (a loop over plain floats).
+        c = dt / tr.tau_s
         sq = tr.sigma * math.sqrt(dt)
-        lag = tr.lag_s
+        z = self._latent_noise(k0, k1) * sq
+        push_a = (c * (tr.arousal_mu + r_a) + z[0]).tolist()
+        push_v = (c * (tr.valence_mu + r_v) + z[1]).tolist()
+        keep = 1.0 - c
+        a, v = float(self._a[k0]), float(self._v[k0])
+        a_out, v_out = [0.0] * (k1 - k0), [0.0] * (k1 - k0)
+        for j in range(k1 - k0):
+            a = keep * a + push_a[j]
+            v = keep * v + push_v[j]
+            a = -1.0 if a < -1.0 else 1.0 if a > 1.0 else a
+            v = -1.0 if v < -1.0 else 1.0 if v > 1.0 else v
+            a_out[j], v_out[j] = a, v
+        self._a[k0 + 1 : k1 + 1] = a_out
+        self._v[k0 + 1 : k1 + 1] = v_out
+        # Heart: vagal low-pass of A_h = A + e_h, sympathetic delayed low-pass of A_h.
+        xs = self._x
+        a_h = self._a[k0:k1] + xs[_X_EH, k0:k1]
         k_del = int(round(tr.hr_delay_s / dt))
+        j_del = np.maximum(ks - k_del, 0)
+        a_del = self._a[j_del] + xs[_X_EH, j_del]
         al_v = 1.0 - math.exp(-dt / tr.vagal_tau_s)
         al_s = 1.0 - math.exp(-dt / tr.hr_tau_s)
-        f_r0 = tr.resp_rate_hz
+        vag, _ = signal.lfilter(
+            [al_v], [1.0, -(1.0 - al_v)], a_h, zi=[(1.0 - al_v) * self._vag[k0]]
+        )
+        sym, _ = signal.lfilter(
+            [al_s], [1.0, -(1.0 - al_s)], a_del, zi=[(1.0 - al_s) * self._sym[k0]]
+        )
+        self._vag[k0 + 1 : k1 + 1] = vag
+        self._sym[k0 + 1 : k1 + 1] = sym
+        hr_next = self._heart_rate(vag, sym, self._v[k0 + 1 : k1 + 1], xs[:, k0 + 1 : k1 + 1])
+        hr = np.concatenate([[self._hr[k0]], hr_next[:-1]])  # HR at steps k0 .. k1 - 1
+        self._hr[k0 + 1 : k1 + 1] = hr_next
+        # RSA at a wandering breathing rate. Amplitude giving RMSSD ~ rmssd0 exp(-gain
+        # A_h + m): RR modulation r (s) gives RMSSD ~ sqrt(2) sin(x)^2 / x * r with
+        # x = pi f_r RR (beat-to-beat sampling and IPFM averaging of a sinusoid); HR
+        # amplitude = r HR^2 / 60.
+        f_r = tr.resp_rate_hz * np.exp(xs[_X_RESP, k0:k1])
+        resp_ph = np.cumsum(np.concatenate([[self._resp_ph], 2.0 * math.pi * dt * f_r]))
+        self._resp_ph = float(resp_ph[-1])
+        x = math.pi * f_r * (60.0 / hr)
+        gain = np.maximum(0.2, math.sqrt(2.0) * np.sin(np.minimum(x, 1.5)) ** 2 / x)
+        target = tr.rmssd0_ms * 1e-3 * np.exp(-tr.rmssd_gain * vag + xs[_X_RSA, k0:k1])
         jit2 = 6.0 * (tr.beat_jitter_ms * 1e-3) ** 2  # RMSSD^2 added by beat jitter
-        a_arr, v_arr, hr_arr = self._a, self._v, self._hr
-        ph_arr, vag_arr, sym_arr = self._phase, self._vag, self._sym
-        ra_arr, rv_arr = self._ra, self._rv
-        xs = self._x
-        eh = xs[_X_EH]
-        mu_a, mu_v = tr.arousal_mu, tr.valence_mu
-        rm0, rmg = tr.rmssd0_ms * 1e-3, tr.rmssd_gain
-        dyn_step = self._dyn.step
-        heart_rate = self._heart_rate
-        resp_ph = self._resp_ph
-
-        k_start = self._n - 1
-        for k in range(k_start, need - 1):
-            blk, off = divmod(k, _STEP_BLOCK)
-            if blk != self._noise_block:
-                self._noise = (
-                    _rng(self.seed, _C_LATENT, blk).standard_normal((2, _STEP_BLOCK)).tolist()
-                )
-                self._noise_block = blk
-            d_a, d_v, like, pres = self._music_at(k * dt - lag)
-            r_a, r_v = dyn_step(dt, d_a, d_v, like, pres)
-            ra_arr[k], rv_arr[k] = r_a, r_v
-            a = a_arr[k]
-            v = v_arr[k]
-            a1 = a + dt * theta * (mu_a + r_a - a) + sq * self._noise[0][off]
-            v1 = v + dt * theta * (mu_v + r_v - v) + sq * self._noise[1][off]
-            a_arr[k + 1] = min(1.0, max(-1.0, a1))
-            v_arr[k + 1] = min(1.0, max(-1.0, v1))
-            # Heart: vagal low-pass of A_h, sympathetic delayed low-pass of A_h.
-            a_h = a + eh[k]
-            a_del = a_arr[k - k_del] + eh[k - k_del] if k >= k_del else a_arr[0] + eh[0]
-            vag = vag_arr[k] + al_v * (a_h - vag_arr[k])
-            vag_arr[k + 1] = vag
-            sym_arr[k + 1] = sym_arr[k] + al_s * (a_del - sym_arr[k])
-            hr = hr_arr[k]
-            xk = xs[:, k]
-            f_r = f_r0 * math.exp(float(xk[_X_RESP]))
-            # RSA amplitude giving RMSSD ~ rmssd0 exp(-gain A + m): RR modulation r (s)
-            # gives RMSSD ~ sqrt(2) sin(x)^2 / x * r with x = pi f_r RR (beat-to-beat
-            # sampling and IPFM averaging of a sinusoid); HR amplitude = r HR^2 / 60.
-            rr = 60.0 / hr
-            x = math.pi * f_r * rr
-            gain = max(0.2, math.sqrt(2.0) * math.sin(min(x, 1.5)) ** 2 / x)
-            target = rm0 * math.exp(-rmg * vag + float(xk[_X_RSA]))
-            r_s = math.sqrt(max(target * target - jit2, 0.04 * target * target)) / gain
-            amp = min(r_s * hr * hr / 60.0, 0.3 * hr)
-            hr_inst = hr + amp * math.sin(resp_ph)
-            resp_ph += 2.0 * math.pi * f_r * dt
-            ph_arr[k + 1] = ph_arr[k] + dt * hr_inst / 60.0
-            hr_arr[k + 1] = heart_rate(vag, sym_arr[k + 1], v_arr[k + 1], xs[:, k + 1])
-        self._resp_ph = resp_ph
+        r_s = np.sqrt(np.maximum(target * target - jit2, 0.04 * target * target)) / gain
+        amp = np.minimum(r_s * hr * hr / 60.0, 0.3 * hr)
+        hr_inst = hr + amp * np.sin(resp_ph[:-1])
+        self._phase[k0 : k1 + 1] = np.cumsum(
+            np.concatenate([[self._phase[k0]], dt * hr_inst / 60.0])
+        )
         self._n = need
-        self._new_beats(k_start, need - 1)
+        self._new_beats(k0, k1)
 
     def _new_beats(self, k0: int, k1: int) -> None:
         """Find IPFM beats in grid steps ``k0 .. k1`` and apply jitter and ectopy."""
