@@ -736,9 +736,7 @@ class SimulatedListener:
         parts = []
         for blk in range(k0 // _STEP_BLOCK, (k1 - 1) // _STEP_BLOCK + 1):
             if blk != self._noise_block:
-                self._noise_arr = _rng(self.seed, _C_LATENT, blk).standard_normal(
-                    (2, _STEP_BLOCK)
-                )
+                self._noise_arr = _rng(self.seed, _C_LATENT, blk).standard_normal((2, _STEP_BLOCK))
                 self._noise_block = blk
             lo = max(k0 - blk * _STEP_BLOCK, 0)
             hi = min(k1 - blk * _STEP_BLOCK, _STEP_BLOCK)
