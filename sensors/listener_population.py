@@ -106,7 +106,11 @@ class PopulationMember:
     def listener(self, **kwargs) -> SimulatedListener:
         """Build this member's :class:`SimulatedListener` (keywords: rates, channels, t0)."""
         return SimulatedListener(
-            seed=self.seed, traits=self.traits, response=self.response, **kwargs
+            seed=self.seed,
+            traits=self.traits,
+            response=self.response,
+            listener_class=self.listener_class,
+            **kwargs,
         )
 
 

@@ -531,6 +531,9 @@ class SimulatedListener:
         and AF8/F4/... (right) carry the frontal alpha asymmetry and blinks.
     t0 : float
         Session-clock time of the first sample, s.
+    listener_class : str
+        Responder class when drawn from a population (``"strong"``, ``"none"``, ...;
+        :mod:`attune.sensors.listener_population`), for evaluation only; "" otherwise.
 
     Attributes
     ----------
@@ -564,6 +567,7 @@ class SimulatedListener:
         eeg_fs: float = 256.0,
         eeg_channels: tuple[str, ...] = ("AF7", "AF8", "TP9", "TP10"),
         t0: float = 0.0,
+        listener_class: str = "",
     ) -> None:
         if int(seed) != seed or seed < 0:
             raise SensorError(f"SimulatedListener: seed must be an integer >= 0, got {seed!r}")
@@ -574,6 +578,7 @@ class SimulatedListener:
         self.seed = int(seed)
         self.traits = ListenerTraits() if traits is None else traits
         self.response = ResponseTraits() if response is None else response
+        self.listener_class = str(listener_class)
         self.t0 = float(t0)
         tr = self.traits
         a0 = tr.arousal_mu if arousal0 is None else float(np.clip(arousal0, -1.0, 1.0))

@@ -139,6 +139,7 @@ def test_split_seed_spaces_are_disjoint_and_members_stable() -> None:
     )
     a, b = draw_population(5, 3, "heldout"), draw_population(8, 3, "heldout")
     assert a == b[:5]
+    assert a[0].listener().listener_class == a[0].listener_class in CLASS_SHARES
     with pytest.raises(SensorError, match="split"):
         draw_population(2, 0, "test")  # type: ignore[arg-type]
 
