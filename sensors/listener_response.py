@@ -47,7 +47,7 @@ MODE_MAJOR: tuple[float, ...] = (1.0, 1.0, 0.8, -0.6, -1.0, -1.0, -1.2)
 #: Mean arousal sensitivities of a moderate responder, arousal units per cue unit:
 #: tempo per octave, loudness per 10 dB, density per unit (0..1), register per octave,
 #: roughness per unit of ``tension``, brightness per unit (docs/science/listeners.md).
-AROUSAL_SENS_MEAN: tuple[float, ...] = (0.5, 0.22, 0.35, 0.12, 0.4, 0.15)
+AROUSAL_SENS_MEAN: tuple[float, ...] = (0.62, 0.28, 0.44, 0.15, 0.5, 0.19)
 #: Mean valence sensitivities, same units (mode handled separately).
 VALENCE_SENS_MEAN: tuple[float, ...] = (0.12, -0.05, 0.0, 0.05, -0.45, 0.05)
 
@@ -129,7 +129,7 @@ class ResponseTraits:
     def strength(self) -> float:
         """Signed size of the arousal response: tempo+loudness+density sensitivity sum.
 
-        Positive for listeners whom faster, louder, denser music arouses; about 1.07
+        Positive for listeners whom faster, louder, denser music arouses; about 1.34
         for the mean moderate responder, near 0 for non-responders, negative for
         paradoxical ones.
         """
