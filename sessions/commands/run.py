@@ -9,7 +9,9 @@ from attune.sessions.commands._common import (
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_intake_flag,
     add_report_flag,
+    apply_intake_flag,
     audio_changes,
     check_seconds,
     progress_bar,
@@ -44,6 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "no WAV and no playback to the sound card (default: as the session file says)",
     )
     add_report_flag(rn)
+    add_intake_flag(rn)
     rn.add_argument(
         "--resolve-timeout-s",
         type=float,
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
-    cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
+    cfg = apply_intake_flag(args, cfg.model_copy(update=audio_changes(cfg, args.audio)))
     from attune.sessions.live_run import run_live
 
     silence_alsa_errors()

@@ -10,7 +10,9 @@ from attune.sessions.commands._common import (
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_intake_flag,
     add_report_flag,
+    apply_intake_flag,
     check_seconds,
     load_session_config,
     progress_bar,
@@ -46,6 +48,7 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
         "file says; the demo renders)",
     )
     add_report_flag(s)
+    add_intake_flag(s)
     s.add_argument(
         "--realtime",
         action="store_true",
@@ -87,7 +90,7 @@ def format_summary(s: SessionSummary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run a session on the simulated listener, print its summary, write its report."""
-    cfg = load_session_config(args)
+    cfg = apply_intake_flag(args, load_session_config(args))
     from attune.sessions.simulated_run import fit_protocol, run_simulation
 
     check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
