@@ -82,8 +82,8 @@ def _sos_lfilter(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
 
 # (idx, mwi value, R index if upright, R index if inverted, slope, + amplitude,
 #  - amplitude, R time if upright, R time if inverted, steepest band-passed sample,
-#  local noise level, band-passed QRS amplitude)
-_Cand = tuple[int, float, int, int, float, float, float, float, float, int, float, float]
+#  local noise level, band-passed QRS amplitude, prominence dominance)
+_Cand = tuple[int, float, int, int, float, float, float, float, float, int, float, float, float]
 # (template window, R prominence upright, inverted, slope ratio upright, inverted)
 _Feat = tuple[np.ndarray, float, float, float, float]
 
@@ -478,6 +478,19 @@ class EcgBeatDetector:
         k_neg = np.where(has_neg & big & (a_neg < k_neg) & quiet, a_neg, k_neg)
         r_pos = np.minimum(start + k_pos, idx)
         r_neg = np.minimum(start + k_neg, idx)
+        # prominence dominance: the region's maximum over the higher of the minima on
+        # its two sides against its minimum under the lower of the maxima on its sides.
+        # A wide upright complex fills most of the region, lifting its median, so its
+        # S wave looks deeper below the median than R rises above it; its prominence
+        # still says upright (a QS or inverted complex has the deep, prominent minimum)
+        jmax, jmin = clw.argmax(axis=1), clw.argmin(axis=1)
+        lo_l = np.minimum.accumulate(clw, axis=1)
+        lo_r = np.minimum.accumulate(clw[:, ::-1], axis=1)[:, ::-1]
+        hi_l = np.maximum.accumulate(clw, axis=1)
+        hi_r = np.maximum.accumulate(clw[:, ::-1], axis=1)[:, ::-1]
+        p_up = clw[rr_, jmax] - np.maximum(lo_l[rr_, jmax], lo_r[rr_, jmax])
+        p_dn = np.minimum(hi_l[rr_, jmin], hi_r[rr_, jmin]) - clw[rr_, jmin]
+        pdom = (p_up - p_dn) / np.maximum(p_up + p_dn, 1e-300)
         vals = mwi_buf[idx - o]
         self._pending.extend(
             zip(
@@ -493,6 +506,7 @@ class EcgBeatDetector:
                 (start + kmax).tolist(),
                 qnoise.tolist(),
                 amp.tolist(),
+                pdom.tolist(),
                 strict=True,
             )
         )
@@ -552,16 +566,22 @@ class EcgBeatDetector:
         pos, neg = cand[5], cand[6]
         if not self._have_beat:
             return pos >= neg
+        if self._inverted:
+            return self._discordant(cand)  # a clearly upright complex in an inverted lead
+        return not self._discordant(cand)  # a clearly inverted one (e.g. a PVC)
+
+    def _discordant(self, cand: _Cand) -> bool:
+        """Whether a complex's dominance opposes the lead's running polarity.
+
+        Both measures must say so: the dominance about the region's median beyond
+        ``discordant`` from the running polarity, and the prominence dominance of the
+        opposite sign (a wide upright PVC's S wave is not its R).
+        """
+        pos, neg = cand[5], cand[6]
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._inverted:
-            return self._discordant(dom)  # a clearly upright complex in an inverted lead
-        return not self._discordant(dom)  # a clearly inverted one (e.g. a PVC)
-
-    def _discordant(self, dom: float) -> bool:
-        """Whether a complex's dominance opposes the lead's running polarity."""
-        if self._inverted:
-            return dom > 0 and dom > self._polarity + self.discordant
-        return dom < 0 and dom < self._polarity - self.discordant
+            return dom > 0 and dom > self._polarity + self.discordant and cand[12] > 0
+        return dom < 0 and dom < self._polarity - self.discordant and cand[12] < 0
 
     def _r_of(self, cand: _Cand) -> int:
         """R sample of a candidate under the current polarity."""
@@ -707,7 +727,7 @@ class EcgBeatDetector:
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._have_beat:
             # an ectopic complex of the other polarity leaves the lead's polarity alone
-            if not self._discordant(dom):
+            if not self._discordant(cand):
                 self._polarity += self.polarity_weight * (dom - self._polarity)
                 if self._inverted and self._polarity > self.polarity_switch[1]:
                     self._inverted = False
@@ -740,7 +760,7 @@ class EcgBeatDetector:
             self._anchor = r
         if self._tpl is not None and self._is_clean(cand):
             corr, k = self._match(cand)
-            if corr < 0.7 or self._discordant(dom):  # ectopic morphology: second template
+            if corr < 0.7 or self._discordant(cand):  # ectopic morphology: second template
                 c2, k2 = self._match(cand, self._tpl2)
                 w = self._window(cand)[k2 : k2 + 2 * self._th + 1]
                 w = w / max(float(np.sqrt(w @ w)), 1e-300)
@@ -749,7 +769,7 @@ class EcgBeatDetector:
                 else:
                     self._tpl2 = self._tpl2 + 0.3 * (w - self._tpl2)
                     self._tpl2 /= max(float(np.sqrt(self._tpl2 @ self._tpl2)), 1e-300)
-        if not self._discordant(dom) and self._is_clean(cand):
+        if not self._discordant(cand) and self._is_clean(cand):
             a = neg if self._inverted else pos
             self._ramp = a if self._ramp == 0 else self._ramp + 0.1 * (a - self._ramp)
             corr, k = self._match(cand)
