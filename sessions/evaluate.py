@@ -1,9 +1,9 @@
 """Evaluation harness: the closed loop against open-loop calm music on simulated people.
 
 ``attune evaluate`` draws a population of simulated listeners
-(:meth:`attune.sensors.simulated_listener.ListenerTraits.draw`: random set points, music gains, time
-constants, noise) and adds random artifact rates (ectopic/missed/extra beats, blinks,
-EMG bursts). Each listener is run twice on the same seed, so the same physiology and
+(:func:`attune.sensors.listener_population.draw_population`, held-out seed space:
+responder classes, personal responses to music, physiology with real variability, random
+artifact rates). Each listener is run twice on the same seed, so the same physiology and
 noise meet both conditions:
 
 * **closed loop**: the session's controller (iso principle, music leads);
@@ -100,7 +100,9 @@ class RunResult:
     start_arousal, end_arousal : float
         True arousal at the first and last tick.
     music_gain : float
-        The listener's music gain (for reading the results).
+        Signed size of the listener's arousal response to music
+        (:attr:`attune.sensors.listener_response.ResponseTraits.strength`; negative for
+        paradoxical listeners), for reading the results.
     time_to_target_s : float or None
         Session time at which the held band began; None if never.
     overshoot : float
@@ -247,8 +249,12 @@ def eval_config(protocol: EvalProtocol, *, goal: float, intake: float, closed: b
     )
 
 
-def draw_listener(seed: int, index: int, protocol: EvalProtocol):
+def draw_listener(seed: int, index: int, protocol: EvalProtocol, split: str = "heldout"):
     """Draw listener ``index`` of population ``seed`` and their start.
+
+    The listener is member ``index`` of
+    :func:`attune.sensors.listener_population.draw_population` (``split`` seed space:
+    ``"tuning"`` for tuning, ``"heldout"`` for reported figures).
 
     Returns
     -------
@@ -265,33 +271,17 @@ def draw_listener(seed: int, index: int, protocol: EvalProtocol):
         engine measures change from the baseline, so a rating error shifts its anchor
         and its goal alike).
     """
-    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sensors.listener_population import draw_member
 
-    traits, err = _draw_traits(seed, index, protocol)
-    listener = SimulatedListener(seed=seed * 100_003 + index, traits=traits)
+    member = draw_member(seed, index, split, artifacts=protocol.artifacts)  # type: ignore[arg-type]
+    listener = member.listener()
     listener.state_at(protocol.baseline_s)  # silence: music cannot act before it ends
     h = listener.history
     start = float(np.mean(h.arousal[h.t <= protocol.baseline_s]))
-    intake = float(np.clip(start + err, -1.0, 1.0))
+    intake = float(np.clip(start + member.intake_error, -1.0, 1.0))
     goal = float(np.clip(intake + protocol.goal_delta, -1.0, 1.0))
     true_goal = float(np.clip(start + protocol.goal_delta, -1.0, 1.0))
     return listener, intake, goal, true_goal
-
-
-def _draw_traits(seed: int, index: int, protocol: EvalProtocol):
-    """Traits and intake rating error of listener ``index``."""
-    from attune.sensors.simulated_listener import ListenerTraits
-
-    rng = np.random.default_rng([seed, index])
-    extra = {}
-    if protocol.artifacts:
-        extra = {
-            "ectopic_rate": float(rng.uniform(0.0, 0.02)),
-            "blink_rate_hz": float(rng.uniform(0.0, 0.3)),
-            "emg_rate_hz": float(rng.uniform(0.0, 0.05)),
-        }
-    traits = ListenerTraits.draw(rng, **extra)
-    return traits, float(rng.normal(0.0, protocol.intake_error_sd))
 
 
 def check_run(decisions, envelope, dt: float) -> tuple[int, str]:
@@ -337,7 +327,6 @@ def run_one(seed: int, index: int, condition: str, protocol: EvalProtocol) -> Ru
     from attune.sessions.simulated_run import silent_engine, time_to_band
 
     listener, intake, goal, true_goal = draw_listener(seed, index, protocol)
-    traits = listener.traits
     cfg = eval_config(protocol, goal=goal, intake=intake, closed=condition == "closed")
     engine = silent_engine(cfg, listener)
     clock = VirtualClock(tick_s=cfg.tick_s)
@@ -363,7 +352,7 @@ def run_one(seed: int, index: int, condition: str, protocol: EvalProtocol) -> Ru
         goal=true_goal,
         start_arousal=float(true_a[0]),
         end_arousal=float(true_a[-1]),
-        music_gain=float(traits.music_gain),
+        music_gain=float(listener.response.strength),
         time_to_target_s=ttt,
         overshoot=float(max(0.0, np.max(past))) if past.size else 0.0,
         violations=n_bad,
