@@ -76,8 +76,9 @@ FLAT_TAU_S = 30.0
 FLAT_FACTOR = 0.3
 #: [E] Confidence is ERROR_FLOOR over the expected absolute arousal error (estimate
 #: units, :meth:`AffectEstimator._expected_error`), times prior reliability, quality
-#: and coverage: 1 when only the floor is expected, 0.5 at twice the floor.
-ERROR_FLOOR = 0.1
+#: and coverage: 1 when only the floor is expected, 0.5 at twice the floor (0.2: the
+#: spread of a 9-point SAM rating around the felt state, ~1 point = 0.25 units).
+ERROR_FLOOR = 0.2
 #: [E] Weight of the heart-EEG gap in the expected error: the two modalities also part
 #: for reasons of their own (a heart- or EEG-only disturbance; EEG arousal features
 #: are noisier), so half the weight of the within-heart check.
@@ -520,7 +521,8 @@ class AffectEstimator:
           with the distance from the anchor (:data:`GAIN_CV`);
         * the baseline ages: resting heart rate and EEG drift without a change of state,
           a random walk (:data:`DRIFT_PER_SQRT_MIN` x sqrt(minutes since the baseline));
-        * the floor :data:`ERROR_FLOOR` (intake rating and model error).
+        * the floor :data:`ERROR_FLOOR` (intake rating and model error); typical
+          evidence keeps confidence above the hold threshold.
         """
         gain = self.gains[0]
         e2 = ERROR_FLOOR**2
