@@ -66,37 +66,24 @@ MIN_BASELINE_S = 180.0
 #: [E] Confidence factor when the evidence reaches past the scale (|prior + gain z| >= 1):
 #: the estimate then says "at least this far", not where the listener is.
 SATURATED_FACTOR = 0.4
-#: [E] ... reached in full when the evidence reaches this far past the bound (estimate
-#: units): just past it the estimate still says where the listener is, roughly.
-SATURATED_SPAN = 0.5
 #: [E] Below this mean absolute tick-to-tick change of the fused z (per second, averaged
 #: over ``FLAT_TAU_S``) the features have stopped moving (stuck or repeated data).
 FLAT_Z_PER_S = 1e-3
 FLAT_TAU_S = 30.0
-FLAT_FACTOR = 0.3
-#: [E] Confidence is ERROR_FLOOR over the expected absolute arousal error (estimate
-#: units, :meth:`AffectEstimator._expected_error`), times prior reliability, quality
-#: and coverage: 1 when only the floor is expected, 0.5 at twice the floor (0.2: the
-#: spread of a 9-point SAM rating around the felt state, ~1 point = 0.25 units).
-ERROR_FLOOR = 0.2
-#: [E] Weight of the heart-EEG gap in the expected error: the two modalities also part
-#: for reasons of their own (a heart- or EEG-only disturbance; EEG arousal features
-#: are noisier), so half the weight of the within-heart check.
-CROSS_WEIGHT = 0.5
-#: [E] Confidence factor when every fused feature sits at its z clip (by their weight share).
-CLIPPED_FACTOR = 0.4
-#: [E] Error expected from one modality alone, with nothing to cross-check it.
-ERROR_ONE_MODALITY = 0.05
-#: [E] Between-person spread of the feature-to-arousal gain, as a fraction of the
-#: distance from the anchor (the assumed gain is a population value).
-GAIN_CV = 0.3
-#: [E] Baseline drift: resting heart rate drifts SD 1.9-5.2 bpm over 30 min in real
-#: resting records without a change of state (~0.5-1.3 baseline spreads, x gain 0.4:
-#: 0.2-0.5 estimate units over 30 min); a random walk, 0.05 per sqrt(minute).
-DRIFT_PER_SQRT_MIN = 0.05
+FLAT_FACTOR = 0.5
+#: [E] The further the estimate has moved from its anchor (the intake rating, or the
+#: baseline), the more it rests on the assumed feature-to-affect gain, which differs
+#: between people: confidence falls linearly to DISTANCE_FACTOR_MIN at DISTANCE_SCALE.
+DISTANCE_SCALE = 1.0
+DISTANCE_FACTOR_MIN = 0.75
+#: [E] A baseline ages: heart rate at rest drifts over 30 min (SD 1.9-5.2 bpm in real
+#: resting records) without any change of state, so confidence falls linearly to
+#: BASELINE_AGE_FACTOR_MIN over BASELINE_AGE_S after the baseline.
+BASELINE_AGE_S = 1800.0
 #: [E] Signal quality (clean fraction) above which a modality counts as fully clean: the
 #: stages correct or drop up to this share of artifacts without biasing the features.
 CLEAN_ENOUGH = 0.85
+BASELINE_AGE_FACTOR_MIN = 0.6
 #: [E] Prior reliability of each axis (arousal is far better supported than valence).
 PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
@@ -366,13 +353,11 @@ class AffectEstimator:
         A modality is left out of the fusion when stale (no sample for ``stale_s``)
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
-        Confidence is prior reliability x quality x coverage x ERROR_FLOOR over the
-        expected error (:meth:`_expected_error`: HR against ln RMSSD, heart against
-        EEG, the distance from the anchor, the age of the baseline), lowered further
-        when the raw estimate reaches past the scale (:data:`SATURATED_FACTOR`, the
-        more the further), when features sit at their z clip (:data:`CLIPPED_FACTOR`,
-        by the clipped features' weight share) and when the fused z has stopped moving
-        (:data:`FLAT_FACTOR`).
+        Confidence falls when the raw estimate reaches past the scale or features sit
+        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight
+        share), when the fused z has stopped moving (:data:`FLAT_FACTOR`), with the
+        distance from the anchor (:data:`DISTANCE_SCALE`) and the age of the baseline
+        (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {}  # the fused features only (a few of the tick's ~16)
@@ -419,15 +404,16 @@ class AffectEstimator:
             raw = self.prior[0] + self.gains[0] * fused
             raw_a = soft_bound(raw)
             self._state[0] += self.alphas[0] * (raw_a - self._state[0])
-            raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status)
+            raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status, zs)
             events += self._shape_checks(fused, raw, t)
-            err = self._expected_error(per_mod, zs, raw, t)
-            raw_conf_a *= ERROR_FLOOR / max(ERROR_FLOOR, err)
+            dist = min(1.0, abs(raw - self.prior[0]) / DISTANCE_SCALE)
+            raw_conf_a *= 1.0 - (1.0 - DISTANCE_FACTOR_MIN) * dist
+            age = min(1.0, max(0.0, t - self._t_base1) / BASELINE_AGE_S)
+            raw_conf_a *= 1.0 - (1.0 - BASELINE_AGE_FACTOR_MIN) * age
             clipped = sum(weights[k] for k, z in zs.items() if abs(z) >= Z_CLIP) / den
-            raw_conf_a *= 1.0 - (1.0 - CLIPPED_FACTOR) * clipped
-            if self._saturated:  # the further past the scale, the less the estimate says
-                past = min(1.0, (abs(raw) - 1.0) / SATURATED_SPAN)
-                raw_conf_a *= 1.0 - (1.0 - SATURATED_FACTOR) * past
+            raw_conf_a *= 1.0 - (1.0 - SATURATED_FACTOR) * clipped
+            if self._saturated:
+                raw_conf_a *= SATURATED_FACTOR
             if self._flat:
                 raw_conf_a *= FLAT_FACTOR
         # Valence: frontal alpha asymmetry plus an optional small heart-rate term.
@@ -495,51 +481,32 @@ class AffectEstimator:
         self,
         per_mod: Mapping[str, list[float]],
         status: Mapping[str, ModalityStatus],
+        zs: Mapping[str, float],
     ) -> float:
-        """Quality x coverage, weighted over the modalities in use (0 to 1)."""
+        """Quality x coverage, weighted over modalities, x their agreement (0 to 1).
+
+        Agreement compares the arousal-signed z of the two modalities and, within the
+        heart, of HR and ln RMSSD (both move with arousal, in opposite raw directions).
+        """
         total_w = acc = 0.0  # summed in modality order from 0, as sum() over them did
+        n_used = 0
         for m, (_, w) in per_mod.items():
             if w > 0.0:
                 s = status[m]
                 total_w += w
                 acc += w * min(1.0, s.quality / CLEAN_ENOUGH) * _coverage(s, m)
-        return float(acc / total_w)
-
-    def _expected_error(
-        self, per_mod: Mapping[str, list[float]], zs: Mapping[str, float], raw: float, t: float
-    ) -> float:
-        """Return the expected absolute arousal error of this tick's evidence (estimate units).
-
-        The root sum of squares of what makes the estimate wrong, each in estimate
-        units (docs/science/affect.md, "Confidence"):
-
-        * features that should move together disagree: the heart's HR and ln RMSSD, and
-          the heart against the EEG; if one of two is right the fused value is off by
-          its weight share of the gap (gain x weight share x |z_a - z_b|);
-        * one modality only: nothing to cross-check (:data:`ERROR_ONE_MODALITY`);
-        * the person's feature-to-affect gain is not the assumed one: an error that grows
-          with the distance from the anchor (:data:`GAIN_CV`);
-        * the baseline ages: resting heart rate and EEG drift without a change of state,
-          a random walk (:data:`DRIFT_PER_SQRT_MIN` x sqrt(minutes since the baseline));
-        * the floor :data:`ERROR_FLOOR` (intake rating and model error); typical
-          evidence keeps confidence above the hold threshold.
-        """
-        gain = self.gains[0]
-        e2 = ERROR_FLOOR**2
-        w_h, w_e = per_mod["hrv"][1], per_mod["eeg"][1]
-        if w_h > 0.0 and w_e > 0.0:
-            gap = abs(per_mod["hrv"][0] / w_h - per_mod["eeg"][0] / w_e)
-            e2 += (CROSS_WEIGHT * gain * gap * min(w_h, w_e) / (w_h + w_e)) ** 2
+                n_used += 1
+        qc = acc / total_w
+        if n_used == 2:
+            z_h = per_mod["hrv"][0] / per_mod["hrv"][1]
+            z_e = per_mod["eeg"][0] / per_mod["eeg"][1]
+            agreement = 1.0 - 0.5 * min(1.0, abs(z_h - z_e) / (2.0 * Z_CLIP / 3.0))
         else:
-            e2 += ERROR_ONE_MODALITY**2
+            agreement = 0.8  # one modality: nothing to cross-check
         if "hr_bpm" in zs and "ln_rmssd" in zs:
-            w1, w2 = self.weights["hr_bpm"], self.weights["ln_rmssd"]
-            share = min(w1, w2) / (w_h if w_h > 0.0 else w1 + w2)
-            e2 += (gain * abs(zs["hr_bpm"] - zs["ln_rmssd"]) * share) ** 2
-        e2 += (GAIN_CV * abs(raw - self.prior[0])) ** 2
-        minutes = max(0.0, t - self._t_base1) / 60.0
-        e2 += DRIFT_PER_SQRT_MIN**2 * minutes
-        return math.sqrt(e2)
+            gap = abs(zs["hr_bpm"] - zs["ln_rmssd"])
+            agreement *= 1.0 - 0.25 * min(1.0, max(0.0, gap - 1.0) / 2.0)
+        return float(qc * agreement)
 
 
 def _coverage(s: ModalityStatus, modality: str) -> float:
