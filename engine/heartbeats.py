@@ -82,8 +82,8 @@ def _sos_lfilter(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> np.ndarray:
 
 # (idx, mwi value, R index if upright, R index if inverted, slope, + amplitude,
 #  - amplitude, R time if upright, R time if inverted, steepest band-passed sample,
-#  local noise level, band-passed QRS amplitude)
-_Cand = tuple[int, float, int, int, float, float, float, float, float, int, float, float]
+#  local noise level, band-passed QRS amplitude, prominence dominance)
+_Cand = tuple[int, float, int, int, float, float, float, float, float, int, float, float, float]
 # (template window, R prominence upright, inverted, slope ratio upright, inverted)
 _Feat = tuple[np.ndarray, float, float, float, float]
 
@@ -211,6 +211,12 @@ class EcgBeatDetector:
     tpl_s = 0.06  #: half-width of the QRS template window (cleaned ECG) in s
     tpl_lag_s = 0.02  #: templates are matched within +- this lag in s
     tpl_weight = 0.1  #: weight of each clean beat in the sinus template and amplitudes
+    #: in noisy stretches R is placed by sinus-template matching within +- this (s) of
+    #: the extremum, where the template correlates at least ``align_corr`` and beats
+    #: its match with its R laid on the extremum by ``align_gain``
+    align_s = 0.1
+    align_corr = 0.7
+    align_gain = 0.2
     rank_s = 0.25  #: R prominence: fraction of the cleaned ECG within +- this (s) below R
     slope_avg_s = 0.75  #: slope ratio: 0.1 s mean |slope| at R over the mean of this window, s
     #: weights of the QRS log-odds in noisy stretches: R prominence, slope ratio,
@@ -290,6 +296,7 @@ class EcgBeatDetector:
         # QRS template: band-passed window of +-tpl_s around the steepest deflection,
         # matched over +-tpl_lag_s; local noise: median |band-pass| over noise_win_s
         self._th = max(2, round(self.tpl_s * self.fs))
+        self._al = round(self.align_s * self.fs)
         self._lag = max(1, round(self.tpl_lag_s * self.fs))
         self._tw = np.arange(-self._th - self._lag, self._th + self._lag + 1)
         self._qwin = round(self.noise_win_s * self.fs)
@@ -478,6 +485,19 @@ class EcgBeatDetector:
         k_neg = np.where(has_neg & big & (a_neg < k_neg) & quiet, a_neg, k_neg)
         r_pos = np.minimum(start + k_pos, idx)
         r_neg = np.minimum(start + k_neg, idx)
+        # prominence dominance: the region's maximum over the higher of the minima on
+        # its two sides against its minimum under the lower of the maxima on its sides.
+        # A wide upright complex fills most of the region, lifting its median, so its
+        # S wave looks deeper below the median than R rises above it; its prominence
+        # still says upright (a QS or inverted complex has the deep, prominent minimum)
+        jmax, jmin = clw.argmax(axis=1), clw.argmin(axis=1)
+        lo_l = np.minimum.accumulate(clw, axis=1)
+        lo_r = np.minimum.accumulate(clw[:, ::-1], axis=1)[:, ::-1]
+        hi_l = np.maximum.accumulate(clw, axis=1)
+        hi_r = np.maximum.accumulate(clw[:, ::-1], axis=1)[:, ::-1]
+        p_up = clw[rr_, jmax] - np.maximum(lo_l[rr_, jmax], lo_r[rr_, jmax])
+        p_dn = np.minimum(hi_l[rr_, jmin], hi_r[rr_, jmin]) - clw[rr_, jmin]
+        pdom = (p_up - p_dn) / np.maximum(p_up + p_dn, 1e-300)
         vals = mwi_buf[idx - o]
         self._pending.extend(
             zip(
@@ -493,6 +513,7 @@ class EcgBeatDetector:
                 (start + kmax).tolist(),
                 qnoise.tolist(),
                 amp.tolist(),
+                pdom.tolist(),
                 strict=True,
             )
         )
@@ -552,16 +573,22 @@ class EcgBeatDetector:
         pos, neg = cand[5], cand[6]
         if not self._have_beat:
             return pos >= neg
+        if self._inverted:
+            return self._discordant(cand)  # a clearly upright complex in an inverted lead
+        return not self._discordant(cand)  # a clearly inverted one (e.g. a PVC)
+
+    def _discordant(self, cand: _Cand) -> bool:
+        """Whether a complex's dominance opposes the lead's running polarity.
+
+        Both measures must say so: the dominance about the region's median beyond
+        ``discordant`` from the running polarity, and the prominence dominance of the
+        opposite sign (a wide upright PVC's S wave is not its R).
+        """
+        pos, neg = cand[5], cand[6]
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._inverted:
-            return self._discordant(dom)  # a clearly upright complex in an inverted lead
-        return not self._discordant(dom)  # a clearly inverted one (e.g. a PVC)
-
-    def _discordant(self, dom: float) -> bool:
-        """Whether a complex's dominance opposes the lead's running polarity."""
-        if self._inverted:
-            return dom > 0 and dom > self._polarity + self.discordant
-        return dom < 0 and dom < self._polarity - self.discordant
+            return dom > 0 and dom > self._polarity + self.discordant and cand[12] > 0
+        return dom < 0 and dom < self._polarity - self.discordant and cand[12] < 0
 
     def _r_of(self, cand: _Cand) -> int:
         """R sample of a candidate under the current polarity."""
@@ -691,6 +718,52 @@ class EcgBeatDetector:
                 del self._bal[next(iter(self._bal))]
         return b < self.step_balance
 
+    def _aligned_r(self, cand: _Cand, r: int) -> int:
+        """R of a noisy-stretch beat placed by its best template match.
+
+        In a noisy stretch the extremum of the cleaned ECG is often a noise deflection
+        near the QRS. The sinus template (learnt from many clean beats; the ectopic one
+        rests on few and misplaced beats when tried) is slid over the cleaned ECG within
+        +-``align_s`` of ``r``. R goes to the template's R at the best lag where the
+        template correlates at least ``align_corr`` there, ``align_gain`` better than
+        with its R laid on ``r``, and the RR grid finds the new place no less plausible
+        (within ``grid_tol``). Ectopic shapes keep their extremum. Uses samples up to
+        the candidate's right context only (chunk-invariant).
+        """
+        tpl = self._tpl
+        if tpl is None:
+            return r
+        if self._tpl2 is not None and self._match(cand, self._tpl2)[0] > self._match(cand)[0]:
+            return r  # an ectopic shape: the sinus template does not describe it
+        o = self._buf0
+        half = self._th  # templates span 2 th + 1 samples
+        last = cand[0] + self._nb - 1
+        lo = r - self._al - half
+        hi = min(r + self._al + half, last) + 1
+        if lo < o or hi - lo < 2 * half + 1:
+            return r
+        w = self._buf[1, lo - o : hi - o]
+        m = 2 * half + 1
+        c = np.concatenate(([0.0], np.cumsum(w * w)))
+        s1 = np.concatenate(([0.0], np.cumsum(w)))
+        # mean-free correlation: sum(w t) with t mean-free equals sum((w - mean w) t)
+        var = np.maximum(c[m:] - c[:-m] - (s1[m:] - s1[:-m]) ** 2 / m, 1e-300)
+        tz = tpl - tpl.mean()
+        num = np.correlate(w, tz, mode="valid")
+        cc = num / np.sqrt(var) / max(float(np.sqrt(tz @ tz)), 1e-300)
+        j = int(np.argmin(tz)) if self._inverted else int(np.argmax(tz))  # the template's R
+        k = int(np.argmax(cc))
+        k0 = r - j - lo  # the template's R on the R found
+        here = float(cc[k0]) if 0 <= k0 < cc.size else -1.0
+        r_new = lo + k + j
+        if (
+            cc[k] >= self.align_corr
+            and cc[k] > here + self.align_gain
+            and self._rr_implausibility(r_new) <= self._rr_implausibility(r) + self.grid_tol
+        ):
+            return r_new  # the template's fit and the rhythm agree on the move
+        return r
+
     def _threshold(self) -> float:
         return self._npki + 0.25 * (self._spki - self._npki)
 
@@ -700,6 +773,9 @@ class EcgBeatDetector:
         r, t = (cand[2], t_pos) if upright else (cand[3], t_neg)
         if self._gated(cand):
             val = min(val, self._spki)  # a noise-inflated MWI peak never raises the level
+            r_al = self._aligned_r(cand, r)
+            if r_al != r:
+                t = float(self._buf[3, r_al - self._buf0]) - self.clean_delay_s
         if searchback:
             self._spki = 0.25 * val + 0.75 * self._spki
         else:
@@ -707,7 +783,7 @@ class EcgBeatDetector:
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._have_beat:
             # an ectopic complex of the other polarity leaves the lead's polarity alone
-            if not self._discordant(dom):
+            if not self._discordant(cand):
                 self._polarity += self.polarity_weight * (dom - self._polarity)
                 if self._inverted and self._polarity > self.polarity_switch[1]:
                     self._inverted = False
@@ -740,7 +816,7 @@ class EcgBeatDetector:
             self._anchor = r
         if self._tpl is not None and self._is_clean(cand):
             corr, k = self._match(cand)
-            if corr < 0.7 or self._discordant(dom):  # ectopic morphology: second template
+            if corr < 0.7 or self._discordant(cand):  # ectopic morphology: second template
                 c2, k2 = self._match(cand, self._tpl2)
                 w = self._window(cand)[k2 : k2 + 2 * self._th + 1]
                 w = w / max(float(np.sqrt(w @ w)), 1e-300)
@@ -749,7 +825,7 @@ class EcgBeatDetector:
                 else:
                     self._tpl2 = self._tpl2 + 0.3 * (w - self._tpl2)
                     self._tpl2 /= max(float(np.sqrt(self._tpl2 @ self._tpl2)), 1e-300)
-        if not self._discordant(dom) and self._is_clean(cand):
+        if not self._discordant(cand) and self._is_clean(cand):
             a = neg if self._inverted else pos
             self._ramp = a if self._ramp == 0 else self._ramp + 0.1 * (a - self._ramp)
             corr, k = self._match(cand)

@@ -101,7 +101,8 @@ class TickResult:
         New beats: time (s), RR (ms), corrected (0/1).
     events : tuple of str
         Events raised by the stages this tick (e.g. the HRV stage's warning that the
-        rhythm makes HRV meaningless), recorded in the session's events.
+        rhythm makes HRV meaningless) and by the affect estimator (short baseline,
+        saturated or flat estimate), recorded in the session's events.
     self_reports : tuple of SelfReport
         The listener's ratings applied at this tick (recorded in ``selfreports``).
     status : dict of str to ModalityStatus
@@ -206,6 +207,7 @@ class Engine:
                 t, rep.kind, sam_to_unit(rep.arousal), sam_to_unit(rep.valence)
             )
         estimate = self.estimator.update(t, features, status, baseline=phase == "baseline")
+        events += estimate.events  # short baseline, saturated or flat estimate ...
         decision = self.controller.update(estimate)
         notes = self.composer.advance(decision.params, t + self.tick_s)
         for synth in self.synths:

@@ -6,6 +6,10 @@ recording or the simulation):
 ``ticks``
     One row per control tick; columns as recorded (features, estimate, target, every
     music parameter, measured latency). Empty cells: not available at that tick.
+    ``arousal``, ``valence`` and their targets are on the absolute -1..1 scale anchored
+    on the listener's intake rating; a session without one exports them as
+    ``arousal_rel``, ``valence_rel``, ``target_arousal_rel``, ``target_valence_rel``:
+    the change from the baseline (0 = as during the baseline, not "neutral").
 ``beats``
     One row per detected beat: ``time_s``, ``rr_ms`` (the raw interval ending at the
     beat in ms; empty for the first beat) and ``corrected`` (1 when the online

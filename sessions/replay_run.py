@@ -27,6 +27,8 @@ HRV_PREFERENCE = ("rr", "ecg", "ppg")
 #: [E] Device heart rate and the engine's differing by more than this (bpm, session
 #: means) is a disagreement worth an event.
 HR_DISAGREE_BPM = 5.0
+#: A BIDS subject entity in a file or folder name (``sub-01_task-rest_eeg.edf``).
+_BIDS_SUB = re.compile(r"(?<![A-Za-z0-9])sub-[A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,13 @@ def _describe(s: RecordedStream) -> str:
 def participant_of(rec: Recording, given: str | None = None) -> str:
     """Return the pseudonym a replay is filed under: given, the file's own, or its name.
 
-    The file's own is ``rec.participant`` when the reader found one; otherwise the file
-    name's stem, reduced to letters, digits and ``._-`` (at most 64 characters).
+    The file's own is ``rec.participant`` when the reader found one, else the BIDS
+    ``sub-<label>`` in its name or folders; otherwise the file name's stem, reduced to
+    letters, digits and ``._-`` (at most 64 characters).
     """
-    name = given or getattr(rec, "participant", None) or Path(str(rec.path)).stem
+    path = Path(str(rec.path))
+    bids = [m.group(0) for p in (path.name, *path.parts) if (m := _BIDS_SUB.search(p))]
+    name = given or getattr(rec, "participant", None) or (bids[0] if bids else path.stem)
     clean = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name)).strip("-.")[:64]
     return clean or "recording"
 
@@ -249,7 +254,9 @@ def replay_recording(
     sources = file_sources(streams)
     duration = max(s.duration_s for s in streams if s.info.kind != "markers")
     cfg = _with_intake(cfg, intake_sam, duration)
-    if "participant" not in cfg.model_fields_set or participant:
+    # a simulated listener's pseudonym (``sim-...``, the default) never names a recording
+    named = "participant" in cfg.model_fields_set and not cfg.participant.startswith("sim")
+    if participant or not named:
         cfg = cfg.model_copy(update={"participant": participant_of(rec, participant)})
     relative = cfg.estimator.prior_arousal is None
     ph = cfg.phases

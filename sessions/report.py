@@ -36,7 +36,7 @@ from attune.sessions.record import private_open
 from attune.sessions.sealed import seal_folder
 from attune.sessions.selfreport import SelfReport, read_reports, summarize
 from attune.sessions.simulated_run import TARGET_BAND, TARGET_HOLD_S, time_to_band
-from attune.sessions.store import SessionData, load_session
+from attune.sessions.store import SessionData, is_relative, load_session
 
 #: File name of the report inside a session folder.
 REPORT_FILE = "report.html"
@@ -945,22 +945,6 @@ def _facts(data: SessionData, limits: _Limits) -> list[tuple[str, str, float | N
     facts.append(("Engine compute per tick, median", f"{_fmt(med, 2)} ms", med))
     facts.append(("Engine compute per tick, p99", f"{_fmt(p99, 2)} ms", p99))
     return facts
-
-
-def is_relative(config_toml: str | None) -> bool:
-    """Tell whether the session had no intake rating (estimate relative to baseline).
-
-    The stored configuration leaves ``estimator.prior_arousal`` out exactly then (unset
-    values are not written).
-    """
-    if not config_toml:
-        return False
-    try:
-        raw = tomllib.loads(config_toml)
-    except tomllib.TOMLDecodeError:
-        return False
-    est = raw.get("estimator", {})
-    return "prior_arousal" not in est or "prior_valence" not in est
 
 
 def _spans_between(

@@ -48,6 +48,7 @@ import math
 import os
 import socket
 import sqlite3
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -469,8 +470,36 @@ def load_session(folder: Path | str) -> SessionData:
     return SessionData(Path(folder), meta, ticks, beats, events, notes)
 
 
+#: Tick columns on the session's affect scale: without an intake rating they hold the
+#: change from the baseline, and tables read for export carry :data:`RELATIVE_SUFFIX`.
+RELATIVE_COLUMNS = ("arousal", "valence", "target_arousal", "target_valence")
+RELATIVE_SUFFIX = "_rel"
+
+
+def is_relative(config_toml: str | None) -> bool:
+    """Tell whether the session had no intake rating (estimate relative to baseline).
+
+    The stored configuration leaves ``estimator.prior_arousal`` out exactly then (unset
+    values are not written).
+    """
+    if not config_toml:
+        return False
+    try:
+        raw = tomllib.loads(config_toml)
+    except tomllib.TOMLDecodeError:
+        return False
+    est = raw.get("estimator", {})
+    return "prior_arousal" not in est or "prior_valence" not in est
+
+
 def read_table(folder: Path | str, table: str) -> tuple[list[str], list[tuple]]:
-    """Column names and rows of one table (``ticks``, :data:`TABLES`, :data:`EXTRA_TABLES`)."""
+    """Column names and rows of one table (``ticks``, :data:`TABLES`, :data:`EXTRA_TABLES`).
+
+    In a session without an intake rating (:func:`is_relative`) the tick columns of
+    :data:`RELATIVE_COLUMNS` are named with :data:`RELATIVE_SUFFIX` (``arousal_rel``:
+    change from the baseline); with one they keep their names (``arousal``: the
+    absolute scale, anchored on the intake rating).
+    """
     known = ("ticks", *TABLES, *EXTRA_TABLES)
     if table not in known:
         raise StoreError(f"table must be one of {known}, got {table!r}")
@@ -481,8 +510,11 @@ def read_table(folder: Path | str, table: str) -> tuple[list[str], list[tuple]]:
         cols = _columns(con, table)
         order = "t_s, rowid" if table in EXTRA_TABLES else "rowid"
         rows = con.execute(f"SELECT * FROM {table} ORDER BY {order}").fetchall()
+        relative = table == "ticks" and is_relative(_meta(con).get("config_toml"))
     finally:
         con.close()
+    if relative:  # no intake rating: the estimate and its target are changes from baseline
+        cols = [c + RELATIVE_SUFFIX if c in RELATIVE_COLUMNS else c for c in cols]
     return cols, rows
 
 

@@ -76,40 +76,6 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
     return cfg.model_copy(update=changes) if changes else cfg
 
 
-def add_intake_flag(p: argparse.ArgumentParser) -> None:
-    """Add ``--intake-sam AROUSAL VALENCE`` (dest ``intake_sam``): the listener's SAM at intake."""
-    p.add_argument(
-        "--intake-sam",
-        nargs=2,
-        type=float,
-        metavar=("AROUSAL", "VALENCE"),
-        help="the listener's own rating at intake, SAM 1-9 (arousal: 1 calm .. 9 excited; "
-        "valence: 1 unpleasant .. 9 pleasant): the estimate starts there; without it the "
-        "estimate is the change from the baseline (relative)",
-    )
-
-
-def apply_intake_flag(args: argparse.Namespace, cfg: SessionConfig) -> SessionConfig:
-    """Return ``cfg`` starting from ``--intake-sam`` (unchanged without it).
-
-    Raises
-    ------
-    CliError
-        If a rating is outside 1..9.
-    """
-    sam = getattr(args, "intake_sam", None)
-    if sam is None:
-        return cfg
-    from attune.engine.affect import sam_to_unit
-
-    try:
-        a, v = sam_to_unit(sam[0]), sam_to_unit(sam[1])
-    except ValueError as e:
-        raise CliError(f"--intake-sam: {e}") from None
-    es = cfg.estimator.model_copy(update={"prior_arousal": a, "prior_valence": v})
-    return cfg.model_copy(update={"estimator": es})
-
-
 def audio_changes(cfg: SessionConfig, audio: bool | None) -> dict[str, Any]:
     """Return the config changes ``--audio`` (True) or ``--no-audio`` (False) make.
 
@@ -229,3 +195,41 @@ def silence_alsa_errors() -> None:
     )
     _ALSA_QUIET = handler_type(lambda *_: None)
     lib.snd_lib_error_set_handler(_ALSA_QUIET)
+
+
+def _sam_rating(text: str) -> float:
+    """Parse one SAM rating (1..9) for ``--intake-sam``."""
+    try:
+        v = float(text)
+    except ValueError:
+        msg = f"SAM rating must be a number 1..9, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not 1.0 <= v <= 9.0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"SAM rating must be between 1 and 9, got {text}")
+    return v
+
+
+def add_intake_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--intake-sam AROUSAL VALENCE`` (dest ``intake_sam``; SAM 1..9, Bradley & Lang)."""
+    p.add_argument(
+        "--intake-sam",
+        nargs=2,
+        type=_sam_rating,
+        metavar=("AROUSAL", "VALENCE"),
+        help="the listener's own rating at intake on the 9-point Self-Assessment Manikin "
+        "(1 calm/unpleasant .. 9 excited/pleasant): the estimate starts there; without it "
+        "(and no prior in the session file) the estimate is the change from baseline",
+    )
+
+
+def apply_intake_flag(args: argparse.Namespace, cfg: SessionConfig) -> SessionConfig:
+    """Return ``cfg`` with ``--intake-sam`` as the estimator's prior (unchanged without it)."""
+    sam = getattr(args, "intake_sam", None)
+    if sam is None:
+        return cfg
+    from attune.engine.affect import sam_to_unit
+
+    es = cfg.estimator.model_copy(
+        update={"prior_arousal": sam_to_unit(sam[0]), "prior_valence": sam_to_unit(sam[1])}
+    )
+    return cfg.model_copy(update={"estimator": es})

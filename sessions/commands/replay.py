@@ -10,7 +10,9 @@ from attune.sessions.commands._common import (
     CliError,
     add_audio_flag,
     add_client_flag,
+    add_intake_flag,
     add_report_flag,
+    apply_intake_flag,
     check_seconds,
     load_session_config,
     progress_bar,
@@ -65,6 +67,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         metavar="S",
         help="replay only the first S seconds of the recording (default: all of it)",
     )
+    rp.add_argument(
+        "--participant",
+        metavar="NAME",
+        help="pseudonym to file the session under (default: the file's BIDS sub- label, "
+        "else its name)",
+    )
+    add_intake_flag(rp)
     add_audio_flag(rp, default=False, what="also render the music to session.wav (default: off)")
     add_report_flag(rp)
     add_client_flag(rp)
@@ -136,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
             rec = crop_recording(rec, args.duration_s)
         if args.lsl:
             return _publish(rec, args, channels)
-        cfg = load_session_config(args)
+        cfg = apply_intake_flag(args, load_session_config(args))
         if not args.audio:
             named = {} if args.config else {"name": "replay"}  # keep a session file's name
             cfg = cfg.model_copy(update={"render_audio": False, **named})
@@ -148,6 +157,7 @@ def run(args: argparse.Namespace) -> int:
             names=args.stream or (),
             channels=channels,
             progress=progress_bar("replaying"),
+            participant=args.participant,
         )
     except (SensorError, ValueError) as e:
         raise CliError(str(e)) from None

@@ -10,7 +10,9 @@ from attune.sessions.commands._common import (
     CliError,
     add_audio_flag,
     add_client_flag,
+    add_intake_flag,
     add_report_flag,
+    apply_intake_flag,
     audio_changes,
     check_seconds,
     progress_bar,
@@ -47,6 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_report_flag(rn)
     add_client_flag(rn)
+    add_intake_flag(rn)
     from attune.sessions.commands.console import add_console_flag
 
     add_console_flag(rn, what="default: on")
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
-    cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
+    cfg = apply_intake_flag(args, cfg.model_copy(update=audio_changes(cfg, args.audio)))
     if args.client is not None:
         cfg = cfg.model_copy(update={"participant": use_client(args.client)})
     from attune.sessions.live_run import run_live
