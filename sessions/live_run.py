@@ -13,6 +13,7 @@ from collections.abc import Callable
 from attune.engine.clocks import LiveClock
 from attune.engine.loop import STAGE_OF_KIND
 from attune.sensors.lsl_source import LslSource, local_clock
+from attune.sessions.carryover import CarryOver
 from attune.sessions.build import check_live_outputs
 from attune.sessions.config import LiveStream, SessionConfig
 from attune.sessions.runner import RunOutcome, run_session
@@ -74,6 +75,7 @@ def run_live(
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
     resolve_timeout_s: float = 5.0,
+    carry: CarryOver | None = None,
 ) -> RunOutcome:
     """Run a live session on the LSL streams of ``cfg`` for its protocol's length.
 
@@ -87,6 +89,8 @@ def run_live(
         As for :func:`attune.sessions.runner.run_session`.
     resolve_timeout_s : float, default 5.0
         How long to look for each stream on the network, seconds.
+    carry : CarryOver, optional
+        What a previous visit learned (seeds the response learner).
 
     Raises
     ------
@@ -113,6 +117,7 @@ def run_live(
             outlets=outlets,
             progress=progress,
             stop=stop,
+            carry=carry,
         )
     finally:
         for src in sources:

@@ -26,6 +26,7 @@ from attune.engine.hrv import HRV_FEATURES
 from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
+from attune.sessions.carryover import CarryOver, learned_record
 from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from attune.sessions.therapist import CommandSource, TherapistChannel
@@ -159,6 +160,10 @@ class RunSpec:
         (:class:`attune.sessions.therapist.TherapistChannel`) is added. Commands are
         queued on the controller and take effect at that tick; the controller records
         them as events, rejected ones are recorded too.
+    carry : CarryOver, optional
+        What a previous visit learned (:func:`attune.sessions.carryover.load_carry_over`):
+        seeds the response learner and is recorded as the ``carry-over from ...``
+        event. Whatever this session learns is kept in its store's ``learned`` table.
     """
 
     mode: str
@@ -173,6 +178,7 @@ class RunSpec:
     progress: Callable[[float], None] | None = None
     stop: Callable[[], bool] | None = None
     commands: Sequence[CommandSource] = ()
+    carry: CarryOver | None = None
 
 
 class _Trace:
@@ -221,6 +227,7 @@ class SessionRun:
         self.live_outs: list = []
         self.commands: list[CommandSource] = list(spec.commands)
         self.trace = _Trace(spec.n_ticks, spec.extra_columns)
+        self.engine: Engine | None = None
 
     def run(self) -> RunOutcome:
         """Run the session to its end (or an interruption) and return what it produced."""
@@ -303,7 +310,11 @@ class SessionRun:
             sources=self.signals,
             synths=[self.renderer, self.note_log, *self.live_outs],
             listeners=self.spec.listeners,
+            carry=self.spec.carry,
         )
+        self.engine = engine
+        if self.spec.carry is not None:
+            self.record.event(0.0, self.spec.carry.describe())
         if cfg.control.command_channel:
             channel = TherapistChannel(self.folder)
             self.commands.append(channel)
@@ -379,6 +390,13 @@ class SessionRun:
         else:
             status, text = "ended", "session end"
         record.event(end_t, text)
+        learned = (
+            None
+            if self.engine is None
+            else learned_record(self.engine.controller, self.cfg.audio.palette)
+        )
+        if learned is not None:
+            record.store.save_learned(learned)
         for live in self.live_outs:
             try:
                 live.close()
@@ -433,6 +451,7 @@ def run_session(
     progress: Callable[[float], None] | None = None,
     stop: Callable[[], bool] | None = None,
     commands: Sequence[CommandSource] = (),
+    carry: CarryOver | None = None,
 ) -> RunOutcome:
     """Run ``n_ticks`` ticks of the closed loop and write the session folder.
 
@@ -452,5 +471,6 @@ def run_session(
         progress=progress,
         stop=stop,
         commands=commands,
+        carry=carry,
     )
     return SessionRun(cfg, spec).run()

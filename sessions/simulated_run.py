@@ -21,6 +21,7 @@ import numpy as np
 from attune.engine.clocks import LiveClock, VirtualClock
 from attune.engine.loop import Engine, TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
+from attune.sessions.carryover import CarryOver
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
@@ -192,6 +193,7 @@ def run_simulation(
     *,
     progress: Callable[[float], None] | None = None,
     realtime: bool = False,
+    carry: CarryOver | None = None,
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -206,6 +208,8 @@ def run_simulation(
         of the virtual clock: the session takes its protocol's length in wall time, and
         the listener's samples are produced up to each tick's actual time. The live
         outputs of ``cfg`` (``audio.device``, ``midi.port``) are checked first.
+    carry : CarryOver, optional
+        What a previous visit learned: seeds the loop's response learner.
 
     Returns
     -------
@@ -249,6 +253,7 @@ def run_simulation(
         extra=true_state,
         extra_columns=SIM_COLUMNS,
         progress=progress,
+        carry=carry,
     )
     true_a = out.extras["sim_arousal"]
     summary = SessionSummary(

@@ -18,6 +18,9 @@ A session folder holds ``session.db`` (SQLite in WAL mode) with five tables:
 ``annotations``
     ``t_s``, ``author``, ``text``, ``created_utc``: notes added by people, during the
     session (``attune annotate``) or afterwards.
+``learned`` (written at the end of a session whose loop learned something)
+    ``created_utc``, ``json``: what the loop learned of the listener (response state,
+    levers, palette; :mod:`attune.sessions.carryover`), the seed of the next visit.
 
 Crash safety: rows are buffered and committed once per second of session time (every
 ``commit_every`` ticks). WAL with ``synchronous=NORMAL`` makes each commit durable
@@ -31,6 +34,7 @@ The database file is created 0600 inside the 0700 session folder; SQLite gives i
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -186,6 +190,14 @@ class SessionStore:
         self._ticks.clear()
         self._beats.clear()
         self._events.clear()
+
+    def save_learned(self, data: dict) -> None:
+        """Keep what the loop learned of the listener: one JSON row of table ``learned``."""
+        with self._con:
+            self._con.execute("CREATE TABLE IF NOT EXISTS learned (created_utc TEXT, json TEXT)")
+            self._con.execute(
+                "INSERT INTO learned VALUES (?, ?)", (now_utc(), json.dumps(data, sort_keys=True))
+            )
 
     def close(self, *, status: str = "ended") -> None:
         """Commit what is buffered, mark the session ``status`` and close the database."""
@@ -472,3 +484,34 @@ def resolve_session(arg: Path | str, root: Path | str) -> Path:
         f"session {str(arg)!r}: no {STORE_FILE} at {where} "
         "(give a session folder or an id listed by `attune sessions`)"
     )
+
+
+def read_learned(folder: Path | str) -> dict | None:
+    """Return the newest ``learned`` row of a session (None if it learned nothing).
+
+    Raises
+    ------
+    StoreError
+        If the store is unreadable, or the row is not a JSON object.
+    """
+    con = open_store(folder)
+    try:
+        has = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'learned'"
+        ).fetchone()
+        row = (
+            con.execute("SELECT json FROM learned ORDER BY rowid DESC LIMIT 1").fetchone()
+            if has
+            else None
+        )
+    finally:
+        con.close()
+    if row is None:
+        return None
+    try:
+        data = json.loads(row[0])
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{store_path(folder)}: table learned: not JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{store_path(folder)}: table learned: a JSON object expected")
+    return data

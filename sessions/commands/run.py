@@ -45,6 +45,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_report_flag(rn)
     rn.add_argument(
+        "--carry-from",
+        type=Path,
+        metavar="SESSION",
+        help="seed the loop with what the session folder SESSION learned of this listener",
+    )
+    rn.add_argument(
         "--resolve-timeout-s",
         type=float,
         default=5.0,
@@ -65,8 +71,10 @@ def run(args: argparse.Namespace) -> int:
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
     cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
+    from attune.sessions.commands.simulate import carry_from
     from attune.sessions.live_run import run_live
 
+    carry = carry_from(args)
     silence_alsa_errors()
 
     try:
@@ -75,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
             duration_s=args.duration_s,
             progress=progress_bar("live"),
             resolve_timeout_s=args.resolve_timeout_s,
+            carry=carry,
         )
     except SensorError as e:
         raise CliError(f"{args.config}: {e} (`attune streams` lists what is visible)") from None

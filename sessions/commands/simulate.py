@@ -53,6 +53,14 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
         "the CPU allows); plays to the session's [audio] device and [midi] port",
     )
     s.add_argument(
+        "--carry-from",
+        type=Path,
+        metavar="SESSION",
+        help="seed the loop with what the session folder SESSION learned of this listener "
+        "(response gain and sign, levers; a paradoxical or absent response starts at the "
+        "neutral preset)",
+    )
+    s.add_argument(
         "--no-control",
         action="store_true",
         help="freeze the music at its starting parameters (open loop)",
@@ -85,6 +93,22 @@ def format_summary(s: SessionSummary) -> str:
     return "\n".join(lines)
 
 
+def carry_from(args: argparse.Namespace):
+    """Load ``--carry-from SESSION`` (None without it); exit 2 with one line if unreadable."""
+    if getattr(args, "carry_from", None) is None:
+        return None
+    from attune.sessions.carryover import load_carry_over
+    from attune.sessions.store import StoreError
+
+    try:
+        carry = load_carry_over(args.carry_from)
+    except StoreError as e:
+        raise CliError(f"--carry-from: {e}") from None
+    if carry is None:
+        raise CliError(f"--carry-from: session {str(args.carry_from)!r} learned nothing to carry")
+    return carry
+
+
 def run(args: argparse.Namespace) -> int:
     """Run a session on the simulated listener, print its summary, write its report."""
     cfg = load_session_config(args)
@@ -99,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.realtime:
         silence_alsa_errors()
-    summary = run_simulation(cfg, progress=progress_bar("simulating"), realtime=args.realtime)
+    carry = carry_from(args)
+    summary = run_simulation(
+        cfg, progress=progress_bar("simulating"), realtime=args.realtime, carry=carry
+    )
     print(format_summary(summary))
     write_report(summary.folder, args)
     return 0
