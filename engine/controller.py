@@ -33,7 +33,6 @@ import numpy as np
 from attune.engine.affect import AffectEstimate
 from attune.engine.control_law import ControlLaw, LawSettings
 from attune.engine.envelope import Envelope, phrase_s
-from attune.engine.response import ResponseLearner, ResponseState
 from attune.engine.protocol import (
     COMMANDS,
     PHASES,
@@ -44,6 +43,7 @@ from attune.engine.protocol import (
     SessionProtocol,
     parse_command,
 )
+from attune.engine.response import ResponseLearner, ResponseState
 from attune.synthesis.params import MusicParams, music_arousal
 
 __all__ = [

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from attune.engine.clocks import LiveClock
 from attune.engine.loop import STAGE_OF_KIND
 from attune.sensors.lsl_source import LslSource, local_clock
-from attune.sessions.carryover import CarryOver
 from attune.sessions.build import check_live_outputs
+from attune.sessions.carryover import CarryOver
 from attune.sessions.config import LiveStream, SessionConfig
 from attune.sessions.runner import RunOutcome, run_session
 from attune.sessions.state_outlets import StateOutlets
