@@ -27,8 +27,8 @@ Model (docs/science/response.md)
 Verdicts (persisting ``persist_s`` before they latch)
     * ``paradoxical``: the music moved toward the goal by at least ``min_excursion``,
       the state moved the other way by at least ``wrong_way``, and ``G + k sd(G) < 0``;
-    * ``none``: the music moved toward the goal by at least ``min_excursion`` for at
-      least ``min_none_s``, and ``|G| + k sd(G) < none_gain``;
+    * ``none``: the music moved toward the goal by at least ``min_excursion``, at least
+      ``min_none_s`` into the transition, and ``|G| + k_none sd(G) < none_gain``;
     * ``strong``: ``G - k sd(G) > strong_gain``;
     * ``responds``: ``G - k sd(G) > 0``; otherwise ``learning``.
 
@@ -59,6 +59,10 @@ class ResponseSettings:
         Prior of ``G`` (estimate units per unit of music arousal) and its SD.
     prior_drift_sd : float
         Prior SD of the drift ``d`` (arousal units).
+    drift_walk : float
+        The drift forgets this much slower than the gain (share of the gain's random
+        walk per unit prior variance): with the music held still, gain and drift can
+        only be told apart through the drift's prior, so it must not fade quickly.
     delay_s, tau_s : float
         Pure delay and first-order time constant from the music to the measured arousal
         (listener, heart, feature windows and the estimator's smoothing), seconds.
@@ -72,7 +76,10 @@ class ResponseSettings:
     noise_sd_floor : float
         Smallest measurement SD (arousal units).
     k_sigma : float
-        Width of the credible interval used by the verdicts, in SDs.
+        Width of the credible interval of ``paradoxical``, ``strong`` and ``responds``,
+        in SDs.
+    k_none : float
+        Width of the credible interval of ``none``, in SDs.
     min_excursion : float
         Music must have moved at least this far (toward the goal) before a verdict of
         ``none`` or ``paradoxical``, music arousal units.
@@ -93,6 +100,7 @@ class ResponseSettings:
     prior_gain: float = 0.6
     prior_gain_sd: float = 0.5
     prior_drift_sd: float = 0.15
+    drift_walk: float = 0.2
     delay_s: float = 15.0
     tau_s: float = 45.0
     memory_s: float = 300.0
@@ -100,6 +108,7 @@ class ResponseSettings:
     decorrelation_s: float = 30.0
     noise_sd_floor: float = 0.04
     k_sigma: float = 2.0
+    k_none: float = 1.0
     min_excursion: float = 0.25
     wrong_way: float = 0.12
     none_gain: float = 0.2
@@ -216,7 +225,7 @@ class ResponseLearner:
         self.P = np.diag([s.prior_drift_sd**2, g_sd**2])
         # Random walk per update: variance the prior would gain over memory_s.
         k = s.update_s / s.memory_s
-        self.Q = np.diag([k * s.prior_drift_sd**2, k * s.prior_gain_sd**2])
+        self.Q = np.diag([k * s.drift_walk * s.prior_drift_sd**2, k * s.prior_gain_sd**2])
         self.noise_var = (2.0 * s.noise_sd_floor) ** 2
         self.inflate = max(1.0, s.decorrelation_s / s.update_s)
         self.alpha = 1.0 - math.exp(-tick_s / s.tau_s)
@@ -298,7 +307,7 @@ class ResponseLearner:
         moved = st.excursion >= s.min_excursion
         if moved and st.wrong_way >= s.wrong_way and g + k * sd < 0.0:
             now = "paradoxical"
-        elif moved and t - t0 >= s.min_none_s and abs(g) + k * sd < s.none_gain:
+        elif moved and t - t0 >= s.min_none_s and abs(g) + s.k_none * sd < s.none_gain:
             now = "none"
         elif g - k * sd > s.strong_gain:
             now = "strong"

@@ -52,12 +52,9 @@ class CarryOver:
 
     def describe(self) -> str:
         """One line for the session's events and report."""
-        r = self.response
-        moved = ", ".join(f"{k} {v:+.1f}" for k, v in self.levers.items() if abs(v) > 1e-3)
-        return (
-            f"carry-over from {self.source}: response '{r.verdict}', gain {r.gain:+.2f} "
-            f"(sd {r.gain_sd:.2f}); levers moved: {moved or 'none'}; "
-            f"palette {self.palette or 'unknown'}"
+        record = {"response": self.response.to_dict(), "levers": self.levers}
+        return f"carry-over from {self.source}: " + describe_learned(
+            {**record, "palette": self.palette}
         )
 
 
@@ -73,6 +70,16 @@ def learned_record(controller: Controller, palette: str | None) -> dict | None:
         "levers": dict(st.levers),
         "palette": palette,
     }
+
+
+def describe_learned(record: dict) -> str:
+    """One line saying what a :func:`learned_record` holds."""
+    r = record["response"]
+    moved = ", ".join(f"{k} {v:+.1f}" for k, v in record["levers"].items() if abs(v) > 1e-3)
+    return (
+        f"response '{r['verdict']}', gain {r['gain']:+.2f} (sd {r['gain_sd']:.2f}); "
+        f"levers moved: {moved or 'none'}; palette {record.get('palette') or 'unknown'}"
+    )
 
 
 def load_carry_over(session_folder: Path | str) -> CarryOver | None:

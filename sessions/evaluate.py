@@ -405,6 +405,32 @@ _GAIN = {
 
 def draw_subject(seed: int, index: int, protocol: EvalProtocol, split: str = "heldout") -> Subject:
     """Draw listener ``index`` of population ``seed`` in ``split`` (deterministic)."""
+    try:
+        from attune.sensors.listener_population import draw_member
+    except ImportError:  # before the population simulator: the stand-in below
+        return _draw_stand_in(seed, index, protocol, split)
+    from attune.sessions.simulated_run import hear_music
+
+    member = draw_member(seed, index, split, artifacts=protocol.artifacts)  # type: ignore[arg-type]
+    listener = member.listener()
+    listener.state_at(protocol.baseline_s)  # silence: music cannot act before it ends
+    h = listener.history
+    start = float(np.mean(h.arousal[h.t <= protocol.baseline_s]))
+    intake = float(np.clip(start + member.intake_error, -1.0, 1.0))
+    goal = float(np.clip(intake + protocol.goal_delta, -1.0, 1.0))
+    true_goal = float(np.clip(start + protocol.goal_delta, -1.0, 1.0))
+    return Subject(
+        listener,
+        lambda t, p: hear_music(listener, t, p),
+        member.listener_class,
+        intake,
+        goal,
+        true_goal,
+    )
+
+
+def _draw_stand_in(seed: int, index: int, protocol: EvalProtocol, split: str) -> Subject:
+    """Stand-in population on the single-gain listener (until the population simulator)."""
     from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
     from attune.sessions.simulated_run import hear_music
 

@@ -26,7 +26,7 @@ from attune.engine.hrv import HRV_FEATURES
 from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
-from attune.sessions.carryover import CarryOver, learned_record
+from attune.sessions.carryover import CarryOver, describe_learned, learned_record
 from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
 from attune.sessions.therapist import CommandSource, TherapistChannel
@@ -397,6 +397,7 @@ class SessionRun:
         )
         if learned is not None:
             record.store.save_learned(learned)
+            record.event(end_t, "learned: " + describe_learned(learned))
         for live in self.live_outs:
             try:
                 live.close()
