@@ -1,11 +1,13 @@
-"""A seeded simulated listener whose physiology answers the music.
+"""A seeded simulated listener: its own response to music, and physiology that varies.
 
 :class:`SimulatedListener` holds one latent core-affect trajectory (arousal ``A`` and
 valence ``V`` in [-1, 1]) and renders it as an ECG stream and an EEG stream (plus an
 optional RR-interval stream), each a :class:`~attune.sensors.types.Source` with
 ``pull(t) -> Chunk``. The session tells the listener what music is playing with
-:meth:`SimulatedListener.hear`, as plain numbers: the arousal and valence the music
-expresses and its master fade (this package never imports the synthesizer).
+:meth:`SimulatedListener.hear`, as the played parameters in a plain mapping (the fields of
+``MusicParams``; this package never imports the synthesizer). The listener hears them
+through its own response model (:mod:`attune.sensors.listener_response`), not through the
+controller's cue table.
 
 Everything is generated lazily, on demand, and is deterministic for a seed regardless
 of how the streams are pulled: the latent process is integrated on a fixed step of
@@ -13,37 +15,40 @@ of how the streams are pulled: the latent process is integrated on a fixed step 
 or samples (``numpy.random.default_rng([seed, stream, block])``), and filters carry
 their state between pulls.
 
-Model [E] (docs/science/listener.md; the forms are engineering choices, the ranges are
-from the literature cited there):
+Model [E] (docs/science/listeners.md; the forms are engineering choices, the ranges are
+from the literature and the real recordings cited there):
 
-* Core affect (Ornstein-Uhlenbeck, Kuppens et al. 2010, entrainment form)::
+* Core affect (Ornstein-Uhlenbeck, Kuppens et al. 2010)::
 
-      dA = theta (mu_A - A) dt + theta g_A fade (m_A(t - L) - A) dt + sigma dW_A
-      dV = theta (mu_V - V) dt + theta g_V fade (m_V(t - L) - V) dt + sigma dW_V
+      dA = theta (mu_A + r_A(t - L) - A) dt + sigma dW_A
+      dV = theta (mu_V + r_V(t - L) - V) dt + sigma dW_V
 
-  with ``theta = 1 / tau_s``, ``g_A = music_gain``, ``g_V = valence_gain``, ``m_A``,
-  ``m_V`` the arousal and valence the music heard ``L = lag_s`` seconds earlier
-  expresses, and ``fade`` its master fade (silence: ``fade = 0``). Music that matches
-  the listener neither raises nor lowers arousal; calm music pulls it down; silence
-  lets it relax to ``mu``. Equilibrium under constant music:
-  ``(mu + g fade m) / (1 + g fade)``. Euler-Maruyama, ``A`` and ``V`` clipped to
-  [-1, 1].
-* Heart rate ``HR = hr0 + hr_gain * A`` reached through a vagal first-order low-pass
-  (``vagal_tau_s``, ~0.1 Hz, share ``vagal_share``) and a sympathetic path (delay
-  ``hr_delay_s`` 1-3 s, time constant ``hr_tau_s`` 10-20 s), plus respiratory sinus
-  arrhythmia at ``resp_rate_hz`` whose amplitude is calibrated so that the RMSSD of the
-  beats is about ``rmssd0_ms * exp(-rmssd_gain * A)``, plus small beat jitter. Beats by
-  integral pulse frequency modulation (a beat whenever the integral of HR/60 crosses an
-  integer). Ectopic (premature beat with compensatory pause), missed and extra beats
-  at ``ectopic_rate`` per beat.
+  with ``theta = 1 / tau_s`` (30-180 s), ``L = lag_s`` the dead time (1-10 s) and
+  ``(r_A, r_V)`` the listener's response to the music heard
+  (:class:`attune.sensors.listener_response.ResponseDynamics`: personal cue
+  sensitivities, liking and familiarity, habituation, saturation). Silence: ``r = 0``.
+  Euler-Maruyama, clipped to [-1, 1].
+* Heart rate: ``HR = hr0 + hr_gain A_h + hr_valence_gain V + VLF + Mayer`` where
+  ``A_h = A + e_h`` is arousal plus a heart-only disturbance ``e_h`` (OU), reached through
+  a vagal first-order low-pass (``vagal_tau_s``, share ``vagal_share``) and a
+  sympathetic path (delay ``hr_delay_s``, time constant ``hr_tau_s``). Fluctuations
+  unrelated to the music: two OU components (``vlf_fast_bpm`` over ``vlf_fast_tau_s``,
+  ``vlf_slow_bpm`` over ``vlf_slow_tau_s``; together a 1/f-like spectrum), Mayer waves
+  (a noise-driven resonator at ``mayer_hz`` ~0.1 Hz, ``mayer_bpm`` RMS). Respiratory
+  sinus arrhythmia at a breathing rate that wanders (``resp_var_ln``), with an
+  amplitude calibrated so that the RMSSD of the beats is about ``rmssd0_ms *
+  exp(-rmssd_gain * vagal A_h + m)``, ``m`` an OU of SD ``rsa_var_ln``. Beats by
+  integral pulse frequency modulation, small beat jitter, ectopic (premature beat with
+  compensatory pause), missed and extra beats at ``ectopic_rate`` per beat.
 * ECG: sum of Gaussian P, Q, R, S, T waves per beat (ECGSYN-like, McSharry et al.
-  2003; R ~1 mV; P and T positions and widths scale with sqrt(RR)), baseline wander at
-  the breathing rate and at 0.05 Hz, white noise, optional mains.
+  2003), baseline wander, white noise, optional mains.
 * EEG: per channel 1/f background, alpha (8-12 Hz band-limited noise) whose amplitude is
-  ``alpha_uv * exp(-alpha_arousal_gain * A)``, beta (13-30 Hz) ``beta_uv *
-  exp(beta_arousal_gain * A)``, theta (4-8 Hz) ``theta_uv``; frontal alpha asymmetry
-  ``ln P_alpha(AF8) - ln P_alpha(AF7) = faa_baseline + faa_gain * V``; blinks at
-  frontal channels and EMG bursts (30-100 Hz) on demand.
+  ``alpha_uv * exp(-alpha_arousal_gain * A_e + w(t))`` with ``A_e = A + e_e`` (an
+  EEG-only disturbance, independent of ``e_h``) and ``w`` the alpha's own waxing and
+  waning (fast and slow log-amplitude OU, ``alpha_wax_ln``, ``alpha_drift_ln``); beta
+  ``beta_uv * exp(beta_arousal_gain * A_e)``; theta; frontal alpha asymmetry ``ln
+  P_alpha(AF8) - ln P_alpha(AF7) = faa_baseline + faa_gain * V``; blinks at frontal
+  channels and EMG bursts (30-100 Hz).
 
 References
 ----------
@@ -52,18 +57,26 @@ References
 .. [2] McSharry, P. E., Clifford, G. D., Tarassenko, L., Smith, L. A. (2003). A dynamical
    model for generating synthetic electrocardiogram signals. IEEE Trans Biomed Eng 50(3).
 .. [3] Koelsch, S., Jancke, L. (2015). Music and the heart. Eur Heart J 36(44).
+.. [4] Task Force of the ESC and NASPE (1996). Heart rate variability: standards of
+   measurement. Circulation 93(5).
 """
 
 from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
 import numpy as np
 from scipy import signal
 
+from attune.sensors.listener_response import (
+    ResponseDynamics,
+    ResponseTraits,
+    presence,
+    static_drive,
+)
 from attune.sensors.types import Chunk, SensorError, Source, StreamInfo, empty_chunk
 
 #: Integration step of the latent trajectory, in seconds.
@@ -81,55 +94,78 @@ _JITTER_CLIP_S = 0.006
 
 # Stream codes mixed into the seeds.
 _C_INIT, _C_LATENT, _C_BEAT, _C_ECG, _C_EEG, _C_BLINK, _C_EMG = 0, 1, 2, 3, 4, 5, 6
+_C_EXO, _C_BURN = 7, 8
 
 _LEFT_FRONTAL = frozenset({"AF7", "AF3", "F7", "F3", "FP1", "F5", "F1"})
 _RIGHT_FRONTAL = frozenset({"AF8", "AF4", "F8", "F4", "FP2", "F6", "F2"})
 
+# Rows of the exogenous (music-independent) processes on the latent grid.
+_X_EH, _X_EE, _X_VF, _X_VS, _X_MAYER, _X_RSA, _X_RESP, _X_AW, _X_AD = range(9)
+_N_EXO = 9
+
 
 @dataclass(frozen=True)
 class ListenerTraits:
-    """Per-person parameters of the simulated listener ([E], docs/science/listener.md).
+    """Per-person physiology and affect dynamics ([E], docs/science/listeners.md).
+
+    The response to music is separate (:class:`~attune.sensors.listener_response.
+    ResponseTraits`). Defaults: a resting, somewhat aroused adult with the variability
+    of real resting records; ``*_var``/``*_bpm``/``*_sd`` fields set to 0 give a quiet,
+    idealised heart and EEG for unit tests.
 
     Attributes
     ----------
     arousal_mu, valence_mu : float
         Resting set points of arousal and valence without music, in [-1, 1].
     tau_s : float
-        Relaxation time constant ``1/theta`` of core affect in s (30-120 s).
-    music_gain : float
-        ``g/theta``: how strongly music pulls arousal toward what it expresses
-        (dimensionless; 3 means the music weighs three times the set point).
-    valence_gain : float
-        The same for valence; much weaker than ``music_gain``.
+        Relaxation time constant ``1/theta`` of core affect in s (30-180 s).
     lag_s : float
-        Delay between a musical change and its effect on affect, s (1-3 s; >= 0.5 s).
+        Dead time between a musical change and its effect on affect, s (1-10 s).
     sigma : float
         Diffusion of the OU process, arousal units per sqrt(s).
     hr0_bpm : float
         Heart rate at ``A = 0``, beats per minute.
     hr_gain_bpm : float
         Heart-rate change per unit arousal, bpm.
+    hr_valence_gain_bpm : float
+        Heart-rate change per unit valence (a weak trace), bpm.
     hr_delay_s, hr_tau_s : float
         Delay (s) and first-order time constant (s) of the sympathetic path.
     vagal_tau_s : float
         Time constant of the vagal low-pass (s); 1.6 s is a ~0.1 Hz corner.
     vagal_share : float
         Fraction of the HR response carried by the fast vagal path, 0-1.
+    heart_noise_sd, heart_noise_tau_s : float
+        SD (arousal units) and time constant (s) of the heart-only disturbance ``e_h``.
+    eeg_noise_sd, eeg_noise_tau_s : float
+        The same for the EEG-only disturbance ``e_e``.
+    vlf_fast_bpm, vlf_fast_tau_s, vlf_slow_bpm, vlf_slow_tau_s : float
+        SD (bpm) and time constant (s) of the two OU heart-rate components unrelated to
+        arousal.
+    mayer_bpm, mayer_hz : float
+        RMS (bpm) and centre frequency (Hz) of the Mayer-wave resonator (bandwidth
+        0.03 Hz).
     rmssd0_ms : float
         Target RMSSD of the beats at ``A = 0``, ms.
     rmssd_gain : float
-        ``RMSSD = rmssd0_ms * exp(-rmssd_gain * A)``.
+        ``RMSSD = rmssd0_ms * exp(-rmssd_gain * A + m)``.
+    rsa_var_ln : float
+        SD of ``m``, ln units (OU, time constant 60 s).
     resp_rate_hz : float
-        Breathing rate, Hz (0.25 Hz = 15 breaths/min).
+        Mean breathing rate, Hz (0.25 Hz = 15 breaths/min).
+    resp_var_ln : float
+        SD of the ln breathing rate around its mean (OU, time constant 60 s).
     beat_jitter_ms : float
         Standard deviation of the random jitter of each beat time, ms.
     alpha_uv, beta_uv, theta_uv, background_uv : float
         RMS amplitudes in uV of the EEG alpha, beta and theta rhythms at ``A = 0`` and of
         the 1/f background.
     alpha_arousal_gain : float
-        Alpha amplitude is ``alpha_uv * exp(-alpha_arousal_gain * A)``.
+        Alpha amplitude is ``alpha_uv * exp(-alpha_arousal_gain * A_e + w)``.
+    alpha_wax_ln, alpha_drift_ln : float
+        SDs of the fast (time constant 1.5 s) and slow (40 s) parts of ``w``, ln units.
     beta_arousal_gain : float
-        Beta amplitude is ``beta_uv * exp(beta_arousal_gain * A)``.
+        Beta amplitude is ``beta_uv * exp(beta_arousal_gain * A_e)``.
     faa_baseline : float
         ``ln P_alpha(right) - ln P_alpha(left)`` at ``V = 0``, ln units.
     faa_gain : float
@@ -152,25 +188,38 @@ class ListenerTraits:
     arousal_mu: float = 0.6
     valence_mu: float = -0.2
     tau_s: float = 60.0
-    music_gain: float = 3.0
-    valence_gain: float = 0.8
-    lag_s: float = 2.0
-    sigma: float = 0.03
+    lag_s: float = 3.0
+    sigma: float = 0.02
     hr0_bpm: float = 72.0
     hr_gain_bpm: float = 5.0
+    hr_valence_gain_bpm: float = -0.5
     hr_delay_s: float = 2.0
     hr_tau_s: float = 15.0
     vagal_tau_s: float = 1.6
     vagal_share: float = 0.4
+    heart_noise_sd: float = 0.1
+    heart_noise_tau_s: float = 120.0
+    eeg_noise_sd: float = 0.15
+    eeg_noise_tau_s: float = 60.0
+    vlf_fast_bpm: float = 0.8
+    vlf_fast_tau_s: float = 20.0
+    vlf_slow_bpm: float = 2.0
+    vlf_slow_tau_s: float = 300.0
+    mayer_bpm: float = 0.8
+    mayer_hz: float = 0.1
     rmssd0_ms: float = 40.0
     rmssd_gain: float = 0.4
+    rsa_var_ln: float = 0.12
     resp_rate_hz: float = 0.25
+    resp_var_ln: float = 0.08
     beat_jitter_ms: float = 2.0
     alpha_uv: float = 8.0
     beta_uv: float = 4.0
     theta_uv: float = 4.0
     background_uv: float = 10.0
     alpha_arousal_gain: float = 0.35
+    alpha_wax_ln: float = 0.35
+    alpha_drift_ln: float = 0.25
     beta_arousal_gain: float = 0.3
     faa_baseline: float = 0.0
     faa_gain: float = 0.15
@@ -187,8 +236,6 @@ class ListenerTraits:
             ("arousal_mu", -1.0 <= self.arousal_mu <= 1.0, "in [-1, 1]"),
             ("valence_mu", -1.0 <= self.valence_mu <= 1.0, "in [-1, 1]"),
             ("tau_s", self.tau_s > 0, "> 0"),
-            ("music_gain", self.music_gain >= 0, ">= 0"),
-            ("valence_gain", self.valence_gain >= 0, ">= 0"),
             ("lag_s", self.lag_s >= LOOKAHEAD_S + DT_S, f">= {LOOKAHEAD_S + DT_S:g} s"),
             ("sigma", self.sigma >= 0, ">= 0"),
             ("hr0_bpm", 30.0 <= self.hr0_bpm <= 150.0, "in [30, 150] bpm"),
@@ -196,6 +243,11 @@ class ListenerTraits:
             ("hr_tau_s", self.hr_tau_s > 0, "> 0"),
             ("vagal_tau_s", self.vagal_tau_s > 0, "> 0"),
             ("vagal_share", 0.0 <= self.vagal_share <= 1.0, "in [0, 1]"),
+            ("heart_noise_tau_s", self.heart_noise_tau_s > 0, "> 0"),
+            ("eeg_noise_tau_s", self.eeg_noise_tau_s > 0, "> 0"),
+            ("vlf_fast_tau_s", self.vlf_fast_tau_s > 0, "> 0"),
+            ("vlf_slow_tau_s", self.vlf_slow_tau_s > 0, "> 0"),
+            ("mayer_hz", 0.03 <= self.mayer_hz <= 0.2, "in [0.03, 0.2] Hz"),
             ("rmssd0_ms", self.rmssd0_ms > 0, "> 0"),
             ("resp_rate_hz", 0.05 <= self.resp_rate_hz <= 0.5, "in [0.05, 0.5] Hz"),
             ("beat_jitter_ms", self.beat_jitter_ms >= 0, ">= 0"),
@@ -203,6 +255,18 @@ class ListenerTraits:
             ("blink_rate_hz", self.blink_rate_hz >= 0, ">= 0"),
             ("emg_rate_hz", self.emg_rate_hz >= 0, ">= 0"),
         ]
+        for name in (
+            "heart_noise_sd",
+            "eeg_noise_sd",
+            "vlf_fast_bpm",
+            "vlf_slow_bpm",
+            "mayer_bpm",
+            "rsa_var_ln",
+            "resp_var_ln",
+            "alpha_wax_ln",
+            "alpha_drift_ln",
+        ):
+            rules.append((name, getattr(self, name) >= 0, ">= 0"))
         for name, ok, rule in rules:
             if not ok:
                 raise SensorError(
@@ -211,7 +275,7 @@ class ListenerTraits:
 
     @classmethod
     def draw(cls, rng: np.random.Generator, **overrides: float) -> ListenerTraits:
-        """Draw a random plausible person.
+        """Draw a random plausible person (physiology and affect dynamics).
 
         Parameters
         ----------
@@ -223,27 +287,43 @@ class ListenerTraits:
         Returns
         -------
         ListenerTraits
-            Set points, gains and time constants drawn uniformly from the ranges of
-            docs/science/listener.md; some people respond weakly to music.
+            Set points, gains, time constants and variability drawn from the ranges of
+            docs/science/listeners.md. The response to music is drawn separately
+            (:func:`attune.sensors.listener_population.draw_population`).
         """
         u = rng.uniform
         values: dict[str, float] = {
             "arousal_mu": u(0.2, 0.8),
             "valence_mu": u(-0.5, 0.2),
-            "tau_s": u(30.0, 120.0),
-            "music_gain": u(1.5, 4.5),
-            "valence_gain": u(0.3, 1.2),
-            "lag_s": u(1.0, 3.0),
-            "sigma": u(0.02, 0.05),
+            "tau_s": u(30.0, 180.0),
+            "lag_s": u(1.0, 10.0),
+            "sigma": u(0.008, 0.02),
             "hr0_bpm": u(60.0, 85.0),
-            "hr_gain_bpm": u(3.0, 7.0),
+            "hr_gain_bpm": u(2.0, 8.0),
+            "hr_valence_gain_bpm": u(-1.5, 0.5),
             "hr_delay_s": u(1.0, 3.0),
             "hr_tau_s": u(10.0, 20.0),
-            "rmssd0_ms": u(25.0, 60.0),
-            "rmssd_gain": u(0.25, 0.55),
+            "heart_noise_sd": u(0.05, 0.2),
+            "heart_noise_tau_s": u(60.0, 240.0),
+            "eeg_noise_sd": u(0.05, 0.25),
+            "eeg_noise_tau_s": u(30.0, 120.0),
+            "vlf_fast_bpm": u(0.5, 1.3),
+            "vlf_fast_tau_s": u(10.0, 40.0),
+            "vlf_slow_bpm": u(2.2, 4.2),
+            "vlf_slow_tau_s": u(80.0, 240.0),
+            "mayer_bpm": u(0.4, 1.4),
+            "mayer_hz": u(0.08, 0.12),
+            "rmssd0_ms": float(np.exp(u(np.log(20.0), np.log(70.0)))),
+            "rmssd_gain": u(0.2, 0.6),
+            "rsa_var_ln": u(0.1, 0.2),
             "resp_rate_hz": u(0.2, 0.33),
+            "resp_var_ln": u(0.04, 0.12),
             "alpha_uv": u(5.0, 12.0),
+            "alpha_arousal_gain": u(0.1, 0.5),
+            "alpha_wax_ln": u(0.25, 0.45),
+            "alpha_drift_ln": u(0.15, 0.35),
             "beta_uv": u(3.0, 5.0),
+            "beta_arousal_gain": u(0.1, 0.4),
             "theta_uv": u(3.0, 5.0),
             "background_uv": u(7.0, 13.0),
             "faa_baseline": u(-0.1, 0.1),
@@ -255,6 +335,23 @@ class ListenerTraits:
                 raise SensorError(f"ListenerTraits.draw: unknown trait {key!r}")
         values.update(overrides)
         return cls(**values)
+
+    def quiet(self) -> ListenerTraits:
+        """Return a copy without the variability unrelated to arousal (for unit tests)."""
+        from dataclasses import replace
+
+        return replace(
+            self,
+            heart_noise_sd=0.0,
+            eeg_noise_sd=0.0,
+            vlf_fast_bpm=0.0,
+            vlf_slow_bpm=0.0,
+            mayer_bpm=0.0,
+            rsa_var_ln=0.0,
+            resp_var_ln=0.0,
+            alpha_wax_ln=0.0,
+            alpha_drift_ln=0.0,
+        )
 
 
 @dataclass(frozen=True)
@@ -268,14 +365,18 @@ class ListenerHistory:
     arousal, valence : ndarray, shape (n,)
         True latent arousal and valence in [-1, 1].
     hr_bpm : ndarray, shape (n,)
-        Latent heart rate in bpm (sympathetic + vagal paths, without respiratory sinus
-        arrhythmia and beat jitter).
+        Latent heart rate in bpm (arousal paths, valence trace, VLF and Mayer
+        components; without respiratory sinus arrhythmia and beat jitter).
+    response_arousal, response_valence : ndarray, shape (n,)
+        The music's displacement ``(r_A, r_V)`` of the equilibrium acting at each step.
     """
 
     t: np.ndarray
     arousal: np.ndarray
     valence: np.ndarray
     hr_bpm: np.ndarray
+    response_arousal: np.ndarray
+    response_valence: np.ndarray
 
 
 def _rng(seed: int, code: int, block: int) -> np.random.Generator:
@@ -349,6 +450,62 @@ def _n_upto(t_rel: float, fs: float) -> int:
     return k + 1
 
 
+class _ExoNoise:
+    """The music-independent processes on the latent grid, in seeded blocks.
+
+    Rows (:data:`_X_EH` ...): heart-only and EEG-only arousal disturbances, two VLF
+    heart-rate components, the Mayer resonator, the RSA amplitude and breathing-rate
+    modulations, and the fast and slow alpha log-amplitude. Each row is white noise of
+    block ``b`` (``default_rng([seed, _C_EXO, b])``) through a unit-variance filter whose
+    state carries from block to block, started in its stationary state by a burn-in,
+    then scaled by its SD. Blocks must be requested in order.
+    """
+
+    def __init__(self, seed: int, tr: ListenerTraits) -> None:
+        self._seed = seed
+        dt = DT_S
+
+        def ar1(tau: float) -> np.ndarray:
+            phi = math.exp(-dt / tau)
+            return np.array([[math.sqrt(1.0 - phi * phi), 0.0, 0.0, 1.0, -phi, 0.0]])
+
+        r = math.exp(-math.pi * 0.03 * dt)
+        w = 2.0 * math.pi * tr.mayer_hz * dt
+        mayer = _unit_rms_sos(np.array([[1.0, 0.0, 0.0, 1.0, -2.0 * r * math.cos(w), r * r]]))
+        spec = [
+            (ar1(tr.heart_noise_tau_s), tr.heart_noise_sd, tr.heart_noise_tau_s),
+            (ar1(tr.eeg_noise_tau_s), tr.eeg_noise_sd, tr.eeg_noise_tau_s),
+            (ar1(tr.vlf_fast_tau_s), tr.vlf_fast_bpm, tr.vlf_fast_tau_s),
+            (ar1(tr.vlf_slow_tau_s), tr.vlf_slow_bpm, tr.vlf_slow_tau_s),
+            (mayer, tr.mayer_bpm, 1.0 / (math.pi * 0.03)),
+            (ar1(60.0), tr.rsa_var_ln, 60.0),
+            (ar1(60.0), tr.resp_var_ln, 60.0),
+            (ar1(1.5), tr.alpha_wax_ln, 1.5),
+            (ar1(40.0), tr.alpha_drift_ln, 40.0),
+        ]
+        self._sos = [s for s, _, _ in spec]
+        self._sd = np.array([sd for _, sd, _ in spec])
+        self._zi = []
+        burn = _rng(seed, _C_BURN, 0)
+        for sos, _, tau in spec:
+            n = min(int(6.0 * tau / dt), 40_000)
+            zi = np.zeros((sos.shape[0], 2))
+            _, zi = signal.sosfilt(sos, burn.standard_normal(n), zi=zi)
+            self._zi.append(zi)
+        self._next = 0
+
+    def block(self, b: int) -> np.ndarray:
+        """Rows of block ``b``, shape (:data:`_N_EXO`, :data:`_STEP_BLOCK`)."""
+        if b != self._next:
+            raise SensorError(f"simulated exogenous block {b} requested out of order")
+        z = _rng(self._seed, _C_EXO, b).standard_normal((_N_EXO, _STEP_BLOCK))
+        out = np.empty_like(z)
+        for i, sos in enumerate(self._sos):
+            out[i], self._zi[i] = signal.sosfilt(sos, z[i], zi=self._zi[i])
+        self._next += 1
+        return out * self._sd[:, None]
+
+
 class SimulatedListener:
     """A seeded person whose ECG and EEG answer the music (see the module docstring).
 
@@ -358,7 +515,11 @@ class SimulatedListener:
         Seed (>= 0); the same seed, traits and music give the same samples whatever the
         pull pattern.
     traits : ListenerTraits, optional
-        The person; default :class:`ListenerTraits()` (an aroused listener).
+        Physiology and affect dynamics; default :class:`ListenerTraits()`.
+    response : ResponseTraits, optional
+        How this person answers music; default
+        :class:`~attune.sensors.listener_response.ResponseTraits()` (a moderate
+        responder with the mean sensitivities).
     arousal0, valence0 : float, optional
         Initial latent state; default the traits' set points.
     ecg_fs : float
@@ -396,6 +557,7 @@ class SimulatedListener:
         *,
         seed: int,
         traits: ListenerTraits | None = None,
+        response: ResponseTraits | None = None,
         arousal0: float | None = None,
         valence0: float | None = None,
         ecg_fs: float = 250.0,
@@ -411,6 +573,7 @@ class SimulatedListener:
             raise SensorError(f"SimulatedListener: eeg_fs must be >= 64 Hz, got {eeg_fs!r}")
         self.seed = int(seed)
         self.traits = ListenerTraits() if traits is None else traits
+        self.response = ResponseTraits() if response is None else response
         self.t0 = float(t0)
         tr = self.traits
         a0 = tr.arousal_mu if arousal0 is None else float(np.clip(arousal0, -1.0, 1.0))
@@ -419,6 +582,8 @@ class SimulatedListener:
         init = _rng(self.seed, _C_INIT, 0).uniform(size=8)
         self._resp_phase = 2.0 * math.pi * float(init[0])
         self._bw_phase = 2.0 * math.pi * init[1:3]
+        self._dyn = ResponseDynamics(self.response)
+        self._exo_src = _ExoNoise(self.seed, tr)
 
         # Latent trajectory, grown by doubling: index k is time k * DT_S after t0.
         cap = 4096
@@ -428,19 +593,24 @@ class SimulatedListener:
         self._phase = np.empty(cap)
         self._vag = np.empty(cap)
         self._sym = np.empty(cap)
+        self._ra = np.zeros(cap)
+        self._rv = np.zeros(cap)
+        self._x = np.zeros((_N_EXO, cap))
         self._n = 1
         self._a[0], self._v[0] = a0, v0
-        self._vag[0] = self._sym[0] = a0
-        self._hr[0] = tr.hr0_bpm + tr.hr_gain_bpm * a0
+        self._x[:, :_STEP_BLOCK] = self._exo_src.block(0)
+        self._x_done = _STEP_BLOCK  # grid steps of exogenous rows filled
+        x0 = self._x[:, 0]
+        self._vag[0] = self._sym[0] = a0 + x0[_X_EH]
+        self._hr[0] = float(self._heart_rate(self._vag[0], self._sym[0], v0, x0))
+        self._resp_ph = self._resp_phase
         self._phase[0] = float(init[3])  # first beat at a random point of the first RR
         self._noise_block = -1
-        self._noise: list[list[float]] = []
+        self._noise_arr = np.empty((2, 0))
 
-        # Music schedule (times relative to t0).
+        # Music schedule (times relative to t0): static drive (d_A, d_V, liking, presence).
         self._m_t: list[float] = []
-        self._m_a: list[float] = []
-        self._m_v: list[float] = []
-        self._m_f: list[float] = []
+        self._m_d: list[tuple[float, float, float, float]] = []
 
         # Beats (times relative to t0) and their kinds: 0 sinus, 1 ectopic, 2 extra.
         self._beat_t = np.empty(0)
@@ -457,17 +627,17 @@ class SimulatedListener:
         """Return the sample streams ``[ecg, eeg]``."""
         return [self.ecg, self.eeg]
 
-    def hear(self, t: float, *, arousal: float, valence: float, fade: float) -> None:
+    def hear(self, t: float, music: Mapping[str, float] | None) -> None:
         """Tell the listener what music plays from time ``t`` on.
 
         Parameters
         ----------
         t : float
             Session-clock time in s; must not decrease between calls.
-        arousal, valence : float
-            What the music expresses, each in [-1, 1].
-        fade : float
-            The music's master fade in [0, 1] (0: silence).
+        music : mapping of str to float or None
+            The played parameters (fields of ``MusicParams``: ``tempo_bpm``,
+            ``loudness_db``, ``mode``, ``tension``, ``brightness``, ``density``,
+            ``register_st``, ``fade``); None for silence.
 
         Notes
         -----
@@ -481,15 +651,13 @@ class SimulatedListener:
                 f"SimulatedListener.hear: t must not decrease, got {t!r} after "
                 f"{self._m_t[-1] + self.t0!r}"
             )
-        ma, mv = float(arousal), float(valence)
-        fade = float(np.clip(fade, 0.0, 1.0))
+        d_a, d_v, like = static_drive(music, self.response)
+        drive = (d_a, d_v, like, presence(music))
         if self._m_t and tau == self._m_t[-1]:
-            self._m_a[-1], self._m_v[-1], self._m_f[-1] = ma, mv, fade
+            self._m_d[-1] = drive
             return
         self._m_t.append(tau)
-        self._m_a.append(ma)
-        self._m_v.append(mv)
-        self._m_f.append(fade)
+        self._m_d.append(drive)
 
     def state_at(self, t: float) -> tuple[float, float]:
         """Return the true latent ``(arousal, valence)`` at time ``t`` (s).
@@ -511,6 +679,8 @@ class SimulatedListener:
             arousal=self._a[:n].copy(),
             valence=self._v[:n].copy(),
             hr_bpm=self._hr[:n].copy(),
+            response_arousal=self._ra[:n].copy(),
+            response_valence=self._rv[:n].copy(),
         )
 
     def beat_times(self, t: float) -> np.ndarray:
@@ -530,86 +700,149 @@ class SimulatedListener:
         return self._beat_kind[:n].copy()
 
     # ------------------------------------------------------------------ internals
-    def _music_at(self, tau: float) -> tuple[float, float, float]:
-        i = bisect_right(self._m_t, tau) - 1
-        if i < 0:
-            return 0.0, 0.0, 0.0
-        return self._m_a[i], self._m_v[i], self._m_f[i]
+    def _heart_rate(self, vag, sym, v, x: np.ndarray):
+        """Latent HR (bpm) from the vagal and sympathetic paths, valence and VLF/Mayer.
+
+        Scalars or arrays of one length (``x``: exogenous rows, shape (_N_EXO,) or
+        (_N_EXO, n)).
+        """
+        tr = self.traits
+        w = tr.vagal_share
+        hr = (
+            tr.hr0_bpm
+            + tr.hr_gain_bpm * (w * vag + (1.0 - w) * sym)
+            + tr.hr_valence_gain_bpm * v
+            + x[_X_VF]
+            + x[_X_VS]
+            + x[_X_MAYER]
+        )
+        return np.clip(hr, 35.0, 180.0)
+
+    def _drives(self, taus: np.ndarray) -> np.ndarray:
+        """Return the static drive rows (d_A, d_V, liking, presence) heard at ``taus``."""
+        out = np.zeros((4, taus.size))
+        if not self._m_t:
+            return out
+        lo = max(bisect_right(self._m_t, float(taus[0])) - 1, 0)
+        seg_t = np.asarray(self._m_t[lo:])
+        idx = np.searchsorted(seg_t, taus, side="right") - 1
+        seg_d = np.asarray(self._m_d[lo:]).T
+        ok = idx >= 0
+        out[:, ok] = seg_d[:, idx[ok]]
+        return out
+
+    def _latent_noise(self, k0: int, k1: int) -> np.ndarray:
+        """Return standard normal increments of (A, V), steps ``k0 .. k1 - 1``, shape (2, n)."""
+        parts = []
+        for blk in range(k0 // _STEP_BLOCK, (k1 - 1) // _STEP_BLOCK + 1):
+            if blk != self._noise_block:
+                self._noise_arr = _rng(self.seed, _C_LATENT, blk).standard_normal((2, _STEP_BLOCK))
+                self._noise_block = blk
+            lo = max(k0 - blk * _STEP_BLOCK, 0)
+            hi = min(k1 - blk * _STEP_BLOCK, _STEP_BLOCK)
+            parts.append(self._noise_arr[:, lo:hi])
+        return np.hstack(parts)
 
     def _grow(self, need: int) -> None:
         cap = self._a.size
-        if need <= cap:
-            return
-        new_cap = max(need, 2 * cap)
-        for name in ("_a", "_v", "_hr", "_phase", "_vag", "_sym"):
-            old = getattr(self, name)
-            arr = np.empty(new_cap)
-            arr[: self._n] = old[: self._n]
-            setattr(self, name, arr)
+        need_x = (need // _STEP_BLOCK + 2) * _STEP_BLOCK
+        if need_x > cap:
+            new_cap = max(need_x, 2 * cap)
+            for name in ("_a", "_v", "_hr", "_phase", "_vag", "_sym", "_ra", "_rv"):
+                old = getattr(self, name)
+                arr = np.zeros(new_cap)
+                arr[: self._n] = old[: self._n]
+                setattr(self, name, arr)
+            x = np.zeros((_N_EXO, new_cap))
+            x[:, : self._x_done] = self._x[:, : self._x_done]
+            self._x = x
+        while self._x_done < need_x:
+            b = self._x_done // _STEP_BLOCK
+            self._x[:, self._x_done : self._x_done + _STEP_BLOCK] = self._exo_src.block(b)
+            self._x_done += _STEP_BLOCK
 
     def _ensure(self, tau: float) -> None:
-        """Integrate the latent trajectory so that grid time >= ``tau`` exists."""
+        """Integrate the latent trajectory so that grid time >= ``tau`` exists.
+
+        Steps ``k0 .. k1 - 1`` produce grid points ``k0 + 1 .. k1``: the response to the
+        music and the heart are vectorized (linear filters and cumulative sums that
+        carry their state, so the result does not depend on how the steps are split);
+        only the clipped Euler-Maruyama recursion of ``(A, V)`` is a loop.
+        """
         need = int(math.floor(max(tau, 0.0) / DT_S)) + 2
         if need <= self._n:
             return
-        self._grow(need)
         tr = self.traits
         dt = DT_S
-        theta = 1.0 / tr.tau_s
+        if self._m_t:
+            # Integrate ahead while the music is final: step k hears the music of
+            # k dt - lag_s, fixed for k dt - lag_s < the newest hear() time (a later
+            # hear() only changes what is heard from its own time on). Fewer, longer
+            # vectorized runs; the values do not depend on where runs are split.
+            ahead = int(math.floor((self._m_t[-1] + tr.lag_s) / dt))
+            need = max(need, min(ahead, need + _STEP_BLOCK))
+        self._grow(need)
+        k0, k1 = self._n - 1, need - 1
+        ks = np.arange(k0, k1)
+        # Music: static drive heard lag_s earlier -> displacement (r_A, r_V).
+        d = self._drives(ks * dt - tr.lag_s)
+        r_a, r_v = self._dyn.run(dt, d[0], d[1], d[2], d[3])
+        self._ra[k0:k1], self._rv[k0:k1] = r_a, r_v
+        # Core affect: clipped Euler-Maruyama (a loop over plain floats).
+        c = dt / tr.tau_s
         sq = tr.sigma * math.sqrt(dt)
-        lag = tr.lag_s
+        z = self._latent_noise(k0, k1) * sq
+        push_a = (c * (tr.arousal_mu + r_a) + z[0]).tolist()
+        push_v = (c * (tr.valence_mu + r_v) + z[1]).tolist()
+        keep = 1.0 - c
+        a, v = float(self._a[k0]), float(self._v[k0])
+        a_out, v_out = [0.0] * (k1 - k0), [0.0] * (k1 - k0)
+        for j in range(k1 - k0):
+            a = keep * a + push_a[j]
+            v = keep * v + push_v[j]
+            a = -1.0 if a < -1.0 else 1.0 if a > 1.0 else a
+            v = -1.0 if v < -1.0 else 1.0 if v > 1.0 else v
+            a_out[j], v_out[j] = a, v
+        self._a[k0 + 1 : k1 + 1] = a_out
+        self._v[k0 + 1 : k1 + 1] = v_out
+        # Heart: vagal low-pass of A_h = A + e_h, sympathetic delayed low-pass of A_h.
+        xs = self._x
+        a_h = self._a[k0:k1] + xs[_X_EH, k0:k1]
         k_del = int(round(tr.hr_delay_s / dt))
+        j_del = np.maximum(ks - k_del, 0)
+        a_del = self._a[j_del] + xs[_X_EH, j_del]
         al_v = 1.0 - math.exp(-dt / tr.vagal_tau_s)
         al_s = 1.0 - math.exp(-dt / tr.hr_tau_s)
-        w_v = tr.vagal_share
-        hr0, hrg = tr.hr0_bpm, tr.hr_gain_bpm
-        f_r = tr.resp_rate_hz
-        w_r = 2.0 * math.pi * f_r
-        ph_r = self._resp_phase
+        vag, _ = signal.lfilter(
+            [al_v], [1.0, -(1.0 - al_v)], a_h, zi=[(1.0 - al_v) * self._vag[k0]]
+        )
+        sym, _ = signal.lfilter(
+            [al_s], [1.0, -(1.0 - al_s)], a_del, zi=[(1.0 - al_s) * self._sym[k0]]
+        )
+        self._vag[k0 + 1 : k1 + 1] = vag
+        self._sym[k0 + 1 : k1 + 1] = sym
+        hr_next = self._heart_rate(vag, sym, self._v[k0 + 1 : k1 + 1], xs[:, k0 + 1 : k1 + 1])
+        hr = np.concatenate([[self._hr[k0]], hr_next[:-1]])  # HR at steps k0 .. k1 - 1
+        self._hr[k0 + 1 : k1 + 1] = hr_next
+        # RSA at a wandering breathing rate. Amplitude giving RMSSD ~ rmssd0 exp(-gain
+        # A_h + m): RR modulation r (s) gives RMSSD ~ sqrt(2) sin(x)^2 / x * r with
+        # x = pi f_r RR (beat-to-beat sampling and IPFM averaging of a sinusoid); HR
+        # amplitude = r HR^2 / 60.
+        f_r = tr.resp_rate_hz * np.exp(xs[_X_RESP, k0:k1])
+        resp_ph = np.cumsum(np.concatenate([[self._resp_ph], 2.0 * math.pi * dt * f_r]))
+        self._resp_ph = float(resp_ph[-1])
+        x = math.pi * f_r * (60.0 / hr)
+        gain = np.maximum(0.2, math.sqrt(2.0) * np.sin(np.minimum(x, 1.5)) ** 2 / x)
+        target = tr.rmssd0_ms * 1e-3 * np.exp(-tr.rmssd_gain * vag + xs[_X_RSA, k0:k1])
         jit2 = 6.0 * (tr.beat_jitter_ms * 1e-3) ** 2  # RMSSD^2 added by beat jitter
-        a_arr, v_arr, hr_arr = self._a, self._v, self._hr
-        ph_arr, vag_arr, sym_arr = self._phase, self._vag, self._sym
-        g_a, g_v = tr.music_gain, tr.valence_gain
-        mu_a, mu_v = tr.arousal_mu, tr.valence_mu
-        rm0, rmg = tr.rmssd0_ms * 1e-3, tr.rmssd_gain
-
-        k_start = self._n - 1
-        for k in range(k_start, need - 1):
-            blk, off = divmod(k, _STEP_BLOCK)
-            if blk != self._noise_block:
-                self._noise = (
-                    _rng(self.seed, _C_LATENT, blk).standard_normal((2, _STEP_BLOCK)).tolist()
-                )
-                self._noise_block = blk
-            tau_k = k * dt
-            ma, mv, fade = self._music_at(tau_k - lag)
-            a = a_arr[k]
-            v = v_arr[k]
-            a1 = a + dt * theta * ((mu_a - a) + g_a * fade * (ma - a)) + sq * self._noise[0][off]
-            v1 = v + dt * theta * ((mu_v - v) + g_v * fade * (mv - v)) + sq * self._noise[1][off]
-            a_arr[k + 1] = min(1.0, max(-1.0, a1))
-            v_arr[k + 1] = min(1.0, max(-1.0, v1))
-            # Heart: vagal low-pass of A, sympathetic delayed low-pass of A.
-            vag = vag_arr[k]
-            sym = sym_arr[k]
-            a_del = a_arr[k - k_del] if k >= k_del else a_arr[0]
-            vag_arr[k + 1] = vag + al_v * (a - vag)
-            sym_arr[k + 1] = sym + al_s * (a_del - sym)
-            hr = hr_arr[k]
-            # RSA amplitude giving RMSSD ~ rmssd0 exp(-gain A): RR modulation r (s) gives
-            # RMSSD ~ sqrt(2) sin(x)^2 / x * r with x = pi f_r RR (beat-to-beat sampling
-            # and IPFM averaging of a sinusoid); HR amplitude = r HR^2 / 60.
-            rr = 60.0 / hr
-            x = math.pi * f_r * rr
-            gain = max(0.2, math.sqrt(2.0) * math.sin(x) ** 2 / x)
-            target = rm0 * math.exp(-rmg * vag)
-            r_s = math.sqrt(max(target * target - jit2, 0.04 * target * target)) / gain
-            amp = min(r_s * hr * hr / 60.0, 0.3 * hr)
-            hr_inst = hr + amp * math.sin(w_r * tau_k + ph_r)
-            ph_arr[k + 1] = ph_arr[k] + dt * hr_inst / 60.0
-            hr_arr[k + 1] = hr0 + hrg * (w_v * vag_arr[k + 1] + (1.0 - w_v) * sym_arr[k + 1])
+        r_s = np.sqrt(np.maximum(target * target - jit2, 0.04 * target * target)) / gain
+        amp = np.minimum(r_s * hr * hr / 60.0, 0.3 * hr)
+        hr_inst = hr + amp * np.sin(resp_ph[:-1])
+        self._phase[k0 : k1 + 1] = np.cumsum(
+            np.concatenate([[self._phase[k0]], dt * hr_inst / 60.0])
+        )
         self._n = need
-        self._new_beats(k_start, need - 1)
+        self._new_beats(k0, k1)
 
     def _new_beats(self, k0: int, k1: int) -> None:
         """Find IPFM beats in grid steps ``k0 .. k1`` and apply jitter and ectopy."""
@@ -668,6 +901,14 @@ class SimulatedListener:
         a = self._a[i] * (1.0 - f) + self._a[i + 1] * f
         v = self._v[i] * (1.0 - f) + self._v[i + 1] * f
         return a, v
+
+    def _interp_exo(self, tau: np.ndarray, rows: tuple[int, ...]) -> np.ndarray:
+        """Exogenous rows at relative times ``tau``, shape (len(rows), n)."""
+        x = np.clip(tau, 0.0, None) / DT_S
+        i = np.minimum(np.floor(x).astype(np.int64), self._n - 2)
+        f = x - i
+        sel = self._x[list(rows)]
+        return sel[:, i] * (1.0 - f) + sel[:, i + 1] * f
 
 
 def _erfinv(y: np.ndarray) -> np.ndarray:
@@ -908,6 +1149,8 @@ class _EegSource(_RegularSource):
         theta = z[3 * nch + 1 : 4 * nch + 1]
         emg = z[4 * nch + 1 : 5 * nch + 1]
         a, v = o._interp(tau)
+        e_e, w_fast, w_slow = o._interp_exo(tau, (_X_EE, _X_AW, _X_AD))
+        a = a + e_e  # the EEG's own arousal: latent arousal plus an EEG-only disturbance
         alpha_sig = 0.6 * alpha[nch] + 0.8 * alpha[:nch]  # common + own, unit RMS
         # ln P_alpha(right) - ln P_alpha(left) = faa_baseline + faa_gain V: amplitude
         # factor exp(+-x / 4) on right / left channels.
@@ -915,7 +1158,7 @@ class _EegSource(_RegularSource):
         alpha_amp = (
             tr.alpha_uv
             * self._alpha_ch[:, None]
-            * np.exp(-tr.alpha_arousal_gain * a)[None, :]
+            * np.exp(-tr.alpha_arousal_gain * a + w_fast + w_slow)[None, :]
             * np.exp(0.25 * self._faa_sign[:, None] * x[None, :])
         )
         out = tr.background_uv * pink + alpha_amp * alpha_sig

@@ -1,7 +1,9 @@
 """Evaluation harness: the closed loop against a scripted ramp and frozen calm music.
 
-``attune evaluate`` draws simulated listeners (:func:`draw_subject`) of known response
-classes and runs each one, on the same seed (same physiology, same noise), under three
+``attune evaluate`` draws simulated listeners of known response classes
+(:func:`draw_subject`, members of
+:func:`attune.sensors.listener_population.draw_population`: strong, moderate and weak
+responders, non-responders ``none``, paradoxical) and runs each one, on the same seed (same physiology, same noise), under three
 conditions:
 
 * **closed**: the session's controller (iso principle, music leads, response learning);
@@ -11,9 +13,9 @@ conditions:
 * **frozen**: the neutral calm preset throughout (``control.enabled = false``).
 
 Splits
-    Listener ``i`` of population ``seed`` in split ``s`` is drawn from
-    ``default_rng([seed, SPLIT_CODE[s], i])``: the ``tuning`` split (for choosing gains
-    and thresholds) never shares a listener with the ``heldout`` split (for figures).
+    Listener ``i`` of population ``seed`` in split ``s`` has the population's listener
+    seed for ``s``: the ``tuning`` split (for choosing gains and thresholds) never
+    shares a listener with the ``heldout`` split (for figures).
 
 Protocol (:class:`EvalProtocol`, [E])
     Baseline 60 s (silent) -> match 60 s -> transition 300 s (cosine) -> maintain 300 s:
@@ -71,8 +73,8 @@ END_WINDOW_S = 60.0
 SHOW_WRONG_WAY = 0.1
 #: Music within this of the neutral preset's expressed arousal "rests at neutral".
 NEUTRAL_TOL = 0.15
-#: Seeds of the two splits.
-SPLIT_CODE = {"tuning": 1, "heldout": 2}
+#: The two listener seed spaces.
+SPLITS = ("tuning", "heldout")
 CONDITIONS = ("closed", "ramp", "frozen")
 #: Classes in report order; the first three are responders.
 CLASSES = ("strong", "moderate", "weak", "none", "paradoxical")
@@ -392,23 +394,9 @@ class Subject:
     true_goal: float
 
 
-#: Stand-in class proportions and music gains of the stand-in population.
-_CLASS_P = {"strong": 0.2, "moderate": 0.3, "weak": 0.2, "none": 0.15, "paradoxical": 0.15}
-_GAIN = {
-    "strong": (3.5, 5.0),
-    "moderate": (1.5, 3.5),
-    "weak": (0.5, 1.5),
-    "none": (0.0, 0.0),
-    "paradoxical": (1.0, 3.0),
-}
-
-
 def draw_subject(seed: int, index: int, protocol: EvalProtocol, split: str = "heldout") -> Subject:
     """Draw listener ``index`` of population ``seed`` in ``split`` (deterministic)."""
-    try:
-        from attune.sensors.listener_population import draw_member
-    except ImportError:  # before the population simulator: the stand-in below
-        return _draw_stand_in(seed, index, protocol, split)
+    from attune.sensors.listener_population import draw_member
     from attune.sessions.simulated_run import hear_music
 
     member = draw_member(seed, index, split, artifacts=protocol.artifacts)  # type: ignore[arg-type]
@@ -427,44 +415,6 @@ def draw_subject(seed: int, index: int, protocol: EvalProtocol, split: str = "he
         goal,
         true_goal,
     )
-
-
-def _draw_stand_in(seed: int, index: int, protocol: EvalProtocol, split: str) -> Subject:
-    """Stand-in population on the single-gain listener (until the population simulator)."""
-    from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
-    from attune.sessions.simulated_run import hear_music
-
-    rng = np.random.default_rng([seed, SPLIT_CODE[split], index])
-    classes = list(_CLASS_P)
-    cls = classes[int(rng.choice(len(classes), p=list(_CLASS_P.values())))]
-    extra = {}
-    if protocol.artifacts:
-        extra = {
-            "ectopic_rate": float(rng.uniform(0.0, 0.02)),
-            "blink_rate_hz": float(rng.uniform(0.0, 0.3)),
-            "emg_rate_hz": float(rng.uniform(0.0, 0.05)),
-        }
-    lo, hi = _GAIN[cls]
-    traits = ListenerTraits.draw(rng, music_gain=float(rng.uniform(lo, hi)), **extra)
-    err = float(rng.normal(0.0, protocol.intake_error_sd))
-    listener = SimulatedListener(seed=int(rng.integers(2**31)), traits=traits)
-    listener.state_at(protocol.baseline_s)
-    h = listener.history
-    start = float(np.mean(h.arousal[h.t <= protocol.baseline_s]))
-    sign = -1.0 if cls == "paradoxical" else 1.0
-
-    def hear(t: float, p) -> None:
-        if sign > 0 or p is None:
-            hear_music(listener, t, p)
-        else:  # stand-in paradoxical listener: the music's arousal acts with the other sign
-            from attune.synthesis.params import music_arousal, music_valence
-
-            listener.hear(t, arousal=-music_arousal(p), valence=music_valence(p), fade=p.fade)
-
-    intake = float(np.clip(start + err, -1.0, 1.0))
-    goal = float(np.clip(intake + protocol.goal_delta, -1.0, 1.0))
-    true_goal = float(np.clip(start + protocol.goal_delta, -1.0, 1.0))
-    return Subject(listener, hear, cls, intake, goal, true_goal)
 
 
 def draw_listener(seed: int, index: int, protocol: EvalProtocol, split: str = "heldout"):
@@ -752,8 +702,8 @@ def evaluate(
     """
     if n_listeners < 1:
         raise ValueError(f"n_listeners must be >= 1, got {n_listeners!r}")
-    if split not in SPLIT_CODE:
-        raise ValueError(f"split must be one of {sorted(SPLIT_CODE)}, got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {list(SPLITS)}, got {split!r}")
     protocol = protocol or EvalProtocol()
     tasks = [(seed, i, protocol, split) for i in range(n_listeners)]
     jobs = max(1, min(jobs or os.cpu_count() or 1, n_listeners))

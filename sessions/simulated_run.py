@@ -25,7 +25,7 @@ from attune.sessions.carryover import CarryOver
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import run_session
-from attune.synthesis.params import MusicParams, music_arousal, music_valence
+from attune.synthesis.params import MusicParams
 
 SIM_COLUMNS = ["sim_arousal", "sim_valence"]
 #: |arousal - goal| below this, held for TARGET_HOLD_S, counts as reaching the target band.
@@ -113,15 +113,11 @@ def time_to_band(
 def hear_music(listener: SimulatedListener, t: float, params: MusicParams | None) -> None:
     """Play ``params`` to the simulated listener from ``t`` (s) on (``None``: silence).
 
-    The listener hears plain numbers, the arousal and valence the music expresses and its
-    fade, so the sensors layer never depends on :class:`MusicParams`.
+    The listener hears the played parameters as a plain mapping and answers them through
+    its own response model (:mod:`attune.sensors.listener_response`), not through the
+    controller's cue model, so the sensors layer never depends on :class:`MusicParams`.
     """
-    if params is None:
-        listener.hear(t, arousal=0.0, valence=0.0, fade=0.0)
-    else:
-        listener.hear(
-            t, arousal=music_arousal(params), valence=music_valence(params), fade=params.fade
-        )
+    listener.hear(t, None if params is None else params.__dict__)
 
 
 #: Largest share of a shortened session the resting baseline may take.

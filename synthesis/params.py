@@ -5,8 +5,9 @@ The cue model (:func:`music_arousal`, :func:`music_valence`) is linear and addit
 normalised to [-1, 1] around a neutral value and weighted by its importance. Arousal
 and valence are separate levers: arousal moves tempo, loudness, density and register
 (the synth derives attack sharpness from density); valence moves mode, consonance
-(``tension``) and brightness. The controller inverts the model and the simulated
-listener hears through it, so both sides of the loop share one definition.
+(``tension``) and brightness. The controller inverts the model; the simulated listener
+does not use it (it hears the parameters through its own response model,
+docs/science/listeners.md).
 """
 
 from __future__ import annotations

@@ -204,13 +204,17 @@ def test_law_is_bounded():
 # ---------------------------------------------------------------- sensor dropout, closed loop
 def _closed_loop_with_dropout(window):
     from attune.engine.clocks import VirtualClock
-    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
     from attune.sessions.build import build_engine
     from attune.sessions.evaluate import DropoutSource
     from attune.synthesis.synth import SilentBackend
 
     cfg = CFG.model_copy(update={"render_audio": False})
-    listener = SimulatedListener(seed=11)
+    # The dropout mechanics (hold, fallback, resume) on a listener without the heart- and
+    # EEG-only disturbances and VLF/Mayer/alpha fluctuations: with realistic variability
+    # the estimator's confidence hovers near its floor outside the dropout too (issue 16;
+    # confidence calibration on realistic listeners is tested in test_affect.py).
+    listener = SimulatedListener(seed=11, traits=ListenerTraits().quiet())
     sources = [DropoutSource(s, [window]) for s in listener.sources()]
     engine = build_engine(
         cfg,
@@ -224,7 +228,10 @@ def _closed_loop_with_dropout(window):
 
 @pytest.mark.parametrize("length_s", [10.0, 60.0])
 def test_sensor_dropout_mid_transition_holds_then_falls_back_and_resumes_smoothly(length_s):
-    t0 = 200.0
+    # 300 s: far enough into the transition that the music is away from the neutral
+    # preset (the listener's own response moves the estimate more slowly than the old
+    # simulator's cue-model entrainment did), so the fallback drift is visible.
+    t0 = 300.0
     results = _closed_loop_with_dropout((t0, t0 + length_s))
     dt = CFG.tick_s
     conf = np.array([r.estimate.confidence for r in results])

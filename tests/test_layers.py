@@ -51,6 +51,8 @@ def test_layer_contracts_are_kept():
         ("synthesis", "params.py", "import attune.benchmarks.noisy_ecg", "Only the bench"),
         # the engine never hears the simulated listener
         ("engine", "loop.py", "import attune.sensors.simulated_listener", "never hears"),
+        ("engine", "control_law.py", "import attune.sensors.listener_response", "never hears"),
+        ("engine", "affect.py", "import attune.sensors.listener_population", "never hears"),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tmp_path, folder, module, line, broken):

