@@ -108,10 +108,10 @@ class ResponseSettings:
     decorrelation_s: float = 30.0
     noise_sd_floor: float = 0.04
     k_sigma: float = 2.0
-    k_none: float = 1.0
+    k_none: float = 2.0
     min_excursion: float = 0.25
-    wrong_way: float = 0.12
-    none_gain: float = 0.2
+    wrong_way: float = 0.2
+    none_gain: float = 0.3
     min_none_s: float = 120.0
     strong_gain: float = 0.9
     persist_s: float = 20.0
