@@ -613,14 +613,15 @@ def summarize(runs: list[RunResult], neutral_arousal: float | None = None) -> di
     if neutral_arousal is None:
         ct = SessionConfig().control
         neutral_arousal = music_arousal(params_for(ct.neutral_arousal, ct.neutral_valence))
-    groups: dict[str, Callable[[RunResult], bool]] = {
-        c: (lambda r, c=c: r.cls == c) for c in CLASSES
-    }
-    groups["responders"] = lambda r: r.cls in RESPONDERS
-    groups["all"] = lambda r: True
+    groups: dict[str, frozenset[str]] = {c: frozenset({c}) for c in CLASSES}
+    groups["responders"] = RESPONDERS
+    groups["all"] = frozenset(CLASSES)
     by_class = {
-        g: {c: _cond_summary([r for r in runs if r.condition == c and f(r)]) for c in CONDITIONS}
-        for g, f in groups.items()
+        g: {
+            c: _cond_summary([r for r in runs if r.condition == c and r.cls in m])
+            for c in CONDITIONS
+        }
+        for g, m in groups.items()
     }
     closed = [r for r in runs if r.condition == "closed"]
     par = [r for r in closed if r.cls == "paradoxical"]
