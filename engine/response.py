@@ -97,7 +97,7 @@ class ResponseSettings:
         Ticks whose arousal confidence is below this are not used.
     """
 
-    prior_gain: float = 0.6
+    prior_gain: float = 0.3
     prior_gain_sd: float = 0.5
     prior_drift_sd: float = 0.15
     drift_walk: float = 0.2
@@ -147,7 +147,7 @@ class ResponseState:
         were used, for the carry-over.
     """
 
-    gain: float = 0.6
+    gain: float = 0.3
     gain_sd: float = 0.5
     drift: float = 0.0
     drift_sd: float = 0.15
@@ -325,5 +325,19 @@ class ResponseLearner:
             st.verdict, st.verdict_t = now, t
 
     def effective_gain(self, floor: float = 0.15) -> float:
-        """Gain the control law may plan with: the estimate, no lower than ``floor``."""
-        return max(floor, self.state.gain)
+        """Gain the control law plans with: the prior until the evidence says otherwise.
+
+        The prior gain stays in use while it lies inside the credible interval
+        ``G +- k_sigma sd``; a credibly stronger response uses the interval's lower
+        bound (less push, no overshoot), a credibly weaker one its upper bound (more
+        push), never below ``floor``. Estimator noise alone therefore does not move
+        the dose.
+        """
+        st, k = self.state, self.s.k_sigma
+        lo, hi = st.gain - k * st.gain_sd, st.gain + k * st.gain_sd
+        g = self.prior_gain
+        if lo > g:
+            g = lo
+        elif hi < g:
+            g = hi
+        return max(floor, g)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from attune.engine.affect import AffectEstimate
+from attune.engine.response import ResponseSettings
 from attune.sessions.build import make_controller
 from attune.sessions.carryover import learned_record, load_carry_over
 from attune.sessions.config import SessionConfig
@@ -36,7 +37,7 @@ def test_second_visit_starts_from_what_the_first_learned(tmp_path):
     assert carry is not None and carry.source == first.folder.name
     assert carry.response.to_dict() == learned["response"]
     assert set(carry.levers) == {"tempo_bpm", "loudness_db", "density", "register_st"}
-    assert carry.response.gain != pytest.approx(0.6)  # not the population prior any more
+    assert carry.response.gain != pytest.approx(ResponseSettings().prior_gain)  # not the prior
 
     seeded = run_simulation(_sim_cfg(tmp_path, "seeded"), carry=carry)
     fresh = run_simulation(_sim_cfg(tmp_path, "fresh"))
