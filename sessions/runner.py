@@ -389,7 +389,6 @@ class SessionRun:
             status, text = "interrupted", "session interrupted"
         else:
             status, text = "ended", "session end"
-        record.event(end_t, text)
         learned = (
             None
             if self.engine is None
@@ -398,6 +397,7 @@ class SessionRun:
         if learned is not None:
             record.store.save_learned(learned)
             record.event(end_t, "learned: " + describe_learned(learned))
+        record.event(end_t, text)
         for live in self.live_outs:
             try:
                 live.close()
