@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 from attune.engine.affect import AffectEstimate
 from attune.engine.protocol import PLAYING
+from attune.engine.response import ResponseLearner, ResponseSettings
 from attune.synthesis.params import MusicParams, clip, params_for
 
 
@@ -68,6 +69,13 @@ class LawSettings:
         After holding this long, drift toward the neutral preset.
     neutral : (float, float)
         (arousal, valence) of the neutral calm preset.
+    learn_response : bool
+        Learn how this listener answers the music (:mod:`attune.engine.response`) and
+        use it: the feedforward push is sized by the learned gain, the proportional gain
+        is reduced for a strong response, and a paradoxical or absent response stops
+        the push (the music rests at the neutral preset).
+    response : ResponseSettings or None
+        Tuning of the learner (None: the defaults).
     """
 
     enabled: bool
@@ -79,6 +87,8 @@ class LawSettings:
     min_confidence: float
     hold_timeout_s: float
     neutral: tuple[float, float]
+    learn_response: bool = False
+    response: ResponseSettings | None = None
 
 
 class ControlLaw:
@@ -136,6 +146,7 @@ class ControlLaw:
         paused: bool,
         played: MusicParams,
         events: list[str],
+        response: ResponseLearner | None = None,
     ) -> tuple[MusicParams, bool, bool]:
         """Decide where the music should go at the tick ``est.t``: the tempo decision.
 
@@ -155,6 +166,10 @@ class ControlLaw:
             The parameters played at the previous tick.
         events : list of str
             Hold and fallback changes are appended here.
+        response : ResponseLearner, optional
+            What the loop has learned of this listener's response (None: the fixed
+            feedforward gain ``k_ff``); a latched stop verdict, or a cautious start
+            carried over from a previous visit, rests the music at the neutral preset.
 
         Returns
         -------
@@ -178,10 +193,13 @@ class ControlLaw:
                 self.want = played  # hold where we are: no finishing slews
         elif law and phase == "match":
             self.want = params_for(est.arousal, est.valence).clipped(self.bounds)
+        elif law and response is not None and (response.latched or response.cautious):
+            self.integral = 0.0
+            self.want = self.neutral_preset()  # stop pushing: rest at the neutral preset
         elif law:
             ta, tv = target
             assert ta is not None and tv is not None  # the target exists after baseline
-            self.want = self._lead(est.arousal, ta, tv, iso_start)
+            self.want = self._lead(est.arousal, ta, tv, iso_start, response)
         elif phase == "recovery":
             self.want = self.neutral_preset()
         elif paused:
@@ -203,18 +221,37 @@ class ControlLaw:
         return self.want, hold, fallback
 
     def _lead(
-        self, a_hat: float, ta: float, tv: float, iso_start: tuple[float, float] | None
+        self,
+        a_hat: float,
+        ta: float,
+        tv: float,
+        iso_start: tuple[float, float] | None,
+        response: ResponseLearner | None = None,
     ) -> MusicParams:
-        """Return the law's wish: music whose arousal leads the listener toward ``ta``."""
+        """Return the law's wish: music whose arousal leads the listener toward ``ta``.
+
+        With a response learner the feedforward lead is ``(a0 - ta) (1 / G - 1)`` for
+        the learned gain ``G`` (floored), so the music moves ``(a0 - ta) / G`` from
+        where the listener started: further for a weak response, less for a strong
+        one; the fixed ``k_ff`` is the same rule with ``G = 1 / (1 + k_ff)``. The
+        proportional gain is scaled by ``min(1, G_nominal / G)`` so a strong response
+        is not overdriven.
+        """
+        a0 = iso_start[0] if iso_start is not None else ta
+        k_ff, k_p = self.k_ff, self.lead_gain
+        if response is not None:
+            g_nom = 1.0 / (1.0 + self.k_ff)
+            g = response.effective_gain()
+            k_ff = min(1.0 / g - 1.0, 3.0 * self.max_lead)
+            k_p = self.lead_gain * min(1.0, g_nom / g)
         err = a_hat - ta
-        u_p = self.lead_gain * err
+        u_p = k_p * err
+        ff = k_ff * (a0 - ta)
         new_i = clip(self.integral + self.ki * err * self.tick_s, *self._imax())
-        m_free = ta - (u_p + new_i + self.k_ff * ((iso_start or (ta,))[0] - ta))
+        m_free = ta - (u_p + new_i + ff)
         # anti-windup: do not integrate further while the output is saturated that way
         if not ((m_free <= -1.0 and err > 0) or (m_free >= 1.0 and err < 0)):
             self.integral = new_i
-        a0 = iso_start[0] if iso_start is not None else ta
-        ff = self.k_ff * (a0 - ta)
         u = clip(u_p + self.integral + ff, -self.max_lead, self.max_lead)
         m_a = clip(ta - u, -1.0, 1.0)
         return params_for(m_a, float(tv)).clipped(self.bounds)

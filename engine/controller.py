@@ -44,6 +44,7 @@ from attune.engine.protocol import (
     SessionProtocol,
     parse_command,
 )
+from attune.engine.response import ResponseLearner, ResponseState
 from attune.synthesis.params import MusicParams, music_arousal
 
 __all__ = [
@@ -135,6 +136,17 @@ class Controller:
     recovery_silence_s : float
         Silence at the end of the recovery phase, seconds (the music tapers to the
         neutral preset before it, then fades out at the normal fade-out rate).
+    response_prior : ResponseState, optional
+        What a previous visit learned of this listener's response (the learner's prior;
+        used only with ``law.learn_response``).
+
+    Response learning (``law.learn_response``)
+        From the start of the transition :class:`attune.engine.response.ResponseLearner`
+        tracks how the measured arousal answers the music. When it latches
+        ``paradoxical`` the event ``ALARM high paradoxical-response: ...`` is raised,
+        when it latches ``none`` ``ALARM medium no-response: ...``; either way the music
+        returns to the neutral preset through the envelope (slew limits) and stays
+        there. A strong response is noted once (``response: strong ...``).
 
     Notes
     -----
@@ -155,6 +167,7 @@ class Controller:
         transition_shape: Literal["linear", "cosine"],
         goal_ramp_s: float,
         recovery_silence_s: float,
+        response_prior: ResponseState | None = None,
     ) -> None:
         self.envelope = envelope
         self.protocol = SessionProtocol(
@@ -175,6 +188,13 @@ class Controller:
         self.tick_s = tick_s
         self.recovery_silence_s = recovery_silence_s
         self.last_mode_step_t = -np.inf
+        self.response: ResponseLearner | None = None
+        if law.learn_response and law.enabled:
+            self.response = ResponseLearner(
+                tick_s=tick_s, settings=law.response, prior=response_prior
+            )
+        self._said: set[str] = set()
+        self._lever_ref: MusicParams | None = None
 
     # ------------------------------------------------------------ therapist API
     def pin(self, name: str, value: float) -> None:
@@ -294,6 +314,9 @@ class Controller:
         phase, _p_start, p_end = pr.enter(t, est.arousal, est.valence)
         ta, tv = pr.target(t, est.arousal, est.valence)
         events = pr.take_events()
+        learner = self.response
+        if learner is not None and phase in ("transition", "maintain"):
+            self._learn(learner, est, phase, events)
         want, hold, fallback = self.law.decide(
             est,
             phase=phase,
@@ -302,6 +325,7 @@ class Controller:
             paused=pr.paused,
             played=self.params,
             events=events,
+            response=learner,
         )
         want = want.with_(fade=self._fade_target(phase, pr.protocol_time(t), p_end))
         new, overridden, mode_stepped = self.envelope.step(
@@ -317,6 +341,8 @@ class Controller:
             self.last_mode_step_t = t
             events.append(f"mode -> {mode_stepped} (from the next phrase)")
         self.params = new
+        if learner is not None:
+            learner.hear(music_arousal(new) * float(new.fade))
         return Decision(
             params=new,
             phase=phase,
@@ -330,6 +356,49 @@ class Controller:
             stopped=pr.stopped,
             fallback=fallback,
         )
+
+    def _learn(
+        self, learner: ResponseLearner, est: AffectEstimate, phase: str, events: list[str]
+    ) -> None:
+        """Update the response learner; raise its alarms and notes as events."""
+        if learner.ref is None:
+            learner.start(est.t, est.arousal, self.protocol.goal[0])
+            self._lever_ref = self.params
+            if learner.cautious and learner.carried is not None:
+                events.append(
+                    f"carry-over: the previous visit ended '{learner.carried.verdict}' "
+                    f"(gain {learner.carried.gain:+.2f}); the music rests at the neutral preset"
+                )
+        if self.protocol.paused:
+            return
+        was = learner.state.verdict
+        st = learner.update(est.t, est.arousal, est.confidence)
+        if self._lever_ref is not None:
+            ref = self._lever_ref.__dict__
+            st.levers = {
+                n: float(self.params.__dict__[n]) - float(ref[n])
+                for n in ("tempo_bpm", "loudness_db", "density", "register_st")
+            }
+        if st.verdict == was or st.verdict in self._said:
+            return
+        ci = f"gain {st.gain:+.2f} +- {learner.s.k_sigma * st.gain_sd:.2f}"
+        if learner.latched and st.verdict == "paradoxical":
+            events.append(
+                f"ALARM high paradoxical-response: measured arousal moved {st.wrong_way:.2f} "
+                f"away from the goal while the music moved {st.excursion:.2f} toward it "
+                f"({ci}); the music returns to the neutral preset"
+            )
+        elif learner.latched and st.verdict == "none":
+            events.append(
+                f"ALARM medium no-response: the music moved {st.excursion:.2f} toward the "
+                f"goal without moving the measured arousal ({ci}); the music rests at the "
+                "neutral preset"
+            )
+        elif st.verdict == "strong":
+            events.append(f"response: strong ({ci}): the lead is reduced")
+        else:
+            return
+        self._said.add(st.verdict)
 
     def _fade_target(self, phase: str, tau: float, p_end: float) -> float:
         """Return the protocol's fade: full while playing, out before the recovery's silence."""

@@ -17,6 +17,7 @@ from attune.engine.eeg import EEGStage
 from attune.engine.hrv import HRVStage
 from attune.engine.loop import STAGE_OF_KIND, Engine, Stage, SynthBackend
 from attune.sensors.types import Source
+from attune.sessions.carryover import CarryOver
 from attune.sessions.config import ConfigError, Safety, SessionConfig
 from attune.synthesis.composer import Composer
 from attune.synthesis.params import BOUNDS, MusicParams, params_for
@@ -94,8 +95,12 @@ def starting_params(cfg: SessionConfig) -> MusicParams:
     return params_for(es.prior_arousal or 0.0, es.prior_valence or 0.0).with_(fade=0.0)
 
 
-def make_controller(cfg: SessionConfig) -> Controller:
-    """Build the controller with the session's protocol, goal, envelope and control law."""
+def make_controller(cfg: SessionConfig, carry: CarryOver | None = None) -> Controller:
+    """Build the controller with the session's protocol, goal, envelope and control law.
+
+    ``carry`` (what a previous visit learned, :func:`attune.sessions.carryover.load_carry_over`)
+    seeds the response learner's prior.
+    """
     ct = cfg.control
     return Controller(
         plan=make_plan(cfg),
@@ -114,10 +119,12 @@ def make_controller(cfg: SessionConfig) -> Controller:
             min_confidence=cfg.estimator.min_confidence,
             hold_timeout_s=ct.hold_timeout_s,
             neutral=(ct.neutral_arousal, ct.neutral_valence),
+            learn_response=ct.learn_response,
         ),
         transition_shape=cfg.phases.transition_shape,
         goal_ramp_s=ct.goal_ramp_s,
         recovery_silence_s=cfg.phases.recovery_silence_s,
+        response_prior=None if carry is None else carry.response,
     )
 
 
@@ -127,13 +134,15 @@ def build_engine(
     sources: Sequence[Source],
     synths: Sequence[SynthBackend],
     listeners: Sequence[Callable[[float, MusicParams], None]] = (),
+    carry: CarryOver | None = None,
 ) -> Engine:
     """Assemble the closed loop for ``cfg`` around ``sources``.
 
     One feature stage is built per modality present and switched on in
     ``cfg.features`` (HRV for ECG/PPG/RR, EEG), with the windows and filters set there;
     sources of a modality switched off are left out (not read). The composer swells
-    with ``cfg.features.paced_breathing_hz``.
+    with ``cfg.features.paced_breathing_hz``. ``carry`` seeds the response learner
+    with what a previous visit learned.
     """
     feats = cfg.features
     stages: dict[str, Stage] = {}
@@ -159,7 +168,7 @@ def build_engine(
         sources=[s for s in sources if STAGE_OF_KIND.get(s.info.kind) in stages],
         stages=stages,
         estimator=make_estimator(cfg),
-        controller=make_controller(cfg),
+        controller=make_controller(cfg, carry),
         composer=Composer(seed=cfg.seed, breathing_hz=feats.paced_breathing_hz),
         synths=synths,
         tick_s=cfg.tick_s,

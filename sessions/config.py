@@ -231,6 +231,12 @@ class Control(_Model):
         le=3600.0,
         description="shortest ramp of the target to a goal changed mid-session, s",
     )
+    learn_response: bool = Field(
+        True,
+        description="learn how this listener's arousal answers the music: size the push "
+        "by it, and stop pushing (neutral preset, alarm) on a paradoxical or absent "
+        "response (docs/science/response.md)",
+    )
     open_loop_music: Literal["match", "neutral"] = Field(
         "match",
         description="with enabled = false: freeze the music matching the intake state "

@@ -14,6 +14,7 @@ from attune.engine.clocks import LiveClock
 from attune.engine.loop import STAGE_OF_KIND
 from attune.sensors.lsl_source import LslSource, local_clock
 from attune.sessions.build import check_live_outputs
+from attune.sessions.carryover import CarryOver
 from attune.sessions.config import LiveStream, SessionConfig
 from attune.sessions.runner import RunOutcome, SessionObserver, run_session
 from attune.sessions.state_outlets import StateOutlets
@@ -75,6 +76,7 @@ def run_live(
     stop: Callable[[], bool] | None = None,
     resolve_timeout_s: float = 5.0,
     observers: Sequence[SessionObserver] = (),
+    carry: CarryOver | None = None,
 ) -> RunOutcome:
     """Run a live session on the LSL streams of ``cfg`` for its protocol's length.
 
@@ -90,6 +92,8 @@ def run_live(
         How long to look for each stream on the network, seconds.
     observers : sequence of SessionObserver
         Watch the session as it runs (the web console).
+    carry : CarryOver, optional
+        What a previous visit learned (seeds the response learner).
 
     Raises
     ------
@@ -117,6 +121,7 @@ def run_live(
             progress=progress,
             stop=stop,
             observers=observers,
+            carry=carry,
         )
     finally:
         for src in sources:

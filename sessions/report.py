@@ -1024,6 +1024,12 @@ def explain(data: SessionData) -> list[str]:
     for ts, ev in data.events:
         if ev.startswith("warning: implausible"):
             lines.append(f"At {mmss(ts)}: {ev.removeprefix('warning: ')}.")
+        elif ev.startswith("carry-over"):  # personalisation across visits
+            lines.append(f"Carried over from an earlier visit: {ev.split(': ', 1)[-1]}.")
+        elif ev.startswith("ALARM "):
+            lines.append(f"At {mmss(ts)}: {ev}.")
+        elif ev.startswith("learned: "):
+            lines.append(f"Learned for the next visit: {ev.removeprefix('learned: ')}.")
     nb = int(data.beats["time_s"].size)
     if nb:
         nc = int(np.sum(data.beats["corrected"]))

@@ -26,6 +26,7 @@ from attune.engine.hrv import HRV_FEATURES
 from attune.engine.loop import STAGE_OF_KIND, TickResult
 from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
+from attune.sessions.carryover import CarryOver, describe_learned, learned_record
 from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.feelings import FeelingDesk
 from attune.sessions.home import encryption_on, ensure_home, sessions_dir
@@ -188,6 +189,10 @@ class RunSpec:
         them as events, rejected ones are recorded too.
     observers : sequence of SessionObserver
         Watch the session (e.g. :class:`attune.sessions.console.live.LiveConsole`).
+    carry : CarryOver, optional
+        What a previous visit learned (:func:`attune.sessions.carryover.load_carry_over`):
+        seeds the response learner and is recorded as the ``carry-over from ...``
+        event. Whatever this session learns is kept in its store's ``learned`` table.
     """
 
     mode: str
@@ -203,6 +208,7 @@ class RunSpec:
     stop: Callable[[], bool] | None = None
     commands: Sequence[CommandSource] = ()
     observers: Sequence[SessionObserver] = ()
+    carry: CarryOver | None = None
 
 
 class _Trace:
@@ -255,6 +261,7 @@ class SessionRun:
         self.command_t = 0.0  # the tick whose commands are being submitted, s
         self.observers: list[SessionObserver] = list(spec.observers)
         self.channel: TherapistChannel | None = None
+        self.engine: Engine | None = None
 
     def run(self) -> RunOutcome:
         """Run the session to its end (or an interruption) and return what it produced."""
@@ -349,7 +356,11 @@ class SessionRun:
             sources=self.tees or self.signals,
             synths=[self.renderer, self.note_log, *self.live_outs],
             listeners=self.spec.listeners,
+            carry=self.spec.carry,
         )
+        self.engine = engine
+        if self.spec.carry is not None:
+            self.record.event(0.0, self.spec.carry.describe())
         if cfg.control.command_channel:
             channel = TherapistChannel(self.folder)
             self.channel = channel
@@ -469,6 +480,14 @@ class SessionRun:
             status, text = "interrupted", "session interrupted"
         else:
             status, text = "ended", "session end"
+        learned = (
+            None
+            if self.engine is None
+            else learned_record(self.engine.controller, self.cfg.audio.palette)
+        )
+        if learned is not None:
+            record.store.save_learned(learned)
+            record.event(end_t, "learned: " + describe_learned(learned))
         record.event(end_t, text)
         for live in self.live_outs:
             try:
@@ -542,6 +561,7 @@ def run_session(
     stop: Callable[[], bool] | None = None,
     commands: Sequence[CommandSource] = (),
     observers: Sequence[SessionObserver] = (),
+    carry: CarryOver | None = None,
 ) -> RunOutcome:
     """Run ``n_ticks`` ticks of the closed loop and write the session folder.
 
@@ -562,5 +582,6 @@ def run_session(
         stop=stop,
         commands=commands,
         observers=observers,
+        carry=carry,
     )
     return SessionRun(cfg, spec).run()

@@ -21,6 +21,7 @@ import numpy as np
 from attune.engine.clocks import LiveClock, VirtualClock
 from attune.engine.loop import Engine, TickResult
 from attune.sensors.simulated_listener import ListenerTraits, SimulatedListener
+from attune.sessions.carryover import CarryOver
 from attune.sessions.config import SessionConfig, validate_config
 from attune.sessions.record import private_open
 from attune.sessions.runner import SessionObserver, run_session
@@ -210,6 +211,7 @@ def run_simulation(
     realtime: bool = False,
     commands: Sequence[CommandSource] = (),
     observers: Sequence[SessionObserver] = (),
+    carry: CarryOver | None = None,
 ) -> SessionSummary:
     """Run ``cfg`` on the simulated listener and write its session folder.
 
@@ -230,6 +232,8 @@ def run_simulation(
     observers : sequence of SessionObserver
         Watch the session as it runs (the web console), as for
         :func:`attune.sessions.runner.run_session`.
+    carry : CarryOver, optional
+        What a previous visit learned: seeds the loop's response learner.
 
     Returns
     -------
@@ -275,6 +279,7 @@ def run_simulation(
         progress=progress,
         commands=commands,
         observers=observers,
+        carry=carry,
     )
     true_a = out.extras["sim_arousal"]
     if out.n_ticks and not out.interrupted:  # the simulated listener rates how it ends

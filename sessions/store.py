@@ -31,6 +31,9 @@ A session folder holds ``session.db`` (SQLite in WAL mode) with five tables:
 
 The last five tables are created when missing (:func:`ensure_extra_tables`), so older
 stores read as having none of those rows.
+``learned`` (written at the end of a session whose loop learned something)
+    ``created_utc``, ``json``: what the loop learned of the listener (response state,
+    levers, palette; :mod:`attune.sessions.carryover`), the seed of the next visit.
 
 Crash safety: rows are buffered and committed once per second of session time (every
 ``commit_every`` ticks). WAL with ``synchronous=NORMAL`` makes each commit durable
@@ -44,6 +47,7 @@ The database file is created 0600 inside the 0700 session folder; SQLite gives i
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -278,6 +282,14 @@ class SessionStore:
         self._beats.clear()
         self._events.clear()
         self._rows.clear()
+
+    def save_learned(self, data: dict) -> None:
+        """Keep what the loop learned of the listener: one JSON row of table ``learned``."""
+        with self._con:
+            self._con.execute("CREATE TABLE IF NOT EXISTS learned (created_utc TEXT, json TEXT)")
+            self._con.execute(
+                "INSERT INTO learned VALUES (?, ?)", (now_utc(), json.dumps(data, sort_keys=True))
+            )
 
     def close(self, *, status: str = "ended") -> None:
         """Commit what is buffered, mark the session ``status`` and close the database."""
@@ -727,3 +739,34 @@ def read_commands(folder: Path | str) -> list[tuple[float, str]] | None:
         return [(float(t), str(c)) for t, c in con.execute("SELECT * FROM commands ORDER BY rowid")]
     finally:
         con.close()
+
+
+def read_learned(folder: Path | str) -> dict | None:
+    """Return the newest ``learned`` row of a session (None if it learned nothing).
+
+    Raises
+    ------
+    StoreError
+        If the store is unreadable, or the row is not a JSON object.
+    """
+    con = open_store(folder)
+    try:
+        has = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'learned'"
+        ).fetchone()
+        row = (
+            con.execute("SELECT json FROM learned ORDER BY rowid DESC LIMIT 1").fetchone()
+            if has
+            else None
+        )
+    finally:
+        con.close()
+    if row is None:
+        return None
+    try:
+        data = json.loads(row[0])
+    except json.JSONDecodeError as e:
+        raise StoreError(f"{store_path(folder)}: table learned: not JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise StoreError(f"{store_path(folder)}: table learned: a JSON object expected")
+    return data

@@ -8,7 +8,12 @@ from attune.sessions.config import SessionConfig
 from attune.sessions.simulated_run import hear_music
 from attune.synthesis.params import PARAM_NAMES, MusicParams, music_arousal, params_for
 
-CFG = SessionConfig()
+# A fixed estimate is a listener the music does not move: with response learning the loop
+# would (rightly) stop pushing; these tests are about the law itself (tests/test_response.py
+# covers learning).
+CFG = SessionConfig().model_copy(
+    update={"control": SessionConfig().control.model_copy(update={"learn_response": False})}
+)
 
 
 def tick(controller, est):

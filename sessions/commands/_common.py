@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from attune.sessions.carryover import CarryOver
     from attune.sessions.config import SessionConfig
 
 #: Help text of a SESSION argument.
@@ -233,3 +234,50 @@ def apply_intake_flag(args: argparse.Namespace, cfg: SessionConfig) -> SessionCo
         update={"prior_arousal": sam_to_unit(sam[0]), "prior_valence": sam_to_unit(sam[1])}
     )
     return cfg.model_copy(update={"estimator": es})
+
+
+def add_carry_flag(p: argparse.ArgumentParser) -> None:
+    """Add ``--carry-from SESSION``: seed the loop with what an earlier visit learned."""
+    p.add_argument(
+        "--carry-from",
+        type=Path,
+        metavar="SESSION",
+        help="seed the loop with what the session folder SESSION learned of this listener "
+        "(response gain and sign, levers; a paradoxical or absent response starts at the "
+        "neutral preset); default with --client: the client's latest visit that learned "
+        "something",
+    )
+
+
+def carry_from(args: argparse.Namespace) -> CarryOver | None:
+    """Return what an earlier visit learned, to seed this session (None: start fresh).
+
+    ``--carry-from SESSION`` names the visit (exit 2 with one line if it is unreadable or
+    learned nothing); otherwise, with ``--client C``, C's newest visit that learned
+    something (:func:`attune.sessions.clients.client_sessions`), if any.
+    """
+    from attune.sessions.carryover import load_carry_over
+    from attune.sessions.store import StoreError
+
+    path = getattr(args, "carry_from", None)
+    if path is not None:
+        try:
+            carry = load_carry_over(path)
+        except StoreError as e:
+            raise CliError(f"--carry-from: {e}") from None
+        if carry is None:
+            raise CliError(f"--carry-from: session {str(path)!r} learned nothing to carry")
+        return carry
+    client = getattr(args, "client", None)
+    if client is None:
+        return None
+    from attune.sessions.clients import client_sessions
+
+    for visit in reversed(client_sessions(client)):
+        try:
+            carry = load_carry_over(visit.folder)
+        except StoreError:
+            continue  # an unreadable visit carries nothing; an older one may
+        if carry is not None:
+            return carry
+    return None

@@ -9,11 +9,13 @@ from attune.sessions.commands._common import (
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_carry_flag,
     add_client_flag,
     add_intake_flag,
     add_report_flag,
     apply_intake_flag,
     audio_changes,
+    carry_from,
     check_seconds,
     progress_bar,
     silence_alsa_errors,
@@ -53,6 +55,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     from attune.sessions.commands.console import add_console_flag
 
     add_console_flag(rn, what="default: on")
+    add_carry_flag(rn)
     rn.add_argument(
         "--resolve-timeout-s",
         type=float,
@@ -78,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
         cfg = cfg.model_copy(update={"participant": use_client(args.client)})
     from attune.sessions.live_run import run_live
 
+    carry = carry_from(args)
     silence_alsa_errors()
     from attune.sessions.commands.console import live_console
 
@@ -90,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
                 progress=progress_bar("live"),
                 resolve_timeout_s=args.resolve_timeout_s,
                 observers=[console] if console is not None else [],
+                carry=carry,
             )
         except SensorError as e:
             raise CliError(f"{args.config}: {e} (`attune streams` lists what is visible)") from None

@@ -10,10 +10,12 @@ from attune.sessions.commands._common import (
     MAX_SESSION_S,
     CliError,
     add_audio_flag,
+    add_carry_flag,
     add_client_flag,
     add_intake_flag,
     add_report_flag,
     apply_intake_flag,
+    carry_from,
     check_seconds,
     load_session_config,
     progress_bar,
@@ -60,6 +62,7 @@ def add_session_flags(s: argparse.ArgumentParser) -> None:
     from attune.sessions.commands.console import add_console_flag
 
     add_console_flag(s, what="default: on with --realtime, off otherwise")
+    add_carry_flag(s)
     s.add_argument(
         "--no-control",
         action="store_true",
@@ -107,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.realtime:
         silence_alsa_errors()
+    carry = carry_from(args)
     from attune.sessions.commands.console import live_console
 
     console = live_console(args.realtime if args.console is None else args.console)
@@ -116,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
             progress=progress_bar("simulating"),
             realtime=args.realtime,
             observers=[console] if console is not None else [],
+            carry=carry,
         )
         print(format_summary(summary))
         write_report(summary.folder, args)
