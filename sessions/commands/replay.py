@@ -7,10 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attune.sessions.commands._common import (
+    FS_HZ,
+    SEED,
+    SESSION_SECONDS,
     CliError,
     add_audio_flag,
     add_report_flag,
     check_seconds,
+    cli_number,
     load_session_config,
     progress_bar,
     write_report,
@@ -33,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "as the CPU allows (deterministic), or publish it as LSL outlets with --lsl.",
     )
     rp.add_argument("file", metavar="FILE", type=Path, help="the recording")
-    rp.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
+    rp.add_argument("--fs", type=FS_HZ, help="sampling rate in Hz, for files that do not store it")
     rp.add_argument("--kind", choices=KINDS, help="kind of the chosen data")
     rp.add_argument(
         "--column", action="append", help="column or channel to use (repeat or comma-separate)"
@@ -42,14 +46,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rp.add_argument("--stream", action="append", help="stream name to use (repeatable)")
     rp.add_argument("--channels", help="comma-separated channel labels to keep")
     rp.add_argument("--lsl", action="store_true", help="publish as LSL outlets in real time")
-    rp.add_argument("--speed", type=float, default=1.0, help="with --lsl: speed factor (1.0)")
+    rp.add_argument(
+        "--speed",
+        type=cli_number(lo=0, lo_open=True, hi=1000),
+        default=1.0,
+        help="with --lsl: speed factor (1.0)",
+    )
     rp.add_argument("--loop", action="store_true", help="with --lsl: start over at the end")
     rp.add_argument("--config", type=Path, help="session file (TOML) for the engine")
-    rp.add_argument("--seed", type=int, help="override the session seed")
+    rp.add_argument("--seed", type=SEED, help="override the session seed")
     rp.add_argument("--out", type=Path, help="output directory for session folders")
     rp.add_argument(
         "--duration-s",
-        type=float,
+        type=SESSION_SECONDS,
         metavar="S",
         help="replay only the first S seconds of the recording (default: all of it)",
     )

@@ -7,11 +7,13 @@ from pathlib import Path
 
 from attune.sessions.commands._common import (
     MAX_SESSION_S,
+    SESSION_SECONDS,
     CliError,
     add_audio_flag,
     add_report_flag,
     audio_changes,
     check_seconds,
+    cli_number,
     progress_bar,
     silence_alsa_errors,
     write_report,
@@ -32,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rn.add_argument("config", metavar="CONFIG", type=Path, help="session file (TOML)")
     rn.add_argument(
         "--duration-s",
-        type=float,
+        type=SESSION_SECONDS,
         metavar="S",
         help="stop the session after S seconds (default: the protocol's length)",
     )
@@ -46,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_report_flag(rn)
     rn.add_argument(
         "--resolve-timeout-s",
-        type=float,
+        type=cli_number(lo=0, lo_open=True, hi=600),
         default=5.0,
         metavar="S",
         help="how long to look for each stream on the network before giving up (5)",
