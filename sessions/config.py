@@ -393,7 +393,10 @@ class SessionConfig(_Model):
         max_length=16,
         description="LSL streams of a live session; the first of each kind is used",
     )
-    lsl_outlets: bool = Field(True, description="publish state, music and markers over LSL")
+    lsl_outlets: bool = Field(
+        False,
+        description="publish state, music and markers over LSL (opt-in; attune run --lsl-out)",
+    )
     output_dir: Path = Field(Path("attune-sessions"), strict=False)
     render_audio: bool = Field(True, description="render the music to session.wav (offline)")
     sample_rate_hz: int = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
     MAX_SESSION_S,
@@ -18,6 +19,9 @@ from attune.sessions.commands._common import (
     silence_alsa_errors,
     write_report,
 )
+
+if TYPE_CHECKING:
+    from attune.sessions.config import SessionConfig
 
 NAME = "run"
 
@@ -47,6 +51,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_report_flag(rn)
     rn.add_argument(
+        "--lsl-out",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="publish the live state, music and markers as LSL outlets on the local network "
+        "(default: as the session file's lsl_outlets says, off unless set)",
+    )
+    rn.add_argument(
         "--resolve-timeout-s",
         type=cli_number(lo=0, lo_open=True, hi=600),
         default=5.0,
@@ -56,17 +67,26 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return rn
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a live session on the LSL streams named in the session file."""
-    from attune.sensors.types import SensorError
+def live_config(args: argparse.Namespace) -> SessionConfig:
+    """Return the session file of ``args.config`` with ``--out``, ``--audio`` and ``--lsl-out``."""
     from attune.sessions.config import load_config
 
-    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
-    check_seconds("--resolve-timeout-s", args.resolve_timeout_s)
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
     cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
+    if args.lsl_out is not None:
+        cfg = cfg.model_copy(update={"lsl_outlets": args.lsl_out})
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a live session on the LSL streams named in the session file."""
+    from attune.sensors.types import SensorError
+
+    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
+    check_seconds("--resolve-timeout-s", args.resolve_timeout_s)
+    cfg = live_config(args)
     from attune.sessions.live_run import run_live
 
     silence_alsa_errors()
