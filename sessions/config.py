@@ -398,6 +398,11 @@ class SessionConfig(_Model):
         description="publish state, music and markers over LSL (opt-in; attune run --lsl-out)",
     )
     output_dir: Path = Field(Path("attune-sessions"), strict=False)
+    record_paths: bool = Field(
+        False,
+        description="keep absolute file paths (the replayed file, output_dir) in the record "
+        "and report; off: file and folder names only (--record-paths)",
+    )
     render_audio: bool = Field(True, description="render the music to session.wav (offline)")
     sample_rate_hz: int = Field(
         48000, ge=22050, le=96000, description="audio sample rate, Hz (a multiple of 960)"
@@ -519,7 +524,14 @@ def validate_config(raw: dict, *, source: str = "config") -> SessionConfig:
 
 
 def dump_config(cfg: SessionConfig) -> str:
-    """Return the config as TOML text (what a session folder keeps as ``config.toml``)."""
+    """Return the config as TOML text (what a session folder keeps as ``config.toml``).
+
+    Unless ``record_paths``, an absolute ``output_dir`` is kept as its folder name only,
+    so the record names no user's home or disk layout.
+    """
     import tomli_w
 
-    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    if not cfg.record_paths and cfg.output_dir.is_absolute():
+        data["output_dir"] = cfg.output_dir.name or "."
+    return tomli_w.dumps(data)

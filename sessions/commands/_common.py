@@ -117,6 +117,8 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
     if args.out is not None:
         changes["output_dir"] = Path(args.out)
     changes.update(audio_changes(cfg, args.audio))
+    if getattr(args, "record_paths", False):
+        changes["record_paths"] = True
     if args.no_control:
         changes["control"] = cfg.control.model_copy(update={"enabled": False})
     return cfg.model_copy(update=changes) if changes else cfg

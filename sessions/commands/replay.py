@@ -64,6 +64,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_audio_flag(rp, default=False, what="also render the music to session.wav (default: off)")
     add_report_flag(rp)
+    rp.add_argument(
+        "--record-paths",
+        action="store_true",
+        help="keep the file's full path in the record and report (default: its name only)",
+    )
     rp.set_defaults(no_control=False)
     return rp
 
