@@ -523,15 +523,16 @@ def validate_config(raw: dict, *, source: str = "config") -> SessionConfig:
         raise ConfigError(f"{source}: nested too deeply") from None
 
 
-def dump_config(cfg: SessionConfig) -> str:
+def dump_config(cfg: SessionConfig, *, in_record: bool = False) -> str:
     """Return the config as TOML text (what a session folder keeps as ``config.toml``).
 
-    Unless ``record_paths``, an absolute ``output_dir`` is kept as its folder name only,
-    so the record names no user's home or disk layout.
+    ``in_record``: the copy a session's record keeps; unless ``record_paths``, an absolute
+    ``output_dir`` is kept as its folder name only, so the record names no user's home or
+    disk layout.
     """
     import tomli_w
 
     data = cfg.model_dump(mode="json", exclude_none=True)
-    if not cfg.record_paths and cfg.output_dir.is_absolute():
+    if in_record and not cfg.record_paths and cfg.output_dir.is_absolute():
         data["output_dir"] = cfg.output_dir.name or "."
     return tomli_w.dumps(data)

@@ -249,7 +249,7 @@ class SessionRun:
         """Create the private session folder, keep the config, open the record."""
         cfg, spec = self.cfg, self.spec
         self.folder = new_session_dir(cfg.output_dir, cfg.name, cfg.participant)
-        config_toml = dump_config(cfg)
+        config_toml = dump_config(cfg, in_record=True)
         with private_open(self.folder / "config.toml") as f:
             f.write(config_toml)
         for s in self.signals:

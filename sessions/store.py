@@ -425,6 +425,13 @@ def session_info(folder: Path | str) -> SessionInfo:
         meta = _meta(con)
         n, t_max = con.execute("SELECT COUNT(*), MAX(t_s) FROM ticks").fetchone()
         counts = [con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES]
+        if meta.get("status") == "failed":  # why, from its last event
+            row = con.execute(
+                "SELECT event FROM events WHERE event LIKE 'session failed: %' "
+                "ORDER BY rowid DESC LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                meta["failure"] = str(row[0]).removeprefix("session failed: ")
     finally:
         con.close()
     tick_s = meta.get("tick_s") or 0.0
