@@ -15,6 +15,7 @@ both transitions as events.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -260,6 +261,9 @@ class LslSource:
         self.events: list[str] = []
         self.error: str | None = None  # what the reconnect thread ran into, if anything
         self._fresh: pylsl.StreamInlet | None = None  # handed over by the reconnect thread
+        self._shape = (listing.n_channels, listing.format, listing.fs)
+        self._refused: set[str] = set()  # uids of streams refused as different
+        self._notes: deque[str] = deque()  # events of the reconnect thread
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
 
@@ -280,15 +284,42 @@ class LslSource:
             inlet.flush()
         return inlet
 
+    def _different(self, info: pylsl.StreamInfo) -> str | None:
+        """Why a stream found under this source_id is not this stream (None: it is)."""
+        new = _listing(info)
+        n, fmt, fs = self._shape
+        if (new.n_channels, new.format, new.fs) == (n, fmt, fs):
+            return None
+        return (
+            f"{new.n_channels} {new.format} channels at {new.fs:g} Hz, "
+            f"was {n} {fmt} channels at {fs:g} Hz"
+        )
+
     def _reconnect(self) -> None:
-        """Background: wait for a new instance of the stream (same source_id), open it."""
+        """Background: wait for a new instance of the stream (same source_id), open it.
+
+        An instance with another channel count, sample format or rate is a different
+        stream under the same source_id: it is refused (an event), never read, and the
+        search goes on; the modality holds meanwhile.
+        """
         try:
             while not self._closing.is_set():
                 for info in pylsl.resolve_byprop("source_id", self.info.source_id, timeout=0.3):
-                    if info.uid() != self._uid:
-                        self._fresh = self._open(info, flush=False)
-                        self._uid = info.uid()
-                        return
+                    uid = info.uid()
+                    if uid == self._uid or uid in self._refused:
+                        continue
+                    why = self._different(info)
+                    if why is not None:
+                        self._refused.add(uid)
+                        self._notes.append(
+                            f"warning: stream {self.info.name!r} came back under source_id "
+                            f"{self.info.source_id!r} as a different stream ({why}): refused; "
+                            "its modality holds until the original stream returns"
+                        )
+                        continue
+                    self._fresh = self._open(info, flush=False)
+                    self._uid = uid
+                    return
         except Exception as e:  # reported by the next pull
             self.error = f"stream {self.info.name!r}: reconnecting failed: {e!r}"
 
@@ -333,12 +364,22 @@ class LslSource:
         if self.error is not None:
             self.events.append(self.error)
             self.error = None
+        while self._notes:
+            self.events.append(self._notes.popleft())
         labels: list[str] = []
         while self._inlet is not None:
             try:
                 if self._pull_once(self._inlet, labels) < self._max:
                     break
             except LostError:
+                self._inlet = None
+                self._start_reconnect()
+            except Exception as e:  # whatever the stream sends, never into the session loop
+                self.events.append(
+                    f"warning: stream {self.info.name!r}: unreadable ({type(e).__name__}: "
+                    f"{e}); closed, looking for it again"
+                )
+                self._inlet.close_stream()
                 self._inlet = None
                 self._start_reconnect()
         if self.last_sample_t is None:
