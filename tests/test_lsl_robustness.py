@@ -11,6 +11,7 @@ import time
 import uuid
 
 import numpy as np
+import pytest
 import pylsl
 
 from attune.sensors.lsl_source import LslSource
@@ -72,3 +73,89 @@ def test_stream_back_with_another_shape_is_refused_not_a_crash():
         assert any("reconnected" in e for e in events)
     finally:
         src.close()
+
+
+class _Publisher:
+    """A 250 Hz single-channel ECG outlet stamped by the test (its 'device clock')."""
+
+    def __init__(self, sid: str, fs: float = 250.0) -> None:
+        self.fs = fs
+        self.outlet = pylsl.StreamOutlet(
+            pylsl.StreamInfo("clock-test", "ECG", 1, fs, "float32", sid)
+        )
+        self.offset = 0.0  # what the publisher's clock is off by
+        self.next_t = pylsl.local_clock()
+        self.speed = 1.0  # samples delivered per declared sample
+
+    def push(self) -> None:
+        now = pylsl.local_clock()
+        n = int((now - self.next_t) * self.fs * self.speed)
+        if n <= 0:
+            return
+        stamps = self.next_t + np.arange(1, n + 1) / (self.fs * self.speed)
+        self.next_t = float(stamps[-1])
+        x = np.sin(np.arange(n, dtype=np.float32))[:, None].tolist()
+        self.outlet.push_chunk(x, timestamp=(stamps + self.offset).tolist())
+
+
+def _times_until(src, pub, t, wall_s, events):
+    out = []
+    end = time.monotonic() + wall_s
+    while time.monotonic() < end:
+        pub.push()
+        ch = src.pull(t)
+        events += src.drain_events()
+        out.append(ch.timestamps.copy())
+        t += 0.25
+        time.sleep(0.05)
+    return t, np.concatenate(out) if out else np.empty(0)
+
+
+def test_publisher_clock_jumps_are_events_and_rebased_not_smeared():
+    """+10 s and then -10 s jumps of the publisher's clock: two events, times re-based.
+
+    Before: LSL's dejitter smeared the jump over minutes (heart rate read 25-38 bpm)
+    and its monotonizer stamped 100+ samples with one time (RR = 0)."""
+    sid = f"attune-clock-{uuid.uuid4().hex[:8]}"
+    pub = _Publisher(sid)
+    src = LslSource(source_id=sid, stale_after_s=2.0, resolve_timeout_s=2.0, hold_s=1.0)
+    events: list[str] = []
+    try:
+        t, before = _times_until(src, pub, 0.0, 1.5, events)
+        assert before.size > 100 and not events
+        pub.offset = 10.0
+        t, ahead = _times_until(src, pub, t, 2.0, events)
+        pub.offset = 0.0
+        t, back = _times_until(src, pub, t, 2.0, events)
+    finally:
+        src.close()
+    jumps = [e for e in events if "clock jumped" in e]
+    assert len(jumps) == 2, events
+    assert "+10.0" in jumps[0] and "-10.0" in jumps[1]
+    times = np.concatenate([before, ahead, back])
+    d = np.diff(times)
+    assert (d > 0).all()  # never two samples on one time (RR = 0)
+    assert d.max() < 2.5  # no 10 s step: re-based (the holds are the only gaps)
+    # the samples used run at the declared rate: nothing smeared
+    assert np.median(d) == pytest.approx(1 / 250.0, rel=0.01)
+    assert times[-1] <= pylsl.local_clock() + 0.5
+
+
+def test_a_stream_at_twice_its_declared_rate_is_an_event_and_held():
+    sid = f"attune-rate-{uuid.uuid4().hex[:8]}"
+    pub = _Publisher(sid)
+    pub.speed = 2.0
+    src = LslSource(source_id=sid, stale_after_s=5.0, resolve_timeout_s=2.0, rate_window_s=1.0)
+    events: list[str] = []
+    try:
+        _, times = _times_until(src, pub, 0.0, 3.0, events)
+        held = []
+        for _ in range(4):
+            pub.push()
+            time.sleep(0.05)
+            held.append(src.pull(100.0).n_samples)
+    finally:
+        src.close()
+    rate = [e for e in events if "implausible sampling rate" in e]
+    assert len(rate) == 1 and "declares 250 Hz" in rate[0], events
+    assert held == [0, 0, 0, 0]  # not silently used
