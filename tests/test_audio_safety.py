@@ -1,0 +1,95 @@
+"""The session's audio after a kill and on a full disk (issue 14)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import wave
+
+import numpy as np
+import pytest
+import soundfile
+from scipy.io import wavfile
+
+from attune.sessions.config import Phases, SessionConfig, dump_config
+from attune.sessions.store import list_sessions, load_session
+from attune.sessions.wav_repair import repair_wav
+
+
+def _check_playable(wav, size: int, sr: int) -> None:
+    """Python's wave, scipy and libsndfile all read every whole frame of ``wav``."""
+    with wave.open(str(wav)) as w:
+        n = w.getnframes()
+        assert w.getframerate() == sr
+        frame = w.getnchannels() * w.getsampwidth()
+    assert n * frame >= size - 4096 - frame  # every frame after the header
+    rate, y = wavfile.read(wav)
+    assert rate == sr and y.shape[0] == n
+    x, rate = soundfile.read(wav, dtype="int16")
+    assert rate == sr and x.shape[0] == n and np.array_equal(x, y)
+
+
+def test_a_wav_whose_header_sizes_were_never_written_is_repaired(tmp_path):
+    """What a kill leaves (the sizes libsndfile writes at close are 0), repaired in place."""
+    wav = tmp_path / "session.wav"
+    t = np.arange(48_000) / 48_000
+    x = (0.3 * np.sin(2 * np.pi * 440 * t)[:, None] * [1, 1] * 32767).astype(np.int16)
+    soundfile.write(wav, x, 48_000, subtype="PCM_16")
+    raw = bytearray(wav.read_bytes())
+    off = raw.index(b"data") + 8
+    raw[4:8] = raw[off - 4 : off] = bytes(4)  # as pyo/libsndfile leave it when killed
+    wav.write_bytes(bytes(raw[:-3]))  # and a last frame cut short
+    with pytest.raises(wave.Error):
+        wave.open(str(wav))
+    assert repair_wav(wav) is True
+    _check_playable(wav, len(raw) - 3, 48_000)
+    y, _ = soundfile.read(wav, dtype="int16")
+    assert np.array_equal(y, x[: y.shape[0]]) and y.shape[0] == x.shape[0] - 1
+    assert repair_wav(wav) is False  # consistent now: left alone
+    link = tmp_path / "link.wav"
+    link.symlink_to(wav)
+    assert repair_wav(link) is False  # never through a symbolic link
+
+
+@pytest.mark.slow  # a real session killed mid-render: ~25 s
+def test_wav_of_a_killed_session_is_playable_once_the_store_is_reopened(tmp_path):
+    """SIGKILL the whole session (runner and synth child): the WAV header never gets its
+    sizes; reopening the store repairs it, and soundfile reads every frame written."""
+    cfg = SessionConfig(
+        output_dir=tmp_path / "out",
+        render_audio=True,
+        phases=Phases(baseline_s=10.0, match_s=60.0, transition_s=7200.0),
+    )
+    path = tmp_path / "long.toml"
+    path.write_text(dump_config(cfg))
+    cmd = [sys.executable, "-m", "attune.sessions.cli", "simulate", "--config", str(path)]
+    proc = subprocess.Popen(
+        [*cmd, "--audio", "--no-report"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: the synth child dies with it
+    )
+    try:
+        wav = None
+        for _ in range(1200):  # wait (at most ~120 s) for > 1 MB of audio
+            assert proc.poll() is None, proc.communicate()[1]
+            found = list((tmp_path / "out").glob("*/session.wav"))
+            if found and found[0].stat().st_size > 1_000_000:
+                wav = found[0]
+                break
+            time.sleep(0.1)
+        os.killpg(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+    assert wav is not None
+    size = wav.stat().st_size
+    with pytest.raises(wave.Error):  # the finding: standard tools cannot open it
+        wave.open(str(wav))
+    data = load_session(wav.parent)  # reopening the store repairs the WAV
+    assert data.meta["status"] == "crashed" and data.meta["audio_repaired"] == ["session.wav"]
+    _check_playable(wav, size, cfg.sample_rate_hz)
+    found, _ = list_sessions(tmp_path / "out")  # and again: nothing left to repair
+    assert [s.meta["audio_repaired"] for s in found] == [[]]
