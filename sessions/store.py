@@ -175,25 +175,61 @@ class SessionStore:
         self._events.append((float(t_s), str(text)))
 
     def commit(self) -> None:
-        """Write the buffered rows in one transaction."""
-        with self._con:
-            if self._ticks:
-                self._con.executemany(self._tick_sql, self._ticks)
-            if self._beats:
-                self._con.executemany("INSERT INTO beats VALUES (?, ?, ?)", self._beats)
-            if self._events:
-                self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
+        """Write the buffered rows in one transaction.
+
+        Raises
+        ------
+        StoreError
+            One line when the disk is full (or the file may grow no more): the
+            transaction is rolled back, so the store keeps every earlier commit.
+        """
+        try:
+            with self._con:
+                if self._ticks:
+                    self._con.executemany(self._tick_sql, self._ticks)
+                if self._beats:
+                    self._con.executemany("INSERT INTO beats VALUES (?, ?, ?)", self._beats)
+                if self._events:
+                    self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
+        except sqlite3.OperationalError as e:
+            self._ticks.clear()  # lost: at most the last second
+            self._beats.clear()
+            self._events.clear()
+            raise StoreError(
+                f"{self.path}: cannot write ({e}): disk full or file size limit reached; "
+                "the session was stopped, its store keeps what was saved before"
+            ) from None
         self._ticks.clear()
         self._beats.clear()
         self._events.clear()
 
     def close(self, *, status: str = "ended") -> None:
-        """Commit what is buffered, mark the session ``status`` and close the database."""
-        self.commit()
+        """Commit what is buffered, mark the session ``status`` and close the database.
+
+        With the disk full, the buffered rows are dropped and the status is still
+        written (after moving the write-ahead log into the database, which frees it).
+        """
+        try:
+            self.commit()
+        except StoreError:
+            status = "failed"
+        try:
+            self._mark(status)
+        except sqlite3.OperationalError:
+            try:
+                self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._mark(status)
+            except sqlite3.OperationalError:
+                pass  # left "running": listed as crashed once this process is gone
+        try:
+            self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError:
+            pass
+        self._con.close()
+
+    def _mark(self, status: str) -> None:
         with self._con:
             self._con.execute("UPDATE sessions SET ended_utc = ?, status = ?", (now_utc(), status))
-        self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._con.close()
 
 
 def store_path(folder: Path | str) -> Path:

@@ -93,3 +93,32 @@ def test_wav_of_a_killed_session_is_playable_once_the_store_is_reopened(tmp_path
     _check_playable(wav, size, cfg.sample_rate_hz)
     found, _ = list_sessions(tmp_path / "out")  # and again: nothing left to repair
     assert [s.meta["audio_repaired"] for s in found] == [[]]
+
+
+def test_a_full_disk_ends_the_session_in_one_line_with_an_intact_store(tmp_path):
+    """The store may grow no more (RLIMIT_FSIZE, as a full disk: no root needed)."""
+    import sqlite3
+
+    code = (
+        "import resource, signal, sys\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of death\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (400_000, 400_000))\n"
+        "from attune.sessions.cli import main\n"
+        "sys.exit(main(['simulate', '--no-audio', '--no-report', '--duration-s', '3600',"
+        " '--out', 'out']))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert r.returncode == 2, r.stderr
+    err = r.stderr.replace("simulating: 0%\n", "").strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("attune: ") and "disk full" in err[0], r.stderr
+    (folder,) = (tmp_path / "out").iterdir()
+    with sqlite3.connect(folder / "session.db") as con:
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    data = load_session(folder)
+    assert data.meta["status"] == "failed"
+    t = data.ticks["t_s"]
+    assert t.size > 40 and np.allclose(np.diff(t), 0.25)  # what was saved is all there
+    found, _ = list_sessions(tmp_path / "out")
+    assert found[0].meta["failure"].startswith("StoreError: ")

@@ -11,8 +11,8 @@ import time
 import uuid
 
 import numpy as np
-import pytest
 import pylsl
+import pytest
 
 from attune.sensors.lsl_source import LslSource
 
