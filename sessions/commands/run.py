@@ -68,13 +68,20 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def live_config(args: argparse.Namespace) -> SessionConfig:
-    """Return the session file of ``args.config`` with ``--out``, ``--audio`` and ``--lsl-out``."""
+    """Return the session file of ``args.config`` with ``--out``, ``--audio`` and ``--lsl-out``.
+
+    With no ``audio.device`` in the session file, a live session plays on the system's
+    default output; ``--no-audio`` is the explicit way to run silent.
+    """
     from attune.sessions.config import load_config
 
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
     cfg = cfg.model_copy(update=audio_changes(cfg, args.audio))
+    if args.audio is not False and cfg.audio.device is None:
+        # a live session is heard: the system's default output unless --no-audio
+        cfg = cfg.model_copy(update={"audio": cfg.audio.model_copy(update={"device": "default"})})
     if args.lsl_out is not None:
         cfg = cfg.model_copy(update={"lsl_outlets": args.lsl_out})
     return cfg
