@@ -402,6 +402,10 @@ class SessionRun:
         }
         if cfg.render_audio:
             files["audio"] = str(folder / "session.wav")
+            if self.spec.mode == "live" and (folder / "session.wav").exists():
+                from attune.sessions.audio_files import to_flac
+
+                files["audio"] = str(to_flac(folder / "session.wav"))  # lossless, ~half
         speed = stats.duration_s / stats.wall_s if cfg.render_audio and stats is not None else None
         return RunOutcome(
             folder=folder,

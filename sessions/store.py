@@ -363,7 +363,7 @@ def _meta(con: sqlite3.Connection) -> dict:
     meta = dict(zip(_columns(con, "sessions"), row or (), strict=False))
     meta["status"] = session_status(meta)
     if meta["status"] == "crashed":  # its WAV header was never finished: repair it
-        from attune.sessions.wav_repair import repair_session_audio
+        from attune.sessions.audio_files import repair_session_audio
 
         folder = Path(con.execute("PRAGMA database_list").fetchone()[2]).parent
         meta["audio_repaired"] = repair_session_audio(folder)

@@ -14,9 +14,9 @@ import pytest
 import soundfile
 from scipy.io import wavfile
 
+from attune.sessions.audio_files import repair_wav
 from attune.sessions.config import Phases, SessionConfig, dump_config
 from attune.sessions.store import list_sessions, load_session
-from attune.sessions.wav_repair import repair_wav
 
 
 def _check_playable(wav, size: int, sr: int) -> None:
@@ -122,3 +122,39 @@ def test_a_full_disk_ends_the_session_in_one_line_with_an_intact_store(tmp_path)
     assert t.size > 40 and np.allclose(np.diff(t), 0.25)  # what was saved is all there
     found, _ = list_sessions(tmp_path / "out")
     assert found[0].meta["failure"].startswith("StoreError: ")
+
+
+def test_a_live_session_keeps_its_audio_as_lossless_flac(tmp_path):
+    from attune.engine.clocks import VirtualClock
+    from attune.sensors.simulated_listener import SimulatedListener
+    from attune.sessions.runner import run_session
+
+    cfg = SessionConfig(output_dir=tmp_path, render_audio=True)
+    cfg = cfg.model_copy(
+        update={"control": cfg.control.model_copy(update={"command_channel": False})}
+    )
+    out = run_session(
+        cfg,
+        mode="live",  # labelled live; paced by the virtual clock (no sound card here)
+        sources=SimulatedListener(seed=2).sources(),
+        clock=VirtualClock(tick_s=cfg.tick_s),
+        n_ticks=40,
+    )
+    flac = out.folder / "session.flac"
+    assert out.files["audio"] == str(flac) and not (out.folder / "session.wav").exists()
+    assert flac.stat().st_mode & 0o777 == 0o600
+    info = soundfile.info(flac)
+    assert info.format == "FLAC" and info.samplerate == cfg.sample_rate_hz
+    assert info.frames == pytest.approx(10.0 * cfg.sample_rate_hz, rel=0.01)
+
+
+def test_flac_is_lossless(tmp_path):
+    from attune.sessions.audio_files import to_flac
+
+    wav = tmp_path / "session.wav"
+    rng = np.random.default_rng(0)
+    x = rng.integers(-32768, 32767, size=(100_000, 2), dtype=np.int16)
+    soundfile.write(wav, x, 48_000, subtype="PCM_16")
+    flac = to_flac(wav)
+    y, sr = soundfile.read(flac, dtype="int16")
+    assert sr == 48_000 and np.array_equal(x, y) and not wav.exists()

@@ -86,6 +86,8 @@ PROOFS: dict[str, list[str]] = {
     "A live session is heard or refuses.": [
         "test_live_audio::test_no_device_configured_means_the_default_output_and_no_audio_means_silent",
         "test_live_audio::test_a_live_session_with_no_output_refuses_in_one_line",
+        "test_audio_safety::test_a_live_session_keeps_its_audio_as_lossless_flac",
+        "test_audio_safety::test_flac_is_lossless",
     ],
     # Data protection
     "Pseudonyms only.": ["test_readme_claims::test_participant_must_be_a_pseudonym"],

@@ -1,4 +1,7 @@
-"""Make the WAV of a killed session playable: fix the sizes its header never got.
+"""A session's audio files: the WAV of a killed session repaired, a finished one compressed.
+
+:func:`to_flac` compresses a finished WAV losslessly (live sessions keep FLAC, about half
+the size).
 
 libsndfile writes the RIFF and ``data`` chunk sizes of a WAV when the file is closed; a
 synth process killed mid-render leaves them 0 or stale, and standard tools then read
@@ -56,3 +59,30 @@ def repair_wav(path: Path) -> bool:
 def repair_session_audio(folder: Path) -> list[str]:
     """Repair every ``session*.wav`` of a session folder; return the names repaired."""
     return [p.name for p in sorted(Path(folder).glob("session*.wav")) if repair_wav(p)]
+
+
+def to_flac(wav: Path) -> Path:
+    """Compress ``wav`` losslessly to FLAC beside it (0600), then delete the WAV.
+
+    Read and written in blocks of a second or so (memory stays small for hours of audio).
+    Returns the FLAC's path.
+    """
+    import soundfile
+
+    from attune.sessions.record import private_file
+
+    flac = private_file(wav.with_suffix(".flac"))
+    with soundfile.SoundFile(wav) as src:
+        subtype = "PCM_24" if src.subtype == "PCM_24" else "PCM_16"
+        with soundfile.SoundFile(
+            flac,
+            "w",
+            samplerate=src.samplerate,
+            channels=src.channels,
+            format="FLAC",
+            subtype=subtype,
+        ) as dst:
+            for block in src.blocks(blocksize=65_536, dtype="int32"):
+                dst.write(block)
+    wav.unlink()
+    return flac
