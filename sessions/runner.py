@@ -8,6 +8,7 @@ closes everything even when interrupted, so nothing recorded is lost.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
@@ -28,6 +29,7 @@ from attune.sensors.types import LiveSource, Source
 from attune.sessions.build import build_engine, make_renderer, open_live_outputs
 from attune.sessions.config import SessionConfig, dump_config
 from attune.sessions.record import SessionRecord, new_session_dir, private_file, private_open
+from attune.sessions.store import StoreError
 from attune.sessions.therapist import CommandSource, TherapistChannel
 from attune.synthesis.midi import MidiRecorder
 from attune.synthesis.params import MusicParams
@@ -39,6 +41,28 @@ if TYPE_CHECKING:
 
 #: The synth's control ramp, seconds: a fade reaching 0 is silent this much later.
 SYNTH_RAMP_S = 1.0
+#: Free space below which a session stops (bytes): before its audio or record is lost.
+MIN_FREE_BYTES = 64 * 2**20
+
+
+def disk_free(folder: Path) -> int:
+    """Free bytes on the file system holding ``folder``."""
+    return shutil.disk_usage(folder).free
+
+
+def check_disk(folder: Path) -> None:
+    """Raise :class:`StoreError` (one line) when the session's disk is almost full.
+
+    The audio renderer cannot report a full disk (its writes just stop) and the store
+    loses its last second, so the session is stopped while there is still room to close
+    both cleanly.
+    """
+    free = disk_free(folder)
+    if free < MIN_FREE_BYTES:
+        raise StoreError(
+            f"{folder}: disk full ({free / 2**20:.0f} MB free, fewer than "
+            f"{MIN_FREE_BYTES / 2**20:.0f} MB): the session was stopped; its record is intact"
+        )
 
 
 @contextmanager
@@ -346,6 +370,8 @@ class SessionRun:
                 self.trace.add(i, r, values)
                 if spec.progress is not None and i % every == 0:
                     spec.progress(i / spec.n_ticks)
+                if i % (4 * every) == 0:  # every 4 s of session time
+                    check_disk(self.folder)
                 if controller.ending:
                     silent = silent + 1 if r.decision.params.fade <= 0.0 else 0
                     if silent >= silent_needed:

@@ -158,3 +158,30 @@ def test_flac_is_lossless(tmp_path):
     flac = to_flac(wav)
     y, sr = soundfile.read(flac, dtype="int16")
     assert sr == 48_000 and np.array_equal(x, y) and not wav.exists()
+
+
+def test_a_disk_running_full_stops_the_session_before_audio_is_lost(tmp_path, monkeypatch, capsys):
+    """Fault-injected: the disk reports 10 MB free after 12 s of the session.
+
+    The renderer's writes would stop without a word on a full disk; the session stops
+    first, in one line, recorded failed, with its audio and record intact."""
+    from attune.sessions import runner
+    from attune.sessions.cli import main
+
+    calls = []
+
+    def free(folder):
+        calls.append(folder)
+        return 10 * 2**20 if len(calls) > 3 else 10 * 2**30  # checked every 4 s
+
+    monkeypatch.setattr(runner, "disk_free", free)
+    argv = ["simulate", "--duration-s", "600", "--audio", "--no-report", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = [x for x in capsys.readouterr().err.splitlines() if not x.startswith("simulating: ")]
+    assert len(err) == 1 and "disk full (10 MB free" in err[0] and err[0].startswith("attune: ")
+    (folder,) = tmp_path.iterdir()
+    data = load_session(folder)
+    assert data.meta["status"] == "failed"
+    assert data.ticks["t_s"][-1] == pytest.approx(12.0, abs=0.3)
+    with wave.open(str(folder / "session.wav")) as w:  # closed cleanly: a valid header
+        assert w.getnframes() / w.getframerate() == pytest.approx(12.25, abs=0.5)
