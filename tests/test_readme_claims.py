@@ -77,6 +77,7 @@ PROOFS: dict[str, list[str]] = {
         "test_failed_sessions::test_report_shows_a_failed_session_in_red_naming_the_exception",
         "test_failed_sessions::test_sessions_lists_a_failed_session_with_its_exception",
         "test_audio_safety::test_a_full_disk_ends_the_session_in_one_line_with_an_intact_store",
+        "test_audio_safety::test_a_disk_running_full_stops_the_session_before_audio_is_lost",
     ],
     "A killed session keeps its record.": [
         "test_store::test_session_killed_mid_run_keeps_its_ticks",
