@@ -712,6 +712,7 @@ class HRVStage:
     rmssd_range_ms = (2.0, 250.0)  #: plausible RMSSD of a window, ms (ln 0.69-5.52)
     rr_anchor_s = 3.0  #: an RR stream's beat may precede its timestamp by this much, s
     irregular_hr_quality = 0.6  #: quality of HR alone while HRV is unsuitable [E]
+    gap_s = 0.25  #: samples further apart than this leave a gap no interval may span, s
 
     def __init__(
         self,
@@ -764,6 +765,8 @@ class HRVStage:
         self._consecutive = 0
         self._last_beat = float("nan")
         self._t = float("nan")
+        self._last_sample = float("nan")  # time of the newest ECG/PPG sample, s
+        self._gap_starts: list[float] = []  # last sample before each recent gap, s
         self._rhythm_ok = True
         self._rr_gaps = 0  # RR-stream beats re-anchored after lost beats
         self._implausible: set[str] = set()  # features currently out of range
@@ -812,6 +815,7 @@ class HRVStage:
                     f"HRVStage: stream {chunk.info.name!r} is {kind!r} but the stage "
                     "already detects beats in another kind of stream"
                 )
+            self._note_gaps(chunk.timestamps)
             beats = det.update(chunk.data[0], chunk.timestamps)
             if beats.size:
                 rr = np.diff(beats, prepend=self._last_beat) * 1000.0
@@ -827,10 +831,45 @@ class HRVStage:
             )
         if beats.size:
             corrected = self._screen(rr)
-            self._store(beats, rr, corrected)
+            if self._gap_starts:
+                # an interval across a gap is no heartbeat interval: missing in the record,
+                # flagged (as an out-of-range interval is) in the windows
+                spans = self._spans_gap(beats)
+                corrected |= spans
+                self._store(beats, rr, corrected)
+                rr = np.where(spans, np.nan, rr)
+            else:
+                self._store(beats, rr, corrected)
         else:
             corrected = _EMPTY_BOOL
         return self._features(beats, rr, corrected)
+
+    def _note_gaps(self, stamps: np.ndarray) -> None:
+        """Remember where the samples of a chunk (times in s) leave a gap of > ``gap_s``."""
+        if stamps.size == 0:
+            return
+        first = float(stamps[0])
+        if first - self._last_sample > self.gap_s:  # NaN before the first chunk: no gap
+            self._gap_starts.append(self._last_sample)
+        d = np.diff(stamps)
+        if d.size and float(d.max()) > self.gap_s:  # rare: a gap inside the chunk
+            self._gap_starts += stamps[:-1][d > self.gap_s].tolist()
+        del self._gap_starts[:-64]  # bounded while no beat comes
+        self._last_sample = float(stamps[-1])
+
+    def _spans_gap(self, beats: np.ndarray) -> np.ndarray:
+        """Which new beats' intervals ``(previous beat, beat]`` hold a gap (bool, shape (n,)).
+
+        Called before the beats are stored (``_last_beat`` is the beat before them).
+        """
+        starts = np.asarray(self._gap_starts)
+        prev = np.concatenate(([self._last_beat], beats[:-1]))
+        spans = np.searchsorted(starts, beats, side="right") - np.searchsorted(
+            starts, prev, side="left"
+        )
+        last = float(beats[-1])
+        self._gap_starts = [g for g in self._gap_starts if g >= last]
+        return (spans > 0) & np.isfinite(prev)
 
     def _rr_beat_times(self, stamps: np.ndarray, rr: np.ndarray) -> np.ndarray:
         """Beat times of an RR stream from its intervals, anchored to its timestamps.

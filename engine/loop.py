@@ -83,7 +83,8 @@ class TickResult:
     t : float
         Tick time, seconds.
     features : dict of str to float or None
-        Feature values (None where not available).
+        Feature values (None where not available, and for every feature of a modality
+        with no sample for the estimator's ``stale_s``).
     estimate : AffectEstimate
         The affect estimate.
     decision : Decision
@@ -192,8 +193,11 @@ class Engine:
         features: dict[str, float | None] = {}
         status: dict[str, ModalityStatus] = {}
         for name, res in self._results.items():
-            features.update(res.as_features())
             age = t - self._last_sample_t[name]
+            feats = res.as_features()
+            if age > self.estimator.stale_s:  # stale: missing (NULL), never frozen values
+                feats = dict.fromkeys(feats)
+            features.update(feats)
             status[name] = ModalityStatus(res.quality, res.coverage_s, age)
             new_beats = res.heartbeats
             if new_beats.size:  # most ticks bring no heartbeat

@@ -1,11 +1,13 @@
 """Lab Streaming Layer inlets: discover streams and read them as sources.
 
-Inlets use clock synchronisation, dejitter (regular streams) and monotonic timestamps,
-and start from the newest data: on opening, everything the inlet had buffered is
-dropped, and the inlet buffers at most ``max_buflen_s`` seconds, so the engine never
-feeds on minutes-old samples (LSL's default buffer is 6 minutes). Samples are pulled
-without blocking into a preallocated ring buffer; timestamps are converted to session
-seconds (LSL time minus the session's start time).
+Inlets use LSL's clock synchronisation; the source itself re-bases a publisher's clock
+jumps, drops samples out of time order and checks the delivered rate against the
+declared one (each an event; the stream is held meanwhile, so its modality goes stale
+and confidence falls). Inlets start from the newest data: on opening, everything the
+inlet had buffered is dropped, and the inlet buffers at most ``max_buflen_s`` seconds,
+so the engine never feeds on minutes-old samples (LSL's default buffer is 6 minutes).
+Samples are pulled without blocking into a preallocated ring buffer; timestamps are
+converted to session seconds (LSL time minus the session's start time).
 
 A stream with no samples for ``stale_after_s`` is marked stale; liblsl recovers a
 stream whose publisher comes back with the same ``source_id``, and the source reports
@@ -15,6 +17,7 @@ both transitions as events.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -194,6 +197,8 @@ class LslSource:
         resolve_timeout_s: float = 5.0,
         max_buflen_s: float = 5.0,
         ring_s: float = 60.0,
+        rate_window_s: float = 10.0,
+        hold_s: float = 10.0,
     ) -> None:
         if kind is None and name is None and source_id is None:
             raise SensorError("LSL source: give a stream kind, name or source_id")
@@ -226,9 +231,10 @@ class LslSource:
                 f"{attune_kind!r}; expected "
                 + ("string markers" if attune_kind == "markers" else "numeric samples")
             )
-        self._flags = pylsl.proc_clocksync | pylsl.proc_monotonize
-        if listing.fs > 0:
-            self._flags |= pylsl.proc_dejitter
+        # Clock synchronisation only: LSL's dejitter would smear a publisher's clock jump
+        # over minutes and its monotonizer would stack samples on one time; the source
+        # finds jumps itself (:meth:`_check_times`) and re-bases them.
+        self._flags = pylsl.proc_clocksync
         # max_buflen is in seconds for regular streams, in hundreds of samples otherwise
         self._buflen = max(1, int(np.ceil(max_buflen_s)))
         self._timeout = resolve_timeout_s
@@ -260,6 +266,18 @@ class LslSource:
         self.events: list[str] = []
         self.error: str | None = None  # what the reconnect thread ran into, if anything
         self._fresh: pylsl.StreamInlet | None = None  # handed over by the reconnect thread
+        self._shape = (listing.n_channels, listing.format, listing.fs)
+        self._refused: set[str] = set()  # uids of streams refused as different
+        self._notes: deque[str] = deque()  # events of the reconnect thread
+        self.rate_window_s = rate_window_s
+        self.hold_s = hold_s
+        self._shift = 0.0  # correction added to this publisher's timestamps, s
+        self._prev_ts = -np.inf  # newest timestamp written, session s
+        self._dropped = 0  # samples out of time order since the last report
+        self._jumped = False  # a clock jump was re-based in this pull
+        self._hold_until = -np.inf  # session time until which samples are not used
+        self._rate_bad = False  # the delivered rate is off the declared one
+        self._rate_from: tuple[float, int] | None = None  # (wall s, n_received) of the window
         self._thread: threading.Thread | None = None
         self._closing = threading.Event()
 
@@ -280,15 +298,42 @@ class LslSource:
             inlet.flush()
         return inlet
 
+    def _different(self, info: pylsl.StreamInfo) -> str | None:
+        """Why a stream found under this source_id is not this stream (None: it is)."""
+        new = _listing(info)
+        n, fmt, fs = self._shape
+        if (new.n_channels, new.format, new.fs) == (n, fmt, fs):
+            return None
+        return (
+            f"{new.n_channels} {new.format} channels at {new.fs:g} Hz, "
+            f"was {n} {fmt} channels at {fs:g} Hz"
+        )
+
     def _reconnect(self) -> None:
-        """Background: wait for a new instance of the stream (same source_id), open it."""
+        """Background: wait for a new instance of the stream (same source_id), open it.
+
+        An instance with another channel count, sample format or rate is a different
+        stream under the same source_id: it is refused (an event), never read, and the
+        search goes on; the modality holds meanwhile.
+        """
         try:
             while not self._closing.is_set():
                 for info in pylsl.resolve_byprop("source_id", self.info.source_id, timeout=0.3):
-                    if info.uid() != self._uid:
-                        self._fresh = self._open(info, flush=False)
-                        self._uid = info.uid()
-                        return
+                    uid = info.uid()
+                    if uid == self._uid or uid in self._refused:
+                        continue
+                    why = self._different(info)
+                    if why is not None:
+                        self._refused.add(uid)
+                        self._notes.append(
+                            f"warning: stream {self.info.name!r} came back under source_id "
+                            f"{self.info.source_id!r} as a different stream ({why}): refused; "
+                            "its modality holds until the original stream returns"
+                        )
+                        continue
+                    self._fresh = self._open(info, flush=False)
+                    self._uid = uid
+                    return
         except Exception as e:  # reported by the next pull
             self.error = f"stream {self.info.name!r}: reconnecting failed: {e!r}"
 
@@ -313,9 +358,98 @@ class LslSource:
                 block *= self.scale
         n = len(ts)
         if n:
-            self.ring.write(block, np.asarray(ts, dtype=np.float64) - self.session_t0)
+            times = np.asarray(ts, dtype=np.float64) - self.session_t0 + self._shift
+            if self._dest is not None and self.info.fs > 0:  # regular numeric streams
+                block, times = self._check_times(block, times)
+            if times.size:
+                self.ring.write(block, times)
+                self._prev_ts = float(times[-1])
             self.n_received += n
         return n
+
+    #: Steps back in time larger than this are a clock jump (smaller: out of order), s.
+    JUMP_BACK_S = 0.5
+    #: Timestamps further than this ahead of the receiving clock are a clock jump, s.
+    JUMP_AHEAD_S = 0.5
+
+    def _check_times(self, block: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-base clock jumps of the publisher and drop samples out of time order.
+
+        A jump back (a step of more than :data:`JUMP_BACK_S` back) or ahead (samples
+        stamped more than :data:`JUMP_AHEAD_S` after the receiving clock's now) moves
+        the later timestamps so they follow the sample before the jump, is reported as
+        an event and holds the stream for ``hold_s``. A real dropout (a step forward to
+        a time that is not in the future) is left as a gap. Samples not after their
+        predecessor are dropped, so no two samples share a time.
+        """
+        step = 1.0 / self.info.fs if self.info.fs > 0 else 0.0
+        now = pylsl.local_clock() - self.session_t0 + self.JUMP_AHEAD_S
+        for _ in range(4):  # a chunk holding more than a few jumps: the rest dropped below
+            d = np.diff(times, prepend=self._prev_ts if np.isfinite(self._prev_ts) else times[0])
+            back = np.flatnonzero(d < -self.JUMP_BACK_S)
+            ahead = np.flatnonzero(times > now)
+            if not back.size and not ahead.size:
+                break
+            if back.size and (not ahead.size or back[0] <= ahead[0]):
+                i = int(back[0])
+            else:  # the first step into the future
+                i = int(ahead[0])
+                big = np.flatnonzero(d[: i + 1] > step + self.JUMP_BACK_S)
+                i = int(big[-1]) if big.size else i
+            before = times[i - 1] if i > 0 else self._prev_ts
+            if not np.isfinite(before):
+                before = now - self.JUMP_AHEAD_S - step
+            jump = float(times[i] - (before + step))
+            times[i:] -= jump
+            self._shift -= jump
+            self._jumped = True
+            self.events.append(
+                f"warning: stream {self.info.name!r}: publisher clock jumped by {jump:+.2f} s: "
+                f"timestamps re-based, stream held for {self.hold_s:g} s"
+            )
+        keep = np.diff(times, prepend=self._prev_ts) > 0
+        keep &= times <= now
+        if not keep.all():
+            self._dropped += int(keep.size - np.count_nonzero(keep))
+            return block[:, keep], times[keep]
+        return block, times
+
+    def _check_rate(self, t: float) -> None:
+        """Compare the delivered sample rate (by the receiving clock) with the declared one.
+
+        Over windows of ``rate_window_s`` of wall time without an outage; more than 10 %
+        off is an event, and the stream is held until a window is within 10 % again.
+        """
+        if self.info.fs <= 0 or self._dest is None:
+            return
+        wall = pylsl.local_clock()
+        if self.stale or self._rate_from is None:
+            self._rate_from = (wall, self.n_received) if not self.stale else None
+            return
+        wall0, n0 = self._rate_from
+        if wall - wall0 < self.rate_window_s:
+            return
+        measured = (self.n_received - n0) / (wall - wall0)
+        self._rate_from = (wall, self.n_received)
+        if self._dropped:  # reported once a window, not every tick
+            self.events.append(
+                f"warning: stream {self.info.name!r}: {self._dropped} sample(s) out of time "
+                f"order dropped in {wall - wall0:.0f} s"
+            )
+            self._dropped = 0
+        bad = abs(measured / self.info.fs - 1.0) > 0.10
+        if bad and not self._rate_bad:
+            self.events.append(
+                f"warning: implausible sampling rate: stream {self.info.name!r} declares "
+                f"{self.info.fs:g} Hz but delivers {measured:.1f} Hz: held, its samples "
+                "are not used"
+            )
+        elif self._rate_bad and not bad:
+            self.events.append(
+                f"info: stream {self.info.name!r} delivers its declared {self.info.fs:g} Hz "
+                "again: used again"
+            )
+        self._rate_bad = bad
 
     def pull(self, t: float) -> Chunk:
         """Return every sample received since the last call (non-blocking).
@@ -330,15 +464,27 @@ class LslSource:
             if self._inlet is not None:
                 self._inlet.close_stream()
             self._inlet, self._fresh = self._fresh, None
+            self._shift = 0.0  # a new publisher: its own clock
+            self._rate_from = None
         if self.error is not None:
             self.events.append(self.error)
             self.error = None
+        while self._notes:
+            self.events.append(self._notes.popleft())
         labels: list[str] = []
         while self._inlet is not None:
             try:
                 if self._pull_once(self._inlet, labels) < self._max:
                     break
             except LostError:
+                self._inlet = None
+                self._start_reconnect()
+            except Exception as e:  # whatever the stream sends, never into the session loop
+                self.events.append(
+                    f"warning: stream {self.info.name!r}: unreadable ({type(e).__name__}: "
+                    f"{e}); closed, looking for it again"
+                )
+                self._inlet.close_stream()
                 self._inlet = None
                 self._start_reconnect()
         if self.last_sample_t is None:
@@ -357,9 +503,13 @@ class LslSource:
                 f"stream {self.info.name!r} stale: no samples for {self.stale_after_s:g} s"
             )
             self._start_reconnect()
+        self._check_rate(t)
+        if self._jumped:
+            self._jumped = False
+            self._hold_until = t + self.hold_s
         data, times = self._reader.read_new()
-        if times.size == 0:
-            return empty_chunk(self.info)
+        if times.size == 0 or t < self._hold_until or self._rate_bad:
+            return empty_chunk(self.info)  # held: the modality goes stale, confidence falls
         return Chunk(self.info, data, times, labels=tuple(labels))
 
     def drain_events(self) -> list[str]:

@@ -255,8 +255,14 @@ def check_live_outputs(cfg: SessionConfig) -> None:
         )
         if not found:
             names = ", ".join(f"{idx}: {name!r}" for idx, name in devices) or "none"
-            what = "is the default" if dev is None else f"matches {dev!r}"
-            raise ConfigError(f"audio.device: no audio output device {what}; available: {names}")
+            if dev is None:
+                raise ConfigError(
+                    f"audio.device: this system has no default audio output (available: "
+                    f"{names}); name one in audio.device, or run with --no-audio to run silent"
+                )
+            raise ConfigError(
+                f"audio.device: no audio output device matches {dev!r}; available: {names}"
+            )
 
 
 def open_live_outputs(

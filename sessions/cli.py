@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 from types import ModuleType
+from typing import NoReturn
 
 from attune.sessions.commands import COMMANDS
 from attune.sessions.commands._common import CliError
@@ -41,13 +42,20 @@ class _VersionAction(argparse.Action):
         parser.exit()
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (``attune CMD: argument --x: ...``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102 - argparse's hook
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of ``attune``.
 
     The parsed namespace holds ``command`` (the command as typed) and ``func`` (its
     module's ``run``).
     """
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="attune",
         description="Attune: a real-time adaptive music therapy engine. Biosignals (HRV, EEG) "
         "in, affect-driven generative music out, within safety limits.",

@@ -415,12 +415,20 @@ class SessionConfig(_Model):
         max_length=16,
         description="LSL streams of a live session; the first of each kind is used",
     )
-    lsl_outlets: bool = Field(True, description="publish state, music and markers over LSL")
+    lsl_outlets: bool = Field(
+        False,
+        description="publish state, music and markers over LSL (opt-in; attune run --lsl-out)",
+    )
     output_dir: Path | None = Field(
         None,
         strict=False,
         description="where the session folder goes; unset: the data home's sessions/ "
         "(attune.sessions.home: ATTUNE_HOME, the settings file, or the platform data dir)",
+    )
+    record_paths: bool = Field(
+        False,
+        description="keep absolute file paths (the replayed file, output_dir) in the record "
+        "and report; off: file and folder names only (--record-paths)",
     )
     render_audio: bool = Field(True, description="render the music to session.wav (offline)")
     sample_rate_hz: int = Field(
@@ -542,8 +550,21 @@ def validate_config(raw: dict, *, source: str = "config") -> SessionConfig:
         raise ConfigError(f"{source}: nested too deeply") from None
 
 
-def dump_config(cfg: SessionConfig) -> str:
-    """Return the config as TOML text (what a session folder keeps as ``config.toml``)."""
+def dump_config(cfg: SessionConfig, *, in_record: bool = False) -> str:
+    """Return the config as TOML text (what a session folder keeps as ``config.toml``).
+
+    ``in_record``: the copy a session's record keeps; unless ``record_paths``, an absolute
+    ``output_dir`` is kept as its folder name only, so the record names no user's home or
+    disk layout.
+    """
     import tomli_w
 
-    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))
+    data = cfg.model_dump(mode="json", exclude_none=True)
+    if (
+        in_record
+        and not cfg.record_paths
+        and cfg.output_dir is not None
+        and cfg.output_dir.is_absolute()
+    ):
+        data["output_dir"] = cfg.output_dir.name or "."
+    return tomli_w.dumps(data)

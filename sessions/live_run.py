@@ -68,6 +68,17 @@ def open_streams(cfg: SessionConfig, *, resolve_timeout_s: float = 5.0) -> list[
     ]
 
 
+def state_outlets(cfg: SessionConfig) -> StateOutlets | None:
+    """Attune's own LSL outlets when the session opts in (``lsl_outlets``), else None.
+
+    Off by default: the live estimate is personal data, and LSL announces every outlet to
+    the whole local network.
+    """
+    if not cfg.lsl_outlets:
+        return None
+    return StateOutlets(prefix=cfg.name, tick_s=cfg.tick_s, source_id=f"attune-{cfg.name}")
+
+
 def run_live(
     cfg: SessionConfig,
     *,
@@ -104,11 +115,7 @@ def run_live(
     """
     check_live_outputs(cfg)
     sources = open_streams(cfg, resolve_timeout_s=resolve_timeout_s)
-    outlets = (
-        StateOutlets(prefix=cfg.name, tick_s=cfg.tick_s, source_id=f"attune-{cfg.name}")
-        if cfg.lsl_outlets
-        else None
-    )
+    outlets = state_outlets(cfg)
     seconds = cfg.phases.total_s if duration_s is None else duration_s
     try:
         return run_session(

@@ -137,6 +137,18 @@ def _describe(s: RecordedStream) -> str:
     )
 
 
+def shown_path(path: str | Path, record_paths: bool) -> str:
+    """How the record names a replayed file: its name, or its path with ``record_paths``."""
+    return str(path) if record_paths else Path(str(path)).name
+
+
+def _hide_path(text: str, path: str | Path, shown: str) -> str:
+    """Replace the file's path (as given and absolute) in ``text`` by ``shown``."""
+    for p in sorted({str(path), str(Path(str(path)).resolve())}, key=len, reverse=True):
+        text = text.replace(p, shown)
+    return text
+
+
 def participant_of(rec: Recording, given: str | None = None) -> str:
     """Return the pseudonym a replay is filed under: given, the file's own, or its name.
 
@@ -264,15 +276,16 @@ def replay_recording(
         ph = ph.model_copy(update={"maintain_s": ph.maintain_s + duration - ph.total_s})
         cfg = cfg.model_copy(update={"phases": ph})
     n_ticks = int(np.ceil(duration / cfg.tick_s)) + 1
+    shown = shown_path(rec.path, cfg.record_paths)
     out = run_session(
         cfg,
         mode="replay",
         sources=sources,
         clock=VirtualClock(tick_s=cfg.tick_s),
         n_ticks=n_ticks,
-        notes=[f"replay of {rec.path}"]
+        notes=[f"replay of {shown}"]
         + [f"stream: {_describe(s)}" for s in streams]
-        + [f"reader: {w}" for w in rec.warnings],
+        + [f"reader: {_hide_path(w, rec.path, shown)}" for w in rec.warnings],
         progress=progress,
     )
     folder = out.folder

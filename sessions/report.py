@@ -102,6 +102,7 @@ _STATUS_TEXT = {
     "crashed": "Crashed: the process recording this session died before closing it. "
     "This report covers the recorded part (saved up to about one second before the "
     "crash).",
+    "failed": "Failed: an error stopped the session.",
     "running": "Still running (or its process is on another computer): this report covers "
     "the part recorded so far.",
 }
@@ -1091,7 +1092,7 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: now
 table.meta th { background: none; color: #5a5a5a; font-weight: normal; padding-left: 0; }
 .status { padding: 10px 14px; border-radius: 6px; margin: 12px 0 4px; font-weight: 600; }
 .status.ok { background: #e5f4e8; border-left: 6px solid #2e9e44; }
-.status.bad { background: #fdecea; border-left: 6px solid #c0392b; }
+.status.bad { background: #fdecea; border-left: 6px solid #c0392b; color: #a61b0f; }
 .status.warn { background: #fff4e0; border-left: 6px solid #e67e22; }
 figure { margin: 18px 0 26px; }
 figure img { width: 100%; height: auto; display: block; border: 1px solid #e3e6ea; }
@@ -1185,6 +1186,10 @@ def _render_html(
     ]
     cls = {"ended": "ok", "running": "warn"}.get(status, "bad")
     status_text = _STATUS_TEXT.get(status, f"Status {status!r}.")
+    if status == "failed":
+        why = next((x for _, x in data.events if x.startswith("session failed: ")), None)
+        if why is not None:
+            status_text = f"Failed: {why.removeprefix('session failed: ')}."
     if status != "ended":
         status_text += f" Recorded: 0:00 to {mmss(dur)}{planned}."
     out.append(f'<div class="status {cls}" id="status">Status: {e(status)}. {e(status_text)}</div>')

@@ -8,6 +8,7 @@ closes everything even when interrupted, so nothing recorded is lost.
 
 from __future__ import annotations
 
+import shutil
 import signal
 import threading
 import time
@@ -35,6 +36,7 @@ from attune.sessions.record import SessionRecord, new_session_dir, private_file,
 from attune.sessions.sealed import seal_folder
 from attune.sessions.selfreport import intake_report
 from attune.sessions.selfreport import row as selfreport_row
+from attune.sessions.store import StoreError
 from attune.sessions.therapist import CommandSource, TherapistChannel
 from attune.synthesis.midi import MidiRecorder
 from attune.synthesis.params import MusicParams
@@ -46,6 +48,28 @@ if TYPE_CHECKING:
 
 #: The synth's control ramp, seconds: a fade reaching 0 is silent this much later.
 SYNTH_RAMP_S = 1.0
+#: Free space below which a session stops (bytes): before its audio or record is lost.
+MIN_FREE_BYTES = 64 * 2**20
+
+
+def disk_free(folder: Path) -> int:
+    """Free bytes on the file system holding ``folder``."""
+    return shutil.disk_usage(folder).free
+
+
+def check_disk(folder: Path) -> None:
+    """Raise :class:`StoreError` (one line) when the session's disk is almost full.
+
+    The audio renderer cannot report a full disk (its writes just stop) and the store
+    loses its last second, so the session is stopped while there is still room to close
+    both cleanly.
+    """
+    free = disk_free(folder)
+    if free < MIN_FREE_BYTES:
+        raise StoreError(
+            f"{folder}: disk full ({free / 2**20:.0f} MB free, fewer than "
+            f"{MIN_FREE_BYTES / 2**20:.0f} MB): the session was stopped; its record is intact"
+        )
 
 
 @contextmanager
@@ -296,7 +320,7 @@ class SessionRun:
             out_dir = sessions_dir()
         seed = cfg.seed if spec.mode == "simulate" else None  # a recording has no seed
         self.folder = new_session_dir(out_dir, cfg.name, cfg.participant, seed=seed)
-        config_toml = dump_config(cfg)
+        config_toml = dump_config(cfg, in_record=True)
         if not encryption_on():  # encrypted: the config is kept only inside the store
             with private_open(self.folder / "config.toml") as f:
                 f.write(config_toml)
@@ -424,6 +448,8 @@ class SessionRun:
                 self.trace.add(i, r, values)
                 if spec.progress is not None and i % every == 0:
                     spec.progress(i / spec.n_ticks)
+                if i % (4 * every) == 0:  # every 4 s of session time
+                    check_disk(self.folder)
                 if controller.ending:
                     silent = silent + 1 if r.decision.params.fade <= 0.0 else 0
                     if silent >= silent_needed:
@@ -524,6 +550,10 @@ class SessionRun:
         }
         if cfg.render_audio:
             files["audio"] = str(folder / "session.wav")
+            if self.spec.mode == "live" and (folder / "session.wav").exists():
+                from attune.sessions.audio_files import to_flac
+
+                files["audio"] = str(to_flac(folder / "session.wav"))  # lossless, ~half
         if seal_folder(folder):  # encrypted: moved into the store
             files = {
                 k: v if k == "store" else f"{v} (sealed in the store)" for k, v in files.items()

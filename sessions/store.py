@@ -265,18 +265,35 @@ class SessionStore:
         self._notes.append((float(t_s), author, str(text)[:MAX_ANNOTATION_CHARS], now_utc()))
 
     def commit(self) -> None:
-        """Write the buffered rows in one transaction."""
-        with self._con:
-            if self._ticks:
-                self._con.executemany(self._tick_sql, self._ticks)
-            if self._beats:
-                self._con.executemany("INSERT INTO beats VALUES (?, ?, ?)", self._beats)
-            if self._events:
-                self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
-            for sql, row in self._rows:
-                self._con.execute(sql, row)
-            if self._notes:
-                self._con.executemany("INSERT INTO annotations VALUES (?, ?, ?, ?)", self._notes)
+        """Write the buffered rows in one transaction.
+
+        Raises
+        ------
+        StoreError
+            One line when the disk is full (or the file may grow no more): the
+            transaction is rolled back, so the store keeps every earlier commit.
+        """
+        try:
+            with self._con:
+                if self._ticks:
+                    self._con.executemany(self._tick_sql, self._ticks)
+                if self._beats:
+                    self._con.executemany("INSERT INTO beats VALUES (?, ?, ?)", self._beats)
+                if self._events:
+                    self._con.executemany("INSERT INTO events VALUES (?, ?)", self._events)
+                for sql, row in self._rows:
+                    self._con.execute(sql, row)
+                if self._notes:
+                    self._con.executemany(
+                        "INSERT INTO annotations VALUES (?, ?, ?, ?)", self._notes
+                    )
+        except db_errors() as e:
+            for buf in (self._ticks, self._beats, self._events, self._rows, self._notes):
+                buf.clear()  # lost: at most the last second
+            raise StoreError(
+                f"{self.path}: cannot write ({e}): disk full or file size limit reached; "
+                "the session was stopped, its store keeps what was saved before"
+            ) from None
         self._ticks.clear()
         self._notes.clear()
         self._beats.clear()
@@ -292,12 +309,32 @@ class SessionStore:
             )
 
     def close(self, *, status: str = "ended") -> None:
-        """Commit what is buffered, mark the session ``status`` and close the database."""
-        self.commit()
+        """Commit what is buffered, mark the session ``status`` and close the database.
+
+        With the disk full, the buffered rows are dropped and the status is still
+        written (after moving the write-ahead log into the database, which frees it).
+        """
+        try:
+            self.commit()
+        except StoreError:
+            status = "failed"
+        try:
+            self._mark(status)
+        except db_errors():
+            try:
+                self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                self._mark(status)
+            except db_errors():
+                pass  # left "running": listed as crashed once this process is gone
+        try:
+            self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except db_errors():
+            pass
+        self._con.close()
+
+    def _mark(self, status: str) -> None:
         with self._con:
             self._con.execute("UPDATE sessions SET ended_utc = ?, status = ?", (now_utc(), status))
-        self._con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        self._con.close()
 
 
 def store_path(folder: Path | str) -> Path:
@@ -430,6 +467,11 @@ def _meta(con: sqlite3.Connection) -> dict:
     row = con.execute("SELECT * FROM sessions").fetchone()
     meta = dict(zip(_columns(con, "sessions"), row or (), strict=False))
     meta["status"] = session_status(meta)
+    if meta["status"] == "crashed":  # its WAV header was never finished: repair it
+        from attune.sessions.audio_files import repair_session_audio
+
+        folder = Path(con.execute("PRAGMA database_list").fetchone()[2]).parent
+        meta["audio_repaired"] = repair_session_audio(folder)
     return meta
 
 
@@ -564,6 +606,13 @@ def session_info(folder: Path | str) -> SessionInfo:
         meta = _meta(con)
         n, t_max = con.execute("SELECT COUNT(*), MAX(t_s) FROM ticks").fetchone()
         counts = [con.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES]
+        if meta.get("status") == "failed":  # why, from its last event
+            row = con.execute(
+                "SELECT event FROM events WHERE event LIKE 'session failed: %' "
+                "ORDER BY rowid DESC LIMIT 1"
+            ).fetchone()
+            if row is not None:
+                meta["failure"] = str(row[0]).removeprefix("session failed: ")
     finally:
         con.close()
     tick_s = meta.get("tick_s") or 0.0

@@ -195,6 +195,7 @@ def test_live_session_publishes_its_state_tick_by_tick(tmp_path):
             "name": name,
             "output_dir": str(tmp_path),
             "render_audio": False,
+            "lsl_outlets": True,  # opt-in (off by default)
             "phases": {"baseline_s": 2.0, "match_s": 8.0, "transition_s": 0, "maintain_s": 0},
             "streams": [{"kind": "eeg", "source_id": sid}],
         }

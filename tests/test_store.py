@@ -221,7 +221,9 @@ def test_report_refuses_a_planted_symlink(session, tmp_path, capsys):
 
 @pytest.mark.parametrize("t_s", ["nan", "inf", "-1"])
 def test_annotate_refuses_a_time_that_is_not_a_time(session, t_s, capsys):
-    assert main(["annotate", str(session.folder), "note", "--t-s", t_s]) == 2
+    with pytest.raises(SystemExit) as e:  # refused by the argparse type, one line
+        main(["annotate", str(session.folder), "note", "--t-s", t_s])
+    assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--t-s" in err[0]
     assert main(["report", str(session.folder)]) == 0  # the store is untouched

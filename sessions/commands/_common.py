@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,43 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+def cli_number(
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    lo_open: bool = False,
+    integer: bool = False,
+) -> Callable[[str], float]:
+    """Return the argparse ``type`` of a number flag: finite, in ``[lo, hi]``, else exit 2.
+
+    Every number flag of every command uses it, so ``nan``, ``inf``, ``1e999`` and values
+    out of range are refused by argparse with one line naming the flag (exit code 2)
+    before a command runs. ``lo_open`` excludes ``lo`` itself (``> lo``); ``integer``
+    accepts whole numbers only and returns an ``int``. The bounds are kept on the
+    returned function as ``lo``, ``hi``, ``lo_open`` and ``integer`` (the tests read them).
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = int(text, 10) if integer else float(text)
+        except (ValueError, OverflowError):
+            what = "a whole number" if integer else "a number"
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+        if lo is not None and (value <= lo if lo_open else value < lo):
+            raise argparse.ArgumentTypeError(
+                f"must be {'>' if lo_open else '>='} {lo:g}, got {text}"
+            )
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"must be at most {hi:g}, got {text}")
+        return value
+
+    parse.__name__ = "number"  # argparse names the type in its message
+    parse.lo, parse.hi, parse.lo_open, parse.integer = lo, hi, lo_open, integer  # type: ignore[attr-defined]
+    return parse
+
+
 def check_seconds(flag: str, value: float | None, *, most: float | None = None) -> None:
     """Raise :class:`CliError` naming ``flag`` unless ``value`` is None or in (0, most]."""
     if value is None:
@@ -34,6 +72,14 @@ def check_seconds(flag: str, value: float | None, *, most: float | None = None) 
         raise CliError(f"{flag} must be > 0 seconds, got {value:g}")
     if most is not None and value > most:
         raise CliError(f"{flag} must be at most {most:g} seconds, got {value:g}")
+
+
+#: Session seeds: whole numbers 0 .. 2**32 - 1 (as the config's ``seed``).
+SEED = cli_number(lo=0, hi=2**32 - 1, integer=True)
+#: ``--fs`` of recordings that do not store their rate, Hz (the readers' own range).
+FS_HZ = cli_number(lo=1.0, hi=100_000.0)
+#: ``--duration-s`` of a session: more than 0, at most a day.
+SESSION_SECONDS = cli_number(lo=0, lo_open=True, hi=MAX_SESSION_S)
 
 
 def progress_bar(label: str) -> Callable[[float], None]:
@@ -72,6 +118,8 @@ def load_session_config(args: argparse.Namespace) -> SessionConfig:
     if getattr(args, "client", None) is not None:
         changes["participant"] = use_client(args.client)
     changes.update(audio_changes(cfg, args.audio))
+    if getattr(args, "record_paths", False):
+        changes["record_paths"] = True
     if args.no_control:
         changes["control"] = cfg.control.model_copy(update={"enabled": False})
     return cfg.model_copy(update=changes) if changes else cfg

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 
 from attune.sessions.commands._common import (
+    MAX_SESSION_S,
     add_dir_argument,
     add_session_argument,
+    cli_number,
     session_folder,
 )
 
@@ -23,7 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_session_argument(an)
     an.add_argument("text", metavar="TEXT", nargs="+", help="the note (pseudonyms only)")
-    an.add_argument("--t-s", type=float, help="session time of the note, seconds")
+    an.add_argument(
+        "--t-s", type=cli_number(lo=0, hi=MAX_SESSION_S), help="session time of the note, seconds"
+    )
     an.add_argument("--author", default="", help="who wrote it (role or initials)")
     add_dir_argument(an)
     return an

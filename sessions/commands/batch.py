@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from attune.sessions.commands._common import load_session_config
+from attune.sessions.commands._common import FS_HZ, SEED, cli_number, load_session_config
 from attune.sessions.commands.streams import KINDS
 
 if TYPE_CHECKING:
@@ -36,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     b.add_argument("paths", metavar="PATH", nargs="+", help="file, folder, glob or BIDS root")
     b.add_argument("--out", type=Path, default=BATCH_DIR, help=f"output folder ({BATCH_DIR})")
     b.add_argument("--config", type=Path, help="session file (TOML) for the engine")
-    b.add_argument("--seed", type=int, help="override the session seed")
-    b.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
+    b.add_argument("--seed", type=SEED, help="override the session seed")
+    b.add_argument("--fs", type=FS_HZ, help="sampling rate in Hz, for files that do not store it")
     b.add_argument("--kind", choices=KINDS, help="kind of the chosen data")
     b.add_argument(
         "--column", action="append", help="column or channel to use (repeat or comma-separate)"
@@ -53,7 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     b.add_argument("--audio", action="store_true", help="also render each session's music to WAV")
     b.add_argument(
-        "--workers", type=int, help="worker processes of the local cluster (default: every core)"
+        "--workers",
+        type=cli_number(lo=1, hi=1024, integer=True),
+        help="worker processes of the local cluster (default: every core)",
     )
     b.add_argument(
         "--scheduler",

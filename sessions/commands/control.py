@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from attune.sessions.commands._common import cli_number
+
 NAME = "control"
 
 
@@ -26,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--timeout-s",
         "--timeout",
         dest="timeout",
-        type=float,
+        type=cli_number(lo=0, lo_open=True, hi=3600),
         default=5.0,
         metavar="S",
         help="seconds to wait for a reply (5)",

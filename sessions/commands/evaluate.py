@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from attune.sessions.commands._common import CliError
+from attune.sessions.commands._common import SEED, CliError, cli_number
 
 NAME = "evaluate"
 
@@ -23,17 +23,30 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "alarms raised (true and false); the estimator's correlation with the truth; "
         "envelope violations on every tick. Exit status 1 if any tick broke the envelope.",
     )
-    ev.add_argument("--listeners", type=int, default=50, help="population size (50)")
-    ev.add_argument("--seed", type=int, default=0, help="population seed (0)")
     ev.add_argument(
         "--split",
         choices=("tuning", "heldout"),
         default="heldout",
         help="listener seed space: tune on 'tuning', report on 'heldout' (default)",
     )
-    ev.add_argument("--jobs", type=int, default=None, help="worker processes (default: all CPUs)")
     ev.add_argument(
-        "--goal-delta", type=float, default=-0.5, help="goal relative to the start (-0.5)"
+        "--listeners",
+        type=cli_number(lo=1, hi=100_000, integer=True),
+        default=50,
+        help="population size (50)",
+    )
+    ev.add_argument("--seed", type=SEED, default=0, help="population seed (0)")
+    ev.add_argument(
+        "--jobs",
+        type=cli_number(lo=1, hi=1024, integer=True),
+        default=None,
+        help="worker processes (default: all CPUs)",
+    )
+    ev.add_argument(
+        "--goal-delta",
+        type=cli_number(lo=-2, hi=2),
+        default=-0.5,
+        help="goal relative to the start (-0.5)",
     )
     ev.add_argument("--json", type=Path, help="also write the full report as JSON")
     ev.add_argument("--markdown", type=Path, help="also write the tables as markdown")

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from attune.sessions.commands._common import SEED, cli_number
+
 NAME = "render-examples"
 
 
@@ -23,14 +25,17 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--duration-s",
         "--duration",
         dest="duration",
-        type=float,
+        type=cli_number(lo=0, lo_open=True, hi=3600),
         default=20.0,
         metavar="S",
         help="seconds per example (20)",
     )
-    r.add_argument("--seed", type=int, default=1, help="composer seed (1)")
+    r.add_argument("--seed", type=SEED, default=1, help="composer seed (1)")
     r.add_argument(
-        "--breathing-hz", type=float, default=0.0, help="resonance-breathing swells, Hz (0 = off)"
+        "--breathing-hz",
+        type=cli_number(lo=0, hi=1),
+        default=0.0,
+        help="resonance-breathing swells, Hz (0 = off)",
     )
     r.add_argument(
         "--palette", choices=("piano", "ambient"), default="piano", help="instruments (piano)"

@@ -7,6 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from attune.sessions.commands._common import (
+    FS_HZ,
+    SEED,
+    SESSION_SECONDS,
     CliError,
     add_audio_flag,
     add_client_flag,
@@ -14,6 +17,7 @@ from attune.sessions.commands._common import (
     add_report_flag,
     apply_intake_flag,
     check_seconds,
+    cli_number,
     load_session_config,
     progress_bar,
     write_report,
@@ -47,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="FILE is a session folder: replay the raw signals it kept, under its own "
         "configuration (the default when FILE holds a session.db)",
     )
-    rp.add_argument("--fs", type=float, help="sampling rate in Hz, for files that do not store it")
+    rp.add_argument("--fs", type=FS_HZ, help="sampling rate in Hz, for files that do not store it")
     rp.add_argument("--kind", choices=KINDS, help="kind of the chosen data")
     rp.add_argument(
         "--column", action="append", help="column or channel to use (repeat or comma-separate)"
@@ -56,14 +60,19 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rp.add_argument("--stream", action="append", help="stream name to use (repeatable)")
     rp.add_argument("--channels", help="comma-separated channel labels to keep")
     rp.add_argument("--lsl", action="store_true", help="publish as LSL outlets in real time")
-    rp.add_argument("--speed", type=float, default=1.0, help="with --lsl: speed factor (1.0)")
+    rp.add_argument(
+        "--speed",
+        type=cli_number(lo=0, lo_open=True, hi=1000),
+        default=1.0,
+        help="with --lsl: speed factor (1.0)",
+    )
     rp.add_argument("--loop", action="store_true", help="with --lsl: start over at the end")
     rp.add_argument("--config", type=Path, help="session file (TOML) for the engine")
-    rp.add_argument("--seed", type=int, help="override the session seed")
+    rp.add_argument("--seed", type=SEED, help="override the session seed")
     rp.add_argument("--out", type=Path, help="output directory for session folders")
     rp.add_argument(
         "--duration-s",
-        type=float,
+        type=SESSION_SECONDS,
         metavar="S",
         help="replay only the first S seconds of the recording (default: all of it)",
     )
@@ -77,6 +86,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_audio_flag(rp, default=False, what="also render the music to session.wav (default: off)")
     add_report_flag(rp)
     add_client_flag(rp)
+    rp.add_argument(
+        "--record-paths",
+        action="store_true",
+        help="keep the file's full path in the record and report (default: its name only)",
+    )
     rp.set_defaults(no_control=False)
     return rp
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
     MAX_SESSION_S,
+    SESSION_SECONDS,
     CliError,
     add_audio_flag,
     add_carry_flag,
@@ -17,11 +19,15 @@ from attune.sessions.commands._common import (
     audio_changes,
     carry_from,
     check_seconds,
+    cli_number,
     progress_bar,
     silence_alsa_errors,
     use_client,
     write_report,
 )
+
+if TYPE_CHECKING:
+    from attune.sessions.config import SessionConfig
 
 NAME = "run"
 
@@ -38,7 +44,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     rn.add_argument("config", metavar="CONFIG", type=Path, help="session file (TOML)")
     rn.add_argument(
         "--duration-s",
-        type=float,
+        type=SESSION_SECONDS,
         metavar="S",
         help="stop the session after S seconds (default: the protocol's length)",
     )
@@ -57,8 +63,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_console_flag(rn, what="default: on")
     add_carry_flag(rn)
     rn.add_argument(
+        "--lsl-out",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="publish the live state, music and markers as LSL outlets on the local network "
+        "(default: as the session file's lsl_outlets says, off unless set)",
+    )
+    rn.add_argument(
         "--resolve-timeout-s",
-        type=float,
+        type=cli_number(lo=0, lo_open=True, hi=600),
         default=5.0,
         metavar="S",
         help="how long to look for each stream on the network before giving up (5)",
@@ -66,19 +79,35 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return rn
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run a live session on the LSL streams named in the session file."""
-    from attune.sensors.types import SensorError
+def live_config(args: argparse.Namespace) -> SessionConfig:
+    """Return the session file of ``args.config`` with ``--out``, ``--audio`` and ``--lsl-out``.
+
+    With no ``audio.device`` in the session file, a live session plays on the system's
+    default output; ``--no-audio`` is the explicit way to run silent.
+    """
     from attune.sessions.config import load_config
 
-    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
-    check_seconds("--resolve-timeout-s", args.resolve_timeout_s)
     cfg = load_config(args.config)
     if args.out is not None:
         cfg = cfg.model_copy(update={"output_dir": args.out})
     cfg = apply_intake_flag(args, cfg.model_copy(update=audio_changes(cfg, args.audio)))
     if args.client is not None:
         cfg = cfg.model_copy(update={"participant": use_client(args.client)})
+    if args.audio is not False and cfg.audio.device is None:
+        # a live session is heard: the system's default output unless --no-audio
+        cfg = cfg.model_copy(update={"audio": cfg.audio.model_copy(update={"device": "default"})})
+    if args.lsl_out is not None:
+        cfg = cfg.model_copy(update={"lsl_outlets": args.lsl_out})
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run a live session on the LSL streams named in the session file."""
+    from attune.sensors.types import SensorError
+
+    check_seconds("--duration-s", args.duration_s, most=MAX_SESSION_S)
+    check_seconds("--resolve-timeout-s", args.resolve_timeout_s)
+    cfg = live_config(args)
     from attune.sessions.live_run import run_live
 
     carry = carry_from(args)

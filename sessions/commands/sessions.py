@@ -16,8 +16,8 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="list recorded sessions",
         description="List the sessions recorded under DIR (default: the data home's "
         "sessions/, from any working directory): id, mode, pseudonym, start, length, "
-        "ticks, beats and status (ended, interrupted, running, or crashed when its process "
-        "is gone).",
+        "ticks, beats and status (ended, interrupted, failed with the error's class, running, "
+        "or crashed when its process is gone).",
     )
     ls.add_argument(
         "--dir", type=Path, default=None, help="session directory (default: the data home's)"
@@ -28,6 +28,14 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="only client C's sessions (its visits filed anywhere, and those under DIR)",
     )
     return ls
+
+
+def _status(meta: dict) -> str:
+    """Return the status column: ``failed (ExceptionClass)`` for a failed session."""
+    failure = meta.get("failure")
+    if meta["status"] == "failed" and failure:
+        return f"failed ({failure.split(':', 1)[0]})"
+    return str(meta["status"])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
                 f"{s.duration_s / 60:.1f} min",
                 str(s.n_ticks),
                 str(s.n_beats),
-                s.meta["status"],
+                _status(s.meta),
             )
             for s in found
         ]

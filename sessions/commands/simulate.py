@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 from attune.sessions.commands._common import (
     MAX_SESSION_S,
+    SEED,
+    SESSION_SECONDS,
     CliError,
     add_audio_flag,
     add_carry_flag,
@@ -33,11 +35,11 @@ HELP = "run a closed-loop session on the simulated listener"
 def add_session_flags(s: argparse.ArgumentParser) -> None:
     """Add the flags shared by ``simulate`` and ``demo``."""
     s.add_argument("--config", type=Path, help="session file (TOML); default: the demo session")
-    s.add_argument("--seed", type=int, help="override the session seed")
+    s.add_argument("--seed", type=SEED, help="override the session seed")
     s.add_argument("--out", type=Path, help="output directory for session folders")
     s.add_argument(
         "--duration-s",
-        type=float,
+        type=SESSION_SECONDS,
         metavar="S",
         help="fit the protocol to S seconds: the baseline keeps its length but takes at most "
         "a quarter of S, every later phase is scaled by one factor (e.g. a 60 s demo: 15 s "

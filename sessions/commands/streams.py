@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from attune.sessions.commands._common import cli_number
+
 NAME = "streams"
 #: Attune's stream kinds (kept here so ``--help`` needs no import).
 KINDS: tuple[str, ...] = ("eeg", "ecg", "ppg", "rr", "hr", "markers")
@@ -23,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--wait-s",
         "--wait",
         dest="wait",
-        type=float,
+        type=cli_number(lo=0, lo_open=True, hi=600),
         default=1.0,
         metavar="S",
         help="seconds to listen (1.0)",
