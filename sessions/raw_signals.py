@@ -22,6 +22,7 @@ again.
 
 from __future__ import annotations
 
+import os
 import tomllib
 import zlib
 from collections.abc import Callable, Sequence
@@ -87,7 +88,13 @@ class SignalTee:
     """
 
     def __init__(
-        self, source: Source, stream: int, store: SessionStore, *, block_s: float = BLOCK_S
+        self,
+        source: Source,
+        stream: int,
+        store: SessionStore,
+        *,
+        block_s: float = BLOCK_S,
+        record_paths: bool = False,
     ) -> None:
         self.source = source
         self.info: StreamInfo = source.info
@@ -97,8 +104,9 @@ class SignalTee:
         self._chunks: list[tuple[float, np.ndarray, np.ndarray]] = []
         self.n_samples = 0
         i = self.info
+        sid = i.source_id if record_paths else _without_path(i.source_id)
         store.signal_stream(
-            (stream, i.name, i.kind, float(i.fs), "\t".join(i.channels), i.units, i.source_id)
+            (stream, i.name, i.kind, float(i.fs), "\t".join(i.channels), i.units, sid)
         )
 
     def pull(self, t: float) -> Chunk:
@@ -142,9 +150,20 @@ class SignalTee:
         self.n_samples += int(ts.size)
 
 
-def tee_sources(sources: Sequence[Source], store: SessionStore) -> list[SignalTee]:
-    """Wrap each signal source (not markers) in a :class:`SignalTee` writing to ``store``."""
-    return [SignalTee(s, k, store) for k, s in enumerate(sources)]
+def _without_path(source_id: str) -> str:
+    """Return a file source's id (``/abs/path/file.csv#csv/ecg``) with its file name only."""
+    head, sep, tail = source_id.partition("#")
+    return os.path.basename(head) + sep + tail if os.path.isabs(head) else source_id
+
+
+def tee_sources(
+    sources: Sequence[Source], store: SessionStore, *, record_paths: bool = False
+) -> list[SignalTee]:
+    """Wrap each signal source (not markers) in a :class:`SignalTee` writing to ``store``.
+
+    A replayed file's path is kept as its name only unless ``record_paths``.
+    """
+    return [SignalTee(s, k, store, record_paths=record_paths) for k, s in enumerate(sources)]
 
 
 @dataclass(frozen=True)

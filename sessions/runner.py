@@ -347,7 +347,9 @@ class SessionRun:
         if intake is not None:
             self.record.store.selfreport(selfreport_row(intake))
         # the raw signals the engine steers on, kept in the store (exact replay)
-        self.tees = tee_sources(self.signals, self.record.store) if cfg.session.keep_signals else []
+        if cfg.session.keep_signals:
+            store = self.record.store
+            self.tees = tee_sources(self.signals, store, record_paths=cfg.record_paths)
 
     def open_outputs(self) -> None:
         """Start the WAV renderer (its own process) and, in real time, the live outputs."""

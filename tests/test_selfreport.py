@@ -161,8 +161,10 @@ def test_cli_files_before_and_after_and_the_report_shows_them(anchored, tmp_path
     assert (
         main(["selfreport", str(folder), "--when", "post", "--arousal", "3", "--valence", "6"]) == 0
     )
-    rc = main(["selfreport", str(folder), "--when", "post", "--arousal", "12", "--valence", "6"])
-    assert rc == 2 and "arousal must be a SAM rating from 1 to 9, got 12" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:  # off the scale: one argparse line, exit 2
+        main(["selfreport", str(folder), "--when", "post", "--arousal", "12", "--valence", "6"])
+    assert e.value.code == 2
+    assert "--arousal: SAM rating must be between 1 and 9, got 12" in capsys.readouterr().err
     with pytest.raises(SelfReportError, match="--when"):
         add_rating(folder, "later", 3, 3)
     sm = summarize(read_reports(folder))

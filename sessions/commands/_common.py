@@ -246,7 +246,7 @@ def silence_alsa_errors() -> None:
     lib.snd_lib_error_set_handler(_ALSA_QUIET)
 
 
-def _sam_rating(text: str) -> float:
+def sam_rating(text: str) -> float:
     """Parse one SAM rating (1..9) for ``--intake-sam``."""
     try:
         v = float(text)
@@ -263,7 +263,7 @@ def add_intake_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--intake-sam",
         nargs=2,
-        type=_sam_rating,
+        type=sam_rating,
         metavar=("AROUSAL", "VALENCE"),
         help="the listener's own rating at intake on the 9-point Self-Assessment Manikin "
         "(1 calm/unpleasant .. 9 excited/pleasant): the estimate starts there; without it "

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from attune.sessions.commands._common import (
     add_dir_argument,
     add_session_argument,
+    cli_number,
     session_folder,
 )
 
@@ -53,7 +54,12 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_session_argument(p)
     add_dir_argument(p)
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    p.add_argument(
+        "--port",
+        type=cli_number(lo=0, hi=65535, integer=True),
+        default=0,
+        help="port on 127.0.0.1 (default: any free)",
+    )
     p.add_argument("--open", action="store_true", help="open the page in the web browser")
     return p
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 
 from attune.sessions.commands._common import (
+    MAX_SESSION_S,
     CliError,
     add_dir_argument,
     add_session_argument,
+    cli_number,
+    sam_rating,
     session_folder,
 )
 
@@ -26,9 +29,15 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_session_argument(sr)
     sr.add_argument("--when", choices=("pre", "during", "post"), required=True, help="when")
-    sr.add_argument("--arousal", type=float, required=True, metavar="N", help="SAM arousal 1-9")
-    sr.add_argument("--valence", type=float, required=True, metavar="N", help="SAM valence 1-9")
-    sr.add_argument("--t-s", type=float, help="session time to file it at, seconds")
+    sr.add_argument(
+        "--arousal", type=sam_rating, required=True, metavar="N", help="SAM arousal 1-9"
+    )
+    sr.add_argument(
+        "--valence", type=sam_rating, required=True, metavar="N", help="SAM valence 1-9"
+    )
+    sr.add_argument(
+        "--t-s", type=cli_number(lo=0, hi=MAX_SESSION_S), help="session time to file it at, seconds"
+    )
     add_dir_argument(sr)
     return sr
 
