@@ -499,8 +499,9 @@ class LslSource:
             self.last_sample_t = t
         elif not self.stale and t - self.last_sample_t > self.stale_after_s:
             self.stale = True
-            self.events.append(
-                f"stream {self.info.name!r} stale: no samples for {self.stale_after_s:g} s"
+            self.events.append(  # an alarm for the therapist (console, report)
+                f"ALARM medium stale-sensor: stream {self.info.name!r} stale: no samples for "
+                f"{self.stale_after_s:g} s"
             )
             self._start_reconnect()
         self._check_rate(t)

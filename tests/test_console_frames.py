@@ -169,6 +169,15 @@ def test_alarms_are_raised_by_priority_and_acknowledged() -> None:
     assert f2["alarms"] == [] and f2["acked"] == ["stale-sensor"]
 
 
+def test_a_live_stream_going_stale_is_an_alarm_and_a_drop() -> None:
+    """The LSL inlet's stale alarm (tests/test_runner.py) raises the alarm and counts a drop."""
+    fb = FrameBuilder(SessionConfig())
+    text = "ALARM medium stale-sensor: stream 'ecg' stale: no samples for 5 s"
+    f = fb.frame({"t_s": 2.0, "phase": "match", "tempo_bpm": 80.0}, [text])
+    assert [a["code"] for a in f["alarms"]] == ["stale-sensor"]
+    assert fb.state.drops == {"ecg": 1}
+
+
 @pytest.mark.slow
 def test_level_check_measures_the_calm_clip_at_the_starting_loudness() -> None:
     from attune.sessions.build import starting_params

@@ -65,7 +65,8 @@ def test_live_inlet_is_told_the_start_and_its_events_are_recorded(tmp_path):
     assert src.session_t0 == clock.start
     assert src.n_received > 0
     events = [e for _, e in load_session(out.folder).events]
-    assert any("'ecg-test' stale: no samples for 0.5 s" in e for e in events), events
+    stale = "ALARM medium stale-sensor: stream 'ecg-test' stale: no samples for 0.5 s"
+    assert stale in events, events  # an alarm for the console and the report
 
 
 def test_session_run_steps_match_run_session(tmp_path):

@@ -151,6 +151,8 @@ class FrameBuilder:
                 }
                 st.alarms[m.group(2)] = alarm
                 raised.append(alarm)
+                if s := _STALE_RE.match(m.group(3)):  # a stale sensor is also a drop
+                    st.drops[s.group(1)] = st.drops.get(s.group(1), 0) + 1
             elif text.startswith("ack "):
                 code = text[4:].strip()
                 if code in st.alarms:
