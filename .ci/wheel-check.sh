@@ -23,11 +23,11 @@ attune="$tmp/venv/bin/attune"
 "$attune" --version
 "$attune" demo --no-audio --no-report --duration-s 60 --out "$tmp/sessions" >"$tmp/demo.log" 2>&1 \
     || { cat "$tmp/demo.log"; exit 1; }
-"$attune" bench --quick --out "$tmp/bench" >"$tmp/bench.log" 2>&1 \
+"$attune" bench --smoke --out "$tmp/bench" >"$tmp/bench.log" 2>&1 \
     || { cat "$tmp/bench.log"; exit 1; }
 if grep -h "LSLAPICFG" "$tmp/demo.log" "$tmp/bench.log"; then
     echo "wheel-check: liblsl could not find its configuration in the installed package" >&2
     exit 1
 fi
 tail -n 1 "$tmp/demo.log"
-echo "wheel-check: the installed wheel runs --version, demo and bench --quick from $tmp"
+echo "wheel-check: the installed wheel runs --version, demo and bench --smoke from $tmp"

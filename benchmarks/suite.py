@@ -249,6 +249,18 @@ QUICK = SuiteParams(
     render_seconds=30.0,
     startup_runs=3,
 )
+#: Seconds-long sizes that still run every stage: a check that an installation works
+#: (``attune bench --smoke``; the figures mean nothing).
+SMOKE = SuiteParams(
+    configs=((4, 256.0, 250.0),),
+    tick_seconds=70.0,
+    ref_every=8,
+    replay_hours=60.0 / 3600.0,
+    loopback_seconds=3.0,
+    loopback_config=0,
+    render_seconds=2.0,
+    startup_runs=1,
+)
 
 
 @dataclass
@@ -737,10 +749,16 @@ def write_outputs(res: SuiteResult, out_dir: Path) -> tuple[Path, Path]:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry (``python -m attune.benchmarks.suite``; ``attune bench`` calls it)."""
     ap = argparse.ArgumentParser(prog="attune bench", description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
+    size = ap.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes (seconds): checks that every stage runs; the figures mean nothing",
+    )
     ap.add_argument("--out", type=Path, default=Path("bench-results"), help="output directory")
     args = ap.parse_args(argv)
-    return run_and_report(quick=args.quick, out=args.out)
+    return run_and_report(quick=args.quick, out=args.out, params=SMOKE if args.smoke else None)
 
 
 def run_and_report(*, quick: bool, out: Path, params: SuiteParams | None = None) -> int:

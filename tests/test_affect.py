@@ -416,6 +416,7 @@ def test_eyes_closed_eeg_reads_calmer_than_eyes_open(tmp_path):
     assert closed < 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.xfail(
     strict=True,
     reason="open (issue 15 must-show 5): on the population simulator's listeners the error "

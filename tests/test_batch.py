@@ -212,6 +212,7 @@ def test_rerun_skips_everything(dataset, two_workers):
     assert res.files["csv"].read_bytes() == csv
 
 
+@pytest.mark.slow
 def test_changed_input_config_or_rerun_replays_again(tmp_path, cluster):
     ds = tmp_path / "ds"
     ds.mkdir()
@@ -260,6 +261,7 @@ def _cli(dataset, out):
     ]
 
 
+@pytest.mark.slow
 def test_killed_batch_restarts_without_duplicates(dataset, two_workers, cluster, tmp_path, capsys):
     out = tmp_path / "out"
     proc = subprocess.Popen(
@@ -455,6 +457,7 @@ def test_audio_is_rendered_on_a_worker(tmp_path, cluster):
     assert level[:2].max() < -80 and level[-3:].min() > -50  # silent baseline, then music
 
 
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal(dataset, two_workers):
     import pty
 

@@ -8,22 +8,11 @@ import math
 import subprocess
 import sys
 
-from attune.benchmarks.suite import SuiteParams, run_and_report, to_markdown
-
-TINY = SuiteParams(
-    configs=((4, 256.0, 250.0),),
-    tick_seconds=70.0,
-    ref_every=8,
-    replay_hours=60.0 / 3600.0,
-    loopback_seconds=3.0,
-    loopback_config=0,
-    render_seconds=2.0,
-    startup_runs=1,
-)
+from attune.benchmarks.suite import SMOKE, run_and_report, to_markdown
 
 
 def test_suite_writes_json_and_markdown(tmp_path, capsys):
-    assert run_and_report(quick=True, out=tmp_path, params=TINY) == 0
+    assert run_and_report(quick=True, out=tmp_path, params=SMOKE) == 0
     res = json.loads((tmp_path / "bench.json").read_text())
     md = (tmp_path / "bench.md").read_text()
     assert md in capsys.readouterr().out

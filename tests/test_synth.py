@@ -146,6 +146,7 @@ def test_parameter_sweep_renders_without_crash(tmp_path):
     assert peak_dbfs(x) <= -1.0
 
 
+@pytest.mark.slow
 def test_brightness_raises_spectral_centroid(tmp_path):
     """Must-show 2: the centroid rises monotonically over five brightness levels."""
     cents = []
@@ -199,6 +200,7 @@ def test_parameter_jumps_make_no_discontinuity(tmp_path):
     assert np.median(w[[4, 10, 16, 22]]) - np.median(w[[7, 13, 19]]) > 12.0
 
 
+@pytest.mark.slow
 def test_no_new_pyo_objects_over_ten_minutes(tmp_path):
     """Must-show 6: 600 s, parameters changing every tick: no pyo object created."""
     rng = np.random.default_rng(1)
@@ -211,6 +213,7 @@ def test_no_new_pyo_objects_over_ten_minutes(tmp_path):
     assert stats.n_notes > 1000
 
 
+@pytest.mark.slow
 def test_breathing_mode_swells_at_0p1_hz(tmp_path):
     """Resonance breathing: the level swells at 0.1 Hz (6 breaths/min), pacer on."""
     p = MusicParams(tempo_bpm=72, density=0.4)
@@ -378,7 +381,7 @@ def band_power(x: np.ndarray, sr: int, lo: float, hi: float) -> float:
     return float(pxx[(f >= lo) & (f <= hi)].sum())
 
 
-@pytest.mark.parametrize("palette", ["piano", "ambient"])
+@pytest.mark.parametrize("palette", ["piano", pytest.param("ambient", marks=pytest.mark.slow)])
 def test_melody_is_the_loudest_voice_in_its_register(tmp_path, palette):
     """Must-show 5: each voice rendered alone: the melody has the most power in its band."""
     p = params_for(0.0, 0.3)

@@ -19,7 +19,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "offline render speed, `attune --help` start-up and peak memory. Writes bench.json "
         "and bench.md and prints the table.",
     )
-    bn.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
+    size = bn.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
+    size.add_argument(
+        "--smoke",
+        action="store_true",
+        help="tiny sizes (seconds): checks that every stage runs; the figures mean nothing",
+    )
     bn.add_argument(
         "--out", type=Path, default=Path("bench-results"), help="output directory (bench-results)"
     )
@@ -28,6 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark suite; write JSON and Markdown, print the table."""
-    from attune.benchmarks.suite import run_and_report
+    from attune.benchmarks.suite import SMOKE, run_and_report
 
-    return run_and_report(quick=args.quick, out=args.out)
+    return run_and_report(quick=args.quick, out=args.out, params=SMOKE if args.smoke else None)
