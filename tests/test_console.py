@@ -273,7 +273,7 @@ def test_console_drives_a_realtime_session(tmp_path: Path, browser: object) -> N
     loud = tw[after & (db >= -60.0)]
     silent_at = (loud.max() + 0.05 if loud.size else t_press) - t_press
     print(f"emergency stop: silent (< -60 dBFS) {silent_at:.2f} s after the key press")
-    assert db[(tw >= t_press - 1.0) & (tw < t_press)].max() > -40.0  # music was playing
+    assert db[(tw >= t_press - 1.0) & (tw < t_press)].max() > -50.0  # playing (silent: < -60)
     assert silent_at <= 2.0
     # the page showed the synth's measured output: music, then silence
     playing = levels[levels[:, 0] < t_press, 1].max()
