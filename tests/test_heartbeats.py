@@ -105,7 +105,9 @@ def test_ecg_detector_robust_to_perturbations(kind):
 # ----------------------------------------------------------------------- PPG
 
 
-@pytest.mark.parametrize("which", ["biosppy_1000hz", "neurokit2_100hz"])
+@pytest.mark.parametrize(
+    "which", ["biosppy_1000hz", pytest.param("neurokit2_100hz", marks=pytest.mark.slow)]
+)
 def test_ppg_detector_matches_neurokit(which):
     nk = pytest.importorskip("neurokit2")
     if which == "biosppy_1000hz":

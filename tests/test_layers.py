@@ -46,13 +46,37 @@ def test_layer_contracts_are_kept():
         # sensors and synthesis are independent
         ("sensors", "ring.py", "import attune.synthesis.params", "Layers"),
         # the engine may not reach up into sessions
-        ("engine", "clocks.py", "import attune.sessions.store", "Layers"),
+        pytest.param(
+            "engine",
+            "clocks.py",
+            "import attune.sessions.store",
+            "Layers",
+            marks=pytest.mark.slow,
+        ),
         # only the bench command imports the benchmarks
-        ("synthesis", "params.py", "import attune.benchmarks.noisy_ecg", "Only the bench"),
+        pytest.param(
+            "synthesis",
+            "params.py",
+            "import attune.benchmarks.noisy_ecg",
+            "Only the bench",
+            marks=pytest.mark.slow,
+        ),
         # the engine never hears the simulated listener
         ("engine", "loop.py", "import attune.sensors.simulated_listener", "never hears"),
-        ("engine", "control_law.py", "import attune.sensors.listener_response", "never hears"),
-        ("engine", "affect.py", "import attune.sensors.listener_population", "never hears"),
+        pytest.param(
+            "engine",
+            "control_law.py",
+            "import attune.sensors.listener_response",
+            "never hears",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            "engine",
+            "affect.py",
+            "import attune.sensors.listener_population",
+            "never hears",
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_a_forbidden_import_breaks_a_contract(tmp_path, folder, module, line, broken):

@@ -8,9 +8,12 @@ import math
 import subprocess
 import sys
 
+import pytest
+
 from attune.benchmarks.suite import SMOKE, run_and_report, to_markdown
 
 
+@pytest.mark.slow  # `make test` runs `attune bench --smoke` from the built wheel
 def test_suite_writes_json_and_markdown(tmp_path, capsys):
     assert run_and_report(quick=True, out=tmp_path, params=SMOKE) == 0
     res = json.loads((tmp_path / "bench.json").read_text())

@@ -43,7 +43,15 @@ def render(path: Path, params, duration_s: float, *, seed: int = 0, **kw) -> Ren
     return r.close()
 
 
-@pytest.mark.parametrize("tempo", [60.0, 80.0, 100.0, 120.0])
+@pytest.mark.parametrize(
+    "tempo",
+    [
+        60.0,
+        pytest.param(80.0, marks=pytest.mark.slow),
+        100.0,
+        pytest.param(120.0, marks=pytest.mark.slow),
+    ],
+)
 def test_rendered_tempo_is_recovered(tmp_path, tempo):
     """Must-show 1: onset-based tempo of the audio within 3% of the request."""
     wav = tmp_path / "t.wav"
@@ -381,7 +389,13 @@ def band_power(x: np.ndarray, sr: int, lo: float, hi: float) -> float:
     return float(pxx[(f >= lo) & (f <= hi)].sum())
 
 
-@pytest.mark.parametrize("palette", ["piano", pytest.param("ambient", marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "palette",
+    [
+        "piano",
+        pytest.param("ambient", marks=pytest.mark.slow),
+    ],
+)
 def test_melody_is_the_loudest_voice_in_its_register(tmp_path, palette):
     """Must-show 5: each voice rendered alone: the melody has the most power in its band."""
     p = params_for(0.0, 0.3)
