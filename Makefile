@@ -26,7 +26,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff format --check engine sensors synthesis sessions tests benchmarks
 	$(BIN)/lint-imports --no-logo
 	$(BIN)/mypy
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 	.ci/wheel-check.sh
 
 test-slow: $(STAMP) browser
