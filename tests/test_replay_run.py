@@ -168,6 +168,7 @@ def test_replay_is_deterministic(tmp_path):
         np.testing.assert_array_equal(runs[0][c], runs[1][c], err_msg=c)
 
 
+@pytest.mark.slow
 def test_cli_replay_lsl_loop_publishes_the_file(tmp_path):
     import subprocess
     import sys

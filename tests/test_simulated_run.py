@@ -97,6 +97,7 @@ def test_same_seed_same_ticks(demo, demo_ticks, tmp_path):
         np.testing.assert_array_equal(ticks[c], demo_ticks[c], err_msg=c)
 
 
+@pytest.mark.slow
 def test_open_loop_does_not_get_there(demo, tmp_path):
     cfg = SessionConfig(output_dir=tmp_path, render_audio=False)
     cfg = cfg.model_copy(update={"control": cfg.control.model_copy(update={"enabled": False})})

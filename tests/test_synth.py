@@ -345,6 +345,7 @@ def test_dc_below_a_thousandth_in_every_second(grid, tmp_path):
     assert np.abs(window_means(x + 1.2e-3, sr)).min() > 1e-3
 
 
+@pytest.mark.slow
 def test_integrated_loudness_follows_loudness_db(tmp_path):
     """Must-show 2: LUFS against loudness_db over -40..-20 dB: slope 1 +- 0.1."""
     levels = np.array([-40.0, -35.0, -30.0, -25.0, -20.0])
