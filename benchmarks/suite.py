@@ -46,7 +46,6 @@ figures do not. Both are reported.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -747,18 +746,10 @@ def write_outputs(res: SuiteResult, out_dir: Path) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry (``python -m attune.benchmarks.suite``; ``attune bench`` calls it)."""
-    ap = argparse.ArgumentParser(prog="attune bench", description=__doc__.splitlines()[0])
-    size = ap.add_mutually_exclusive_group()
-    size.add_argument("--quick", action="store_true", help="reduced sizes (under 2 minutes)")
-    size.add_argument(
-        "--smoke",
-        action="store_true",
-        help="tiny sizes (seconds): checks that every stage runs; the figures mean nothing",
-    )
-    ap.add_argument("--out", type=Path, default=Path("bench-results"), help="output directory")
-    args = ap.parse_args(argv)
-    return run_and_report(quick=args.quick, out=args.out, params=SMOKE if args.smoke else None)
+    """Command-line entry (``python -m attune.benchmarks.suite``): ``attune bench`` itself."""
+    from attune.sessions.cli import main as attune_main
+
+    return attune_main(["bench", *(sys.argv[1:] if argv is None else argv)])
 
 
 def run_and_report(*, quick: bool, out: Path, params: SuiteParams | None = None) -> int:
