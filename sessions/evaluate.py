@@ -10,7 +10,12 @@ responders, non-responders ``none``, paradoxical) and runs each one, on the same
 * **ramp**: a scripted feed-forward ramp without feedback: the music goes from the
   intake state to ``goal - k_ramp (intake - goal)`` along the protocol's transition
   and stays there; the estimator is not consulted (the same protocol fades);
-* **frozen**: the neutral calm preset throughout (``control.enabled = false``).
+* **frozen**: the neutral calm preset throughout (``control.enabled = false``);
+* **oracle**: the closed loop fed the listener's true state instead of the estimator's
+  (shifted by the intake rating's error, so it agrees with the intake; confidence 1):
+  what a perfect sensor would give. The gap between ``oracle`` and ``closed`` is the
+  estimator's share; what ``oracle`` misses is the controller's and the population's
+  (a goal that the envelope's strongest music cannot reach).
 
 Splits
     Listener ``i`` of population ``seed`` in split ``s`` has the population's listener
@@ -75,7 +80,9 @@ SHOW_WRONG_WAY = 0.1
 NEUTRAL_TOL = 0.15
 #: The two listener seed spaces.
 SPLITS = ("tuning", "heldout")
-CONDITIONS = ("closed", "ramp", "frozen")
+CONDITIONS = ("closed", "ramp", "frozen", "oracle")
+#: Conditions that run the session's control law (the others are scripted).
+LOOP_CONDITIONS = frozenset({"closed", "oracle"})
 #: Classes in report order; the first three are responders.
 CLASSES = ("strong", "moderate", "weak", "none", "paradoxical")
 RESPONDERS = frozenset({"strong", "moderate", "weak"})
@@ -332,7 +339,8 @@ def eval_config(
 
     ``condition`` ``"ramp"`` sets the law to pure feedforward (no proportional or
     integral term, ``feedforward = ramp_gain``, no response learning); ``"frozen"`` (or
-    ``closed=False``) freezes the neutral calm preset.
+    ``closed=False``) freezes the neutral calm preset; ``"closed"`` and ``"oracle"``
+    keep the session's law.
     """
     from attune.sessions.config import SessionConfig
 
@@ -462,6 +470,29 @@ def check_run(decisions, envelope, dt: float) -> tuple[int, str]:
     return n, first
 
 
+class _TrueStateEstimator:
+    """The listener's true state as the estimate, with confidence 1 (the oracle condition).
+
+    ``offset`` is the intake rating's error (intake minus the true start), so the oracle
+    agrees with the intake the goal was set from. During the baseline it reports the
+    intake with confidence 0, as the real estimator does.
+    """
+
+    def __init__(self, listener, intake: float, offset: float, baseline_s: float) -> None:
+        self.listener = listener
+        self.intake = intake
+        self.offset = offset
+        self.baseline_s = baseline_s
+
+    def update(self, t: float, features, status, *, baseline: bool | None = None):
+        from attune.engine.affect import AffectEstimate
+
+        if (t < self.baseline_s) if baseline is None else baseline:
+            return AffectEstimate(self.intake, 0.0, 0.0, t)
+        a, v = self.listener.state_at(t)
+        return AffectEstimate(float(np.clip(a + self.offset, -1.0, 1.0)), float(v), 1.0, t)
+
+
 class _BlindEstimator:
     """An estimator that reports the intake rating, confidently (the ramp and frozen music).
 
@@ -507,7 +538,12 @@ def run_one(
         synths=[SilentBackend()],
         listeners=[sub.hear],
     )
-    if not closed:
+    if condition == "oracle":
+        offset = sub.goal - sub.true_goal  # intake - start: the two goals differ by it
+        engine.estimator = _TrueStateEstimator(  # type: ignore[assignment]
+            listener, sub.intake, offset, protocol.baseline_s
+        )
+    elif not closed:
         engine.estimator = _BlindEstimator(sub.intake, protocol.baseline_s)  # type: ignore[assignment]
     clock = VirtualClock(tick_s=cfg.tick_s)
     n = int(round(protocol.total_s / cfg.tick_s))

@@ -49,7 +49,7 @@ def test_listeners_are_seeded_split_and_goals_relative_to_their_start():
 
 
 def test_quick_population_via_cli(tmp_path, capsys):
-    """Two listeners, three conditions each, through the CLI (the 200-listener run is in the
+    """Two listeners, four conditions each, through the CLI (the 200-listener run is in the
     README)."""
     out = tmp_path / "report.json"
     md = tmp_path / "report.md"
@@ -64,12 +64,30 @@ def test_quick_population_via_cli(tmp_path, capsys):
     assert "Closed loop, alarms and stops" in md.read_text()
     report = json.loads(out.read_text())
     assert report["split"] == "tuning"
-    assert len(report["runs"]) == 6
-    assert {r["condition"] for r in report["runs"]} == {"closed", "ramp", "frozen"}
+    assert len(report["runs"]) == 8
+    assert {r["condition"] for r in report["runs"]} == {"closed", "ramp", "frozen", "oracle"}
     assert report["summary"]["violations"] == 0
     closed = [r for r in report["runs"] if r["condition"] == "closed"]
     assert all(r["corr_arousal"] is not None for r in closed)
     assert all(r["cpu_s"] > 0 for r in report["runs"])
+
+
+def test_oracle_reads_the_true_state_in_the_intake_frame():
+    """The oracle condition's estimate is the truth shifted by the intake rating's error."""
+    from attune.sessions.evaluate import _TrueStateEstimator
+
+    pr = EvalProtocol()
+    sub = draw_subject(0, 5, pr, "tuning")
+    oracle = _TrueStateEstimator(sub.listener, sub.intake, sub.goal - sub.true_goal, pr.baseline_s)
+    during = oracle.update(10.0, {}, {})
+    assert (during.arousal, during.confidence) == (sub.intake, 0.0)
+    for t in (pr.baseline_s + 1.0, pr.lead_start_s + 200.0):
+        est = oracle.update(t, {}, {})
+        true_a, true_v = sub.listener.state_at(t)
+        assert est.confidence == 1.0 and est.valence == true_v
+        # the engine's goal is as far below the oracle's reading as the true goal is below
+        # the truth: a perfect sensor in the frame of the intake rating
+        assert est.arousal - sub.goal == pytest.approx(true_a - sub.true_goal)
 
 
 @pytest.mark.slow

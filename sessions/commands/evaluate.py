@@ -1,4 +1,4 @@
-"""``attune evaluate``: closed loop vs a scripted ramp vs frozen calm music, per class."""
+"""``attune evaluate``: closed loop vs a scripted ramp, frozen calm music and an oracle loop."""
 
 from __future__ import annotations
 
@@ -14,11 +14,13 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``evaluate`` to ``sub``."""
     ev = sub.add_parser(
         NAME,
-        help="closed loop vs scripted ramp vs frozen calm music on simulated listeners",
+        help="closed loop vs scripted ramp, frozen calm music and a perfect-sensor loop on "
+        "simulated listeners",
         description="Run simulated listeners of known response classes (strong, moderate and "
-        "weak responders, non-responders, paradoxical) under three conditions on the same "
-        "seeds: the closed loop, a scripted feed-forward ramp without feedback, and the "
-        "frozen calm preset. Print per class: success (mean true arousal over the last "
+        "weak responders, non-responders, paradoxical) under four conditions on the same "
+        "seeds: the closed loop, a scripted feed-forward ramp without feedback, the "
+        "frozen calm preset, and the closed loop fed the listener's true state (oracle: "
+        "what a perfect sensor would give). Print per class: success (mean true arousal over the last "
         "60 s within 0.2 of the goal), median time to target, end error, overshoot; the "
         "alarms raised (true and false); the estimator's correlation with the truth; "
         "envelope violations on every tick. Exit status 1 if any tick broke the envelope.",
