@@ -343,6 +343,7 @@ class EcgBeatDetector:
         self._have_beat = False
         self._polarity = 0.0  # running QRS dominance, > 0 upright
         self._inverted = False
+        self._disc: list[bool] = []  # whether each of the last 32 clean beats was discordant
         self._rr: list[int] = []  # last 8 RR in samples (RR AVERAGE1)
         self._rr2: list[int] = []  # last 8 RR within 92-116 % of their mean (RR AVERAGE2)
 
@@ -563,9 +564,21 @@ class EcgBeatDetector:
         return f
 
     def _upright(self, cand: _Cand) -> bool:
-        """Whether to place R at the maximum (upright QRS) rather than the minimum."""
+        """Whether to place R at the maximum (upright QRS) rather than the minimum.
+
+        In a noisy stretch the polarity of higher log-odds wins, the one opposing the
+        lead's counting the prior log-odds that a complex is discordant: how often the
+        last 32 clean beats were (Laplace estimate). In a lead without discordant
+        ectopy a wide complex is not placed on its opposite lobe (a concordant PVC's S
+        wave lies ~75 ms after R) on the word of noise alone.
+        """
         if self._gated(cand):
-            return self._score_at(cand, True) >= self._score_at(cand, False)
+            lead = not self._inverted
+            p = (sum(self._disc) + 1.0) / (len(self._disc) + 2.0)
+            prior = float(np.log(p / (1.0 - p)))
+            if self._score_at(cand, lead) >= self._score_at(cand, not lead) + prior:
+                return lead
+            return not lead
         return self._upright_lead(cand)
 
     def _upright_lead(self, cand: _Cand) -> bool:
@@ -782,8 +795,13 @@ class EcgBeatDetector:
             self._spki = 0.125 * val + 0.875 * self._spki
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._have_beat:
+            disc = self._discordant(cand)
+            if not self._is_noisy(cand):  # the prior of a discordant complex
+                self._disc.append(disc)
+                if len(self._disc) > 32:
+                    del self._disc[0]
             # an ectopic complex of the other polarity leaves the lead's polarity alone
-            if not self._discordant(cand):
+            if not disc:
                 self._polarity += self.polarity_weight * (dom - self._polarity)
                 if self._inverted and self._polarity > self.polarity_switch[1]:
                     self._inverted = False
