@@ -108,7 +108,10 @@ class EcgBeatDetector:
        smaller of RR AVERAGE1, the mean of the last 8 RR, and RR AVERAGE2, the mean
        of the last 8 RR within 92-116 % of it, reset to AVERAGE1 after 8 regular
        intervals); a candidate closer than 0.45 mean RR to the previous beat counts
-       as noise, and after 3 s without a beat SPKI halves at each candidate (recovers
+       as noise (its MWI peak raises NPKI by at most SPKI: a motion burst or an
+       electrode pop many times the QRS energy would otherwise lift the threshold
+       above the QRS complexes for seconds after it has ended), and after 3 s without
+       a beat SPKI halves at each candidate (recovers
        from amplitude drops);
        a candidate that passes is held *pending* for a short look-ahead: a later
        candidate whose R lies within ``twave_s`` (0.36 s) of the pending R and whose
@@ -151,7 +154,10 @@ class EcgBeatDetector:
        right after the stretch). In such a stretch R is placed upright or inverted,
        whichever gives the higher log-odds (noise easily flips a complex's apparent
        dominance, and a discordant PVC must not be placed on its small opposite
-       deflection); outside noisy stretches the running polarity decides. A candidate
+       deflection), the polarity opposing the lead's counting the prior log-odds of a
+       discordant complex, from the last 32 clean beats (Laplace estimate: a lead
+       without discordant ectopy places a wide concordant PVC on its R, not on its S
+       wave ~75 ms later); outside noisy stretches the running polarity decides. A candidate
        below ``score_min`` is noise; of two candidates within the look-ahead the higher
        log-odds wins;
        search-back takes the noise candidate of highest log-odds (at least
@@ -343,6 +349,7 @@ class EcgBeatDetector:
         self._have_beat = False
         self._polarity = 0.0  # running QRS dominance, > 0 upright
         self._inverted = False
+        self._disc: list[bool] = []  # whether each of the last 32 clean beats was discordant
         self._rr: list[int] = []  # last 8 RR in samples (RR AVERAGE1)
         self._rr2: list[int] = []  # last 8 RR within 92-116 % of their mean (RR AVERAGE2)
 
@@ -563,9 +570,21 @@ class EcgBeatDetector:
         return f
 
     def _upright(self, cand: _Cand) -> bool:
-        """Whether to place R at the maximum (upright QRS) rather than the minimum."""
+        """Whether to place R at the maximum (upright QRS) rather than the minimum.
+
+        In a noisy stretch the polarity of higher log-odds wins, the one opposing the
+        lead's counting the prior log-odds that a complex is discordant: how often the
+        last 32 clean beats were (Laplace estimate). In a lead without discordant
+        ectopy a wide complex is not placed on its opposite lobe (a concordant PVC's S
+        wave lies ~75 ms after R) on the word of noise alone.
+        """
         if self._gated(cand):
-            return self._score_at(cand, True) >= self._score_at(cand, False)
+            lead = not self._inverted
+            p = (sum(self._disc) + 1.0) / (len(self._disc) + 2.0)
+            prior = float(np.log(p / (1.0 - p)))
+            if self._score_at(cand, lead) >= self._score_at(cand, not lead) + prior:
+                return lead
+            return not lead
         return self._upright_lead(cand)
 
     def _upright_lead(self, cand: _Cand) -> bool:
@@ -767,6 +786,15 @@ class EcgBeatDetector:
     def _threshold(self) -> float:
         return self._npki + 0.25 * (self._spki - self._npki)
 
+    def _noise_peak(self, val: float) -> None:
+        """Update NPKI with a noise candidate's MWI peak, counted up to SPKI.
+
+        An artifact many times the QRS energy (electrode pop, motion burst) says no more
+        about the noise level than a QRS-sized peak; uncapped, it would lift the
+        threshold above the QRS complexes for seconds after it has ended.
+        """
+        self._npki = 0.125 * min(val, self._spki) + 0.875 * self._npki
+
     def _accept(self, cand: _Cand, beats: list[float], searchback: bool) -> None:
         _, val, _, _, slope, pos, neg, t_pos, t_neg = cand[:9]
         upright = self._upright(cand)
@@ -782,8 +810,13 @@ class EcgBeatDetector:
             self._spki = 0.125 * val + 0.875 * self._spki
         dom = (pos - neg) / (pos + neg) if pos + neg > 0 else 0.0
         if self._have_beat:
+            disc = self._discordant(cand)
+            if not self._is_noisy(cand):  # the prior of a discordant complex
+                self._disc.append(disc)
+                if len(self._disc) > 32:
+                    del self._disc[0]
             # an ectopic complex of the other polarity leaves the lead's polarity alone
-            if not self._discordant(cand):
+            if not disc:
                 self._polarity += self.polarity_weight * (dom - self._polarity)
                 if self._inverted and self._polarity > self.polarity_switch[1]:
                     self._inverted = False
@@ -900,7 +933,7 @@ class EcgBeatDetector:
                 or (r - self._last_r < self._twave and slope < 0.5 * self._last_slope)
                 or self._steplike(cand, r)  # an electrode pop
             ):
-                self._npki = 0.125 * val + 0.875 * self._npki  # T wave
+                self._noise_peak(val)  # T wave
                 self._add_noise(cand)
                 return
             if self._tent is None:
@@ -912,12 +945,12 @@ class EcgBeatDetector:
             if r - tr <= self._twave and self._gated(cand):
                 # noisy stretch: of two close complexes keep the more QRS-like one
                 if self._score(cand) > self._score(tent):
-                    self._npki = 0.125 * tent[1] + 0.875 * self._npki
+                    self._noise_peak(tent[1])
                     self._add_noise(tent)
                     self._tent = cand
                     self._tent_r = r
                 else:
-                    self._npki = 0.125 * val + 0.875 * self._npki
+                    self._noise_peak(val)
                     self._add_noise(cand)
                 return
             if (
@@ -927,7 +960,7 @@ class EcgBeatDetector:
             ):
                 # a clearly steeper and larger complex right after the pending one: the
                 # pending one was a T wave or noise preceding the QRS
-                self._npki = 0.125 * tent[1] + 0.875 * self._npki
+                self._noise_peak(tent[1])
                 self._add_noise(tent)
                 self._tent = cand
                 self._tent_r = r
@@ -936,7 +969,7 @@ class EcgBeatDetector:
             self._finalize(beats)
             self._decide(cand, beats)
         else:
-            self._npki = 0.125 * val + 0.875 * self._npki
+            self._noise_peak(val)
             self._add_noise(cand)
 
     def _finalize(self, beats: list[float]) -> None:
