@@ -27,8 +27,9 @@ Model (docs/science/response.md)
 Verdicts (persisting ``persist_s`` before they latch)
     * ``paradoxical``: the music moved toward the goal by at least ``min_excursion``,
       the state moved the other way by at least ``wrong_way``, and ``G + k sd(G) < 0``;
-    * ``none``: the music moved toward the goal by at least ``min_excursion``, at least
-      ``min_none_s`` into the transition, and ``|G| + k_none sd(G) < none_gain``;
+    * ``none``: the music moved toward the goal by at least ``min_excursion`` at least
+      ``min_none_s`` ago (a slow listener needs minutes to answer), and
+      ``|G| + k_none sd(G) < none_gain``;
     * ``strong``: ``G - k sd(G) > strong_gain``;
     * ``responds``: ``G - k sd(G) > 0``; otherwise ``learning``.
 
@@ -88,7 +89,8 @@ class ResponseSettings:
     none_gain : float
         ``|G|`` bound of a non-response.
     min_none_s : float
-        Music must have been away from its reference this long before ``none``, s.
+        Music must have been ``min_excursion`` away from its reference this long before
+        ``none``, seconds.
     strong_gain : float
         Lower credible bound of ``G`` above which the response is strong.
     persist_s : float
@@ -236,6 +238,7 @@ class ResponseLearner:
         self.direction = -1.0
         self._next_update = -math.inf
         self._pending: tuple[str, float] | None = None  # verdict, since
+        self._moved_t: float | None = None  # when the music first moved min_excursion
         self.state = ResponseState(gain=g0, gain_sd=g_sd, drift_sd=s.prior_drift_sd)
         #: A previous visit ended paradoxical or without response: start careful.
         self.cautious = prior is not None and prior.verdict in STOP_VERDICTS
@@ -265,12 +268,14 @@ class ResponseLearner:
         st = self.state
         if self.ref is None or self.m_f is None or self.latched:
             return st
-        t0, a_ref, m_ref = self.ref
+        _t0, a_ref, m_ref = self.ref
         x = self.m_f - m_ref
         y = a_hat - a_ref
         d = self.direction
         st.excursion = max(st.excursion, d * x)
         st.wrong_way = -d * y
+        if self._moved_t is None and st.excursion >= self.s.min_excursion:
+            self._moved_t = t
         if t + 1e-9 < self._next_update:
             return st
         self._next_update += self.s.update_s
@@ -278,7 +283,7 @@ class ResponseLearner:
             return st
         self._kalman(x, y)
         st.n_updates += 1
-        self._judge(t, t0)
+        self._judge(t)
         return st
 
     def _kalman(self, x: float, y: float) -> None:
@@ -301,13 +306,17 @@ class ResponseLearner:
         st.cov = float(self.P[0, 1])
         st.noise_sd = math.sqrt(self.noise_var)
 
-    def _judge(self, t: float, t0: float) -> None:
+    def _judge(self, t: float) -> None:
         s, st = self.s, self.state
         g, sd, k = st.gain, st.gain_sd, s.k_sigma
-        moved = st.excursion >= s.min_excursion
-        if moved and st.wrong_way >= s.wrong_way and g + k * sd < 0.0:
+        moved_t = self._moved_t
+        if moved_t is not None and st.wrong_way >= s.wrong_way and g + k * sd < 0.0:
             now = "paradoxical"
-        elif moved and t - t0 >= s.min_none_s and abs(g) + s.k_none * sd < s.none_gain:
+        elif (
+            moved_t is not None
+            and t - moved_t >= s.min_none_s
+            and abs(g) + s.k_none * sd < s.none_gain
+        ):
             now = "none"
         elif g - k * sd > s.strong_gain:
             now = "strong"

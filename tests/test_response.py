@@ -74,6 +74,31 @@ def test_absent_response_is_called_none_and_never_paradoxical():
         assert learner.state.verdict_t is not None and learner.state.verdict_t <= 360.0
 
 
+def test_no_response_is_judged_only_once_the_music_has_moved_for_a_while():
+    """A slow listener gets ``min_none_s`` from when the music moved, not from the start.
+
+    The music holds for 3 minutes of the transition (e.g. a therapist pin), then moves;
+    nothing answers. ``none`` may latch only ``min_none_s`` after the music first moved
+    ``min_excursion``, however long the transition had run before.
+    """
+    s = ResponseSettings()
+    learner = ResponseLearner(tick_s=TICK)
+    moved_t = None
+    for i in range(int(720 / TICK)):
+        t = i * TICK
+        m = 0.5 - max(0.0, min(1.0, (t - 180.0) / 120.0))  # held 3 min, then 0.5 -> -0.5
+        learner.hear(m)
+        if i == 0:
+            learner.start(t, 0.5, goal=0.0)
+        st = learner.update(t, 0.5, 0.8)
+        if moved_t is None and st.excursion >= s.min_excursion:
+            moved_t = t
+    assert moved_t is not None and moved_t > 180.0 + 30.0  # the delayed, filtered music
+    assert learner.state.verdict == "none"
+    assert learner.state.verdict_t is not None
+    assert learner.state.verdict_t >= moved_t + s.min_none_s
+
+
 def _closed_loop(cfg, listener_gain: float, *, carry=None, seconds=720.0):
     """Controller against a toy listener whose estimate answers music arousal with a gain."""
     ctl = make_controller(cfg, carry)
