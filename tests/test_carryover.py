@@ -127,7 +127,10 @@ def test_a_clients_next_visit_carries_over_from_the_last_one(tmp_path, monkeypat
     argv = ["simulate", "--client", "Ash-7", "--duration-s", "300", "--no-audio", "--no-report"]
     monkeypatch.chdir(tmp_path)
     assert main([*argv, "--seed", "3"]) == 0
-    assert main(["simulate", "--client", "Oak-2", "--duration-s", "300", "--no-audio"]) == 0
+    assert (
+        main(["simulate", "--client", "Oak-2", "--duration-s", "300", "--no-audio", "--no-report"])
+        == 0
+    )
     assert main([*argv, "--seed", "4"]) == 0
     from attune.sessions.clients import client_sessions
 
