@@ -304,6 +304,7 @@ def check_read_only(folder: Path, browser: object) -> None:
         last = sample(page)
         assert last["t"] == data.ticks["t_s"][-1]
         assert float(last["tempo"]) == data.ticks["tempo_bpm"][-1]
+        assert page.text_content("#remaining") == "0:00"  # finished: nothing remains
         code, _ = http_status(
             url.replace("/?", "/api/command?"), data=json.dumps({"command": "estop"}).encode()
         )

@@ -20,10 +20,11 @@ def add_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "weak responders, non-responders, paradoxical) under four conditions on the same "
         "seeds: the closed loop, a scripted feed-forward ramp without feedback, the "
         "frozen calm preset, and the closed loop fed the listener's true state (oracle: "
-        "what a perfect sensor would give). Print per class: success (mean true arousal over the last "
-        "60 s within 0.2 of the goal), median time to target, end error, overshoot; the "
-        "alarms raised (true and false); the estimator's correlation with the truth; "
-        "envelope violations on every tick. Exit status 1 if any tick broke the envelope.",
+        "what a perfect sensor would give). Print per class: success (mean true arousal "
+        "over the last 60 s within 0.2 of the goal), median time to target, end error, "
+        "overshoot; the alarms raised (true and false); the estimator's correlation with "
+        "the truth; envelope violations on every tick. Exit status 1 if any tick broke "
+        "the envelope.",
     )
     ev.add_argument(
         "--split",

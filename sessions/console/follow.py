@@ -105,7 +105,9 @@ class StoreFollower:
                 self._event_rowid = evs[k]["rowid"]
                 k += 1
             row = {key: r[key] for key in r.keys() if key != "_rowid"}
-            extras = {"level": level} if i == len(rows) - 1 else {}
+            extras: dict = {"level": level} if i == len(rows) - 1 else {}
+            if self.status != "running":  # a finished session has nothing left to run
+                extras["remaining_s"] = 0.0
             self.hub.publish(self.builder.frame(row, mine, extras))
             self._tick_rowid = r["_rowid"]
         return len(rows)
