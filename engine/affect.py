@@ -3,9 +3,11 @@
 docs/science/affect.md: robust z = (x - median_baseline) / (1.4826 MAD_baseline), clipped
 to +-3, with spread floors from published within-person variability; arousal = w1 z(HR) -
 w2 z(lnRMSSD) + w3 z(engagement) - w4 z(alpha); valence from z(FAA); exponential smoothing
-(tau 10-20 s arousal, 20-40 s valence); confidence per axis from signal quality x window
-coverage x agreement of modalities x prior reliability, lowered when the estimate sits at
-a scale bound or stops moving.
+(tau 10-20 s arousal, 20-40 s valence). Arousal confidence is an expected accuracy: the
+chance that the estimate lies within one SAM step of the truth, from the summed variances
+of the error sources a live session can see (anchor, personal gain x distance travelled,
+drift, the readings' spread, signal quality, saturation, stopped features). Valence
+confidence is quality x evidence x a low prior reliability.
 
 Without the listener's own intake rating (SAM, :func:`sam_to_unit`) the estimate is the
 change from the baseline (``relative``): 0 is "as during the baseline", not "neutral".
@@ -413,11 +415,14 @@ class AffectEstimator:
         A modality is left out of the fusion when stale (no sample for ``stale_s``)
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
-        Confidence falls when the raw estimate reaches past the scale or features sit
-        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight
-        share), when the fused z has stopped moving (:data:`FLAT_FACTOR`), with the
-        distance from the anchor (:data:`DISTANCE_SCALE`) and the age of the baseline
-        (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
+        Arousal confidence is ``erf(TOLERANCE / sqrt(2 var))``, the chance that the
+        estimate is within one SAM step of the truth, with ``var`` the summed error
+        variances: the anchor (:data:`ANCHOR_SD`), the unknown personal gain times the
+        distance travelled from the anchor (:data:`GAIN_CV`), drift since the anchor
+        (:data:`DRIFT_SD`), the spread of the smoothed readings (:data:`READING_SD`),
+        signal quality (:data:`QUALITY_SD`), a single modality, features at their z clip
+        or evidence past the scale (:data:`SATURATED_SD`), and stopped features
+        (:data:`FLAT_SD`).
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {}  # the fused features only (a few of the tick's ~16)

@@ -73,9 +73,9 @@ def test_disagreeing_modalities_lower_confidence():
     # the heart says calmer (HR down, RMSSD up), the EEG says more aroused
     disagree = feed(
         make_estimator(CFG),
-        lambda t: base_features(t)
-        if t < 60
-        else base_features(t, hr=64.0, lnr=3.85, alpha=2.1, eng=-0.6),
+        lambda t: (
+            base_features(t) if t < 60 else base_features(t, hr=64.0, lnr=3.85, alpha=2.1, eng=-0.6)
+        ),
     )
     moved = [abs(o[-1].arousal - CFG.estimator.prior_arousal) for o in (agree, disagree)]
     assert moved[1] > 0.7 * moved[0]
