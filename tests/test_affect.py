@@ -306,6 +306,32 @@ def test_heart_rate_and_rmssd_disagreeing_lower_confidence():
     assert disagree.confidence < agree.confidence
 
 
+def test_confidence_falls_with_distance_from_the_anchor_and_a_rating_restores_it():
+    """All readings agree; only how far they moved differs (the unknown personal gain)."""
+
+    def moved(k):
+        def feats(t):
+            if t < 60:
+                return base_features(t)
+            return base_features(
+                t, hr=70 - 2 * k, lnr=3.6 + 0.1 * k, alpha=2.5 + 0.2 * k, eng=-1 - 0.15 * k
+            )
+
+        return feats
+
+    near, far = make_estimator(CFG), make_estimator(CFG)
+    e_near, e_far = feed(near, moved(0.5))[-1], feed(far, moved(2.0))[-1]
+    assert e_far.arousal < e_near.arousal < CFG.estimator.prior_arousal
+    assert e_far.confidence < e_near.confidence - 0.1
+    # the listener's own rating re-anchors the estimate: confidence is back up
+    far.self_report(200.0, "during", e_far.arousal, 0.0)
+    t = 200.0
+    for _ in range(int(10 / CFG.tick_s)):
+        t += CFG.tick_s
+        after = far.update(t, moved(2.0)(t), OK)
+    assert after.confidence > e_near.confidence
+
+
 def test_valence_is_measured_only_above_the_threshold():
     est = make_estimator(CFG)
     out = feed(est, base_features)
