@@ -3,9 +3,11 @@
 docs/science/affect.md: robust z = (x - median_baseline) / (1.4826 MAD_baseline), clipped
 to +-3, with spread floors from published within-person variability; arousal = w1 z(HR) -
 w2 z(lnRMSSD) + w3 z(engagement) - w4 z(alpha); valence from z(FAA); exponential smoothing
-(tau 10-20 s arousal, 20-40 s valence); confidence per axis from signal quality x window
-coverage x agreement of modalities x prior reliability, lowered when the estimate sits at
-a scale bound or stops moving.
+(tau 10-20 s arousal, 20-40 s valence). Arousal confidence is an expected accuracy: the
+chance that the estimate lies within one SAM step of the truth, from the summed variances
+of the error sources a live session can see (anchor, personal gain x distance travelled,
+drift, the readings' spread, signal quality, saturation, stopped features). Valence
+confidence is quality x evidence x a low prior reliability.
 
 Without the listener's own intake rating (SAM, :func:`sam_to_unit`) the estimate is the
 change from the baseline (``relative``): 0 is "as during the baseline", not "neutral".
@@ -66,29 +68,65 @@ SPREAD_FLOOR: dict[str, float] = {
 }
 #: Shortest baseline the science supports (3-5 min of rest, docs/science/affect.md), s.
 MIN_BASELINE_S = 180.0
-#: [E] Confidence factor when the evidence reaches past the scale (|prior + gain z| >= 1):
-#: the estimate then says "at least this far", not where the listener is.
-SATURATED_FACTOR = 0.4
+#: Arousal confidence is the probability that the estimate lies within
+#: :data:`TOLERANCE` of the listener's true arousal, for a normal error whose variance is
+#: the sum of the error sources below (docs/science/affect.md, "Confidence"):
+#: ``confidence = erf(TOLERANCE / sqrt(2 var))``.
+#:
+#: * ``TOLERANCE`` 0.25: one step of the 9-point SAM scale (:func:`sam_to_unit`), the
+#:   resolution at which a listener can tell where they are.
+TOLERANCE = 0.25
+#: [E] SD of the anchor, the listener's own SAM rating (intake, or during the session):
+#: rounding to a whole step alone gives 0.25 / sqrt(12) = 0.07; with the noise of
+#: introspection about half a step. Without a rating (relative estimate) the anchor is
+#: the baseline itself and this term is 0.
+ANCHOR_SD = 0.12
+#: [E] Relative SD of a person's feature-to-arousal gain: how many bpm, ln RMSSD or EEG
+#: log-power units one unit of arousal moves differs between people by a factor of about
+#: 2-4, which the estimator's one ``arousal_gain`` cannot know. The estimate's distance
+#: from its anchor is therefore uncertain by ``GAIN_CV x distance``.
+GAIN_CV = 0.7
+#: [E] Drift of the physiological set point unrelated to arousal, as a variance growing
+#: with the time since the anchor (random walk): resting heart rate drifts with SD
+#: 1.9-5.2 bpm over 30 min in real resting records; read through the fusion that is
+#: about 0.3 arousal units after ``DRIFT_REF_S``.
+DRIFT_SD = 0.3
+DRIFT_REF_S = 1800.0
+#: [E] The fused features are independent readings of the same change: the variance of
+#: their mean is the readings' variance over their effective number. The readings'
+#: variance is their weighted spread (arousal units, each reading smoothed as the estimate
+#: is), pooled with a prior reading SD ``READING_SD`` worth ``READING_PRIOR_DOF`` degrees
+#: of freedom: the spread of 2-4 readings alone is itself a rough figure (from 3 degrees
+#: of freedom its relative SD is about 80 %). With one modality the other cannot
+#: cross-check: SINGLE_MODALITY_SD is added.
+READING_SD = 0.35
+READING_PRIOR_DOF = 6.0
+SINGLE_MODALITY_SD = 0.1
+#: [E] Signal quality: a modality's readings are noisier as its clean share and window
+#: coverage ``qc`` fall; ``QUALITY_SD^2 (1/qc - 1)``, weighted over the modalities used.
+QUALITY_SD = 0.15
+#: [E] Saturation: a feature at its z clip, or evidence reaching past the scale bound
+#: (``|prior + gain z| >= 1``), says "at least this far", not where the listener is:
+#: ``SATURATED_SD^2`` for the estimate past the bound, and times the clipped features'
+#: weight share.
+SATURATED_SD = 0.4
+#: [E] How far past the bound (arousal units) the smoothed evidence must reach for the
+#: whole ``SATURATED_SD``: just past the bound the estimate is still near the truth.
+SATURATED_SPAN = 2.0
 #: [E] Below this mean absolute tick-to-tick change of the fused z (per second, averaged
-#: over ``FLAT_TAU_S``) the features have stopped moving (stuck or repeated data).
+#: over ``FLAT_TAU_S``) the features have stopped moving (stuck or repeated data); the
+#: listener may have moved anywhere within a session's usual excursion, ``FLAT_SD``.
 FLAT_Z_PER_S = 1e-3
 FLAT_TAU_S = 30.0
-FLAT_FACTOR = 0.5
-#: [E] The further the estimate has moved from its anchor (the intake rating, or the
-#: baseline), the more it rests on the assumed feature-to-affect gain, which differs
-#: between people: confidence falls linearly to DISTANCE_FACTOR_MIN at DISTANCE_SCALE.
-DISTANCE_SCALE = 1.0
-DISTANCE_FACTOR_MIN = 0.75
-#: [E] A baseline ages: heart rate at rest drifts over 30 min (SD 1.9-5.2 bpm in real
-#: resting records) without any change of state, so confidence falls linearly to
-#: BASELINE_AGE_FACTOR_MIN over BASELINE_AGE_S after the baseline.
-BASELINE_AGE_S = 1800.0
+FLAT_SD = 0.6
 #: [E] Signal quality (clean fraction) above which a modality counts as fully clean: the
 #: stages correct or drop up to this share of artifacts without biasing the features.
 CLEAN_ENOUGH = 0.85
-BASELINE_AGE_FACTOR_MIN = 0.6
-#: [E] Prior reliability of each axis (arousal is far better supported than valence).
-PRIOR_RELIABILITY = {"arousal": 0.9, "valence": 0.5}
+#: [E] Prior reliability of valence (far less supported than arousal), a factor on its
+#: confidence.
+PRIOR_RELIABILITY = {"valence": 0.5}
+#: [E] Valence confidence factor when its evidence reaches past the scale.
+VALENCE_SATURATED_FACTOR = 0.4
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
 #: pair and shifts by only 0.05-0.2 ln units within session noise (docs/science/affect.md);
 #: the heart-rate term is a weak valence cue on its own. Either alone keeps valence
@@ -301,6 +339,12 @@ class AffectEstimator:
         self.mad: dict[str, float] = {}
         self._state = [pa, pv]
         self._conf = [0.0, 0.0]
+        # where the estimate was last anchored (rating or baseline), its SD, and when
+        self._anchor = pa
+        self._anchor_sd = 0.0 if self.relative else ANCHOR_SD
+        self._t_anchor = baseline_end_s
+        self._smooth_z: dict[str, float] = {}  # arousal-signed z of each feature, smoothed
+        self._evidence = pa  # prior + gain * fused z, unbounded, smoothed like the estimate
         self._last_z: float | None = None
         self._dz = 1.0  # running mean |change of fused z| per second (starts "moving")
         self._n_after = 0
@@ -371,11 +415,14 @@ class AffectEstimator:
         A modality is left out of the fusion when stale (no sample for ``stale_s``)
         or when its quality is 0 (e.g. the HRV stage found a rhythm, such as atrial
         fibrillation, that makes HRV meaningless: HRV-driven control is disabled).
-        Confidence falls when the raw estimate reaches past the scale or features sit
-        at their z clip (:data:`SATURATED_FACTOR`, by the clipped features' weight
-        share), when the fused z has stopped moving (:data:`FLAT_FACTOR`), with the
-        distance from the anchor (:data:`DISTANCE_SCALE`) and the age of the baseline
-        (:data:`BASELINE_AGE_S`), and when modalities, or HR and ln RMSSD, disagree.
+        Arousal confidence is ``erf(TOLERANCE / sqrt(2 var))``, the chance that the
+        estimate is within one SAM step of the truth, with ``var`` the summed error
+        variances: the anchor (:data:`ANCHOR_SD`), the unknown personal gain times the
+        distance travelled from the anchor (:data:`GAIN_CV`), drift since the anchor
+        (:data:`DRIFT_SD`), the spread of the smoothed readings (:data:`READING_SD`),
+        signal quality (:data:`QUALITY_SD`), a single modality, features at their z clip
+        or evidence past the scale (:data:`SATURATED_SD`), and stopped features
+        (:data:`FLAT_SD`).
         """
         fresh = {m: s.age_s <= self.stale_s and s.quality > 0.0 for m, s in status.items()}
         usable = {}  # the fused features only (a few of the tick's ~16)
@@ -397,43 +444,42 @@ class AffectEstimator:
         events: tuple[str, ...] = ()
         if first:
             events = self._fix_baseline()
+            self._t_anchor = self._t_base1 if self._t_base0 is not None else t
 
-        # Arousal: fused signed z over available features, and per-modality means.
+        # Arousal: fused signed z over available features, and per-modality weights.
         num = den = 0.0
-        per_mod: dict[str, list[float]] = {"hrv": [0.0, 0.0], "eeg": [0.0, 0.0]}
+        per_mod: dict[str, float] = {"hrv": 0.0, "eeg": 0.0}
         weights, spread, median = self.weights, self.spread, self.median
-        zs: dict[str, float] = {}
+        clipped = 0.0
+        alpha_a = self.alphas[0]
+        smooth_z = self._smooth_z
         for name, sign in AROUSAL_SIGNS.items():
             w = weights.get(name, 0.0)
             value = usable.get(name)
             if value is None or w <= 0.0 or name not in spread:
                 continue
             z = (value - median[name]) / spread[name]  # = self.z(name, value), inlined
-            z = -Z_CLIP if z < -Z_CLIP else Z_CLIP if z > Z_CLIP else z
-            zs[name] = sign * z
+            if z <= -Z_CLIP or z >= Z_CLIP:
+                z = -Z_CLIP if z < 0.0 else Z_CLIP
+                clipped += w
             num += w * sign * z
             den += w
-            acc = per_mod[MODALITY[name]]
-            acc[0] += w * sign * z
-            acc[1] += w
+            per_mod[MODALITY[name]] += w
+            # each reading smoothed as the estimate is: their lasting disagreement
+            prev = smooth_z.get(name)
+            smooth_z[name] = (prev or 0.0) + alpha_a * (sign * z - (prev or 0.0))
         raw_conf_a = 0.0
         if den > 0.0:
             fused = num / den
             raw = self.prior[0] + self.gains[0] * fused
             raw_a = soft_bound(raw)
-            self._state[0] += self.alphas[0] * (raw_a - self._state[0])
-            raw_conf_a = PRIOR_RELIABILITY["arousal"] * self._signal_term(per_mod, status, zs)
-            events += self._shape_checks(fused, raw, t)
-            dist = min(1.0, abs(raw - self.prior[0]) / DISTANCE_SCALE)
-            raw_conf_a *= 1.0 - (1.0 - DISTANCE_FACTOR_MIN) * dist
-            age = min(1.0, max(0.0, t - self._t_base1) / BASELINE_AGE_S)
-            raw_conf_a *= 1.0 - (1.0 - BASELINE_AGE_FACTOR_MIN) * age
-            clipped = sum(weights[k] for k, z in zs.items() if abs(z) >= Z_CLIP) / den
-            raw_conf_a *= 1.0 - (1.0 - SATURATED_FACTOR) * clipped
-            if self._saturated:
-                raw_conf_a *= SATURATED_FACTOR
-            if self._flat:
-                raw_conf_a *= FLAT_FACTOR
+            self._state[0] += alpha_a * (raw_a - self._state[0])
+            self._evidence += alpha_a * (raw - self._evidence)
+            events += self._shape_checks(fused, self._evidence, t)
+            var = self._arousal_variance(per_mod, status, usable, t)
+            if clipped > 0.0:
+                var += SATURATED_SD**2 * clipped / den
+            raw_conf_a = math.erf(TOLERANCE / math.sqrt(2.0 * var))
         # Valence: frontal alpha asymmetry plus an optional small heart-rate term.
         terms = []  # (weight, z, modality)
         w_faa, w_vhr = self.weights.get("faa", 0.0), self.weights.get("valence_hr", 0.0)
@@ -453,7 +499,7 @@ class AffectEstimator:
             kind = "both" if len(terms) == 2 else ("faa" if terms[0][2] == "eeg" else "hr")
             raw_conf_v = PRIOR_RELIABILITY["valence"] * qc * VALENCE_EVIDENCE[kind]
             if abs(self.prior[1] + self.gains[1] * z_v) >= 1.0:
-                raw_conf_v *= SATURATED_FACTOR
+                raw_conf_v *= VALENCE_SATURATED_FACTOR
         if first:  # start from the evidence at hand, not from zero
             self._conf = [raw_conf_a, raw_conf_v]
         self._conf[0] += self.conf_alpha * (raw_conf_a - self._conf[0])
@@ -498,6 +544,8 @@ class AffectEstimator:
         if not self.baseline_ready:
             self.prior = (a, v)
             self._state = [a, v]
+            self._anchor, self._anchor_sd = a, ANCHOR_SD
+            self._evidence = a
             return (
                 f"info: intake self-report sets the starting point: arousal {a:+.2f}, "
                 f"valence {v:+.2f}" + (" (absolute, no longer relative)" if was_relative else ""),
@@ -508,6 +556,8 @@ class AffectEstimator:
         )
         before = self._state[0]
         self._state = [a, v]
+        self._anchor, self._anchor_sd, self._t_anchor = a, ANCHOR_SD, t
+        self._evidence = unsoft_bound(a)
         return (
             f"info: estimate anchored on the listener's self-report at {t:.1f} s: arousal "
             f"{a:+.2f} (estimate was {before:+.2f}), valence {v:+.2f}"
@@ -515,7 +565,10 @@ class AffectEstimator:
         )
 
     def _shape_checks(self, fused: float, raw: float, t: float) -> tuple[str, ...]:
-        """Track saturation and flatness of the raw arousal; events when they change."""
+        """Track flatness of the fused z and saturation of the smoothed evidence ``raw``.
+
+        Returns the events raised when either state changes.
+        """
         events: list[str] = []
         if self._last_z is not None:
             step = abs(fused - self._last_z) / self.tick_s
@@ -540,36 +593,57 @@ class AffectEstimator:
             )
         return tuple(events)
 
-    def _signal_term(
+    def _arousal_variance(
         self,
-        per_mod: Mapping[str, list[float]],
+        per_mod: Mapping[str, float],
         status: Mapping[str, ModalityStatus],
-        zs: Mapping[str, float],
+        usable: Mapping[str, float],
+        t: float,
     ) -> float:
-        """Quality x coverage, weighted over modalities, x their agreement (0 to 1).
+        """Return the expected squared error of arousal, bar the readings' spread.
 
-        Agreement compares the arousal-signed z of the two modalities and, within the
-        heart, of HR and ln RMSSD (both move with arousal, in opposite raw directions).
+        Sum of the anchor's variance, the gain uncertainty of the distance travelled from
+        the anchor, the set point's drift since the anchor, the signal-quality term, the
+        missing cross-check of a single modality, and the saturated and flat states
+        (the constants above; arousal units squared).
         """
-        total_w = acc = 0.0  # summed in modality order from 0, as sum() over them did
+        total_w = q_var = 0.0
         n_used = 0
-        for m, (_, w) in per_mod.items():
+        for m, w in per_mod.items():
             if w > 0.0:
                 s = status[m]
+                qc = min(1.0, s.quality / CLEAN_ENOUGH) * _coverage(s, m)
                 total_w += w
-                acc += w * min(1.0, s.quality / CLEAN_ENOUGH) * _coverage(s, m)
+                q_var += w * (1.0 / max(qc, 1e-3) - 1.0)
                 n_used += 1
-        qc = acc / total_w
-        if n_used == 2:
-            z_h = per_mod["hrv"][0] / per_mod["hrv"][1]
-            z_e = per_mod["eeg"][0] / per_mod["eeg"][1]
-            agreement = 1.0 - 0.5 * min(1.0, abs(z_h - z_e) / (2.0 * Z_CLIP / 3.0))
-        else:
-            agreement = 0.8  # one modality: nothing to cross-check
-        if "hr_bpm" in zs and "ln_rmssd" in zs:
-            gap = abs(zs["hr_bpm"] - zs["ln_rmssd"])
-            agreement *= 1.0 - 0.25 * min(1.0, max(0.0, gap - 1.0) / 2.0)
-        return float(qc * agreement)
+        var = QUALITY_SD**2 * q_var / total_w
+        if n_used < 2:
+            var += SINGLE_MODALITY_SD**2
+        # spread of the smoothed readings over their effective number (variance of a mean)
+        s0 = s1 = s2 = w2 = 0.0
+        n = 0
+        for name, z in self._smooth_z.items():
+            w = self.weights.get(name, 0.0)
+            if name in usable and w > 0.0:
+                s0 += w
+                s1 += w * z
+                s2 += w * z * z
+                w2 += w * w
+                n += 1
+        if s0 > 0.0:
+            mean = s1 / s0
+            spread2 = self.gains[0] ** 2 * max(0.0, s2 / s0 - mean * mean) * n / max(1, n - 1)
+            dof = n - 1
+            pooled = (READING_PRIOR_DOF * READING_SD**2 + dof * spread2) / (READING_PRIOR_DOF + dof)
+            var += pooled * w2 / (s0 * s0)
+        var += self._anchor_sd**2 + (GAIN_CV * (self._state[0] - self._anchor)) ** 2
+        var += DRIFT_SD**2 * max(0.0, t - self._t_anchor) / DRIFT_REF_S
+        if self._saturated:
+            over = (abs(self._evidence) - 1.0) / SATURATED_SPAN
+            var += SATURATED_SD**2 * min(1.0, max(0.0, over))
+        if self._flat:
+            var += FLAT_SD**2
+        return var
 
 
 def _coverage(s: ModalityStatus, modality: str) -> float:

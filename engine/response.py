@@ -96,7 +96,9 @@ class ResponseSettings:
     persist_s : float
         A verdict must hold this long before it latches, seconds.
     min_confidence : float
-        Ticks whose arousal confidence is below this are not used.
+        Ticks whose arousal confidence is below this are not used; 0.5: only estimates
+        more likely than not within one SAM step of the truth (above the controller's
+        hold threshold, 0.3: the music may move on an estimate it does not learn from).
     """
 
     prior_gain: float = 0.3
@@ -117,7 +119,7 @@ class ResponseSettings:
     min_none_s: float = 120.0
     strong_gain: float = 0.9
     persist_s: float = 20.0
-    min_confidence: float = 0.3
+    min_confidence: float = 0.5
 
 
 @dataclass
