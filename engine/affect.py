@@ -600,12 +600,13 @@ class AffectEstimator:
         usable: Mapping[str, float],
         t: float,
     ) -> float:
-        """Return the expected squared error of arousal, bar the readings' spread.
+        """Return the expected squared error of arousal (arousal units squared).
 
-        Sum of the anchor's variance, the gain uncertainty of the distance travelled from
-        the anchor, the set point's drift since the anchor, the signal-quality term, the
-        missing cross-check of a single modality, and the saturated and flat states
-        (the constants above; arousal units squared).
+        Sum of the signal-quality term, the missing cross-check of a single modality, the
+        spread of the smoothed readings (pooled with its prior), the anchor's variance,
+        the gain uncertainty of the distance travelled from the anchor, the set point's
+        drift since the anchor, and the saturated and flat states (the constants above).
+        Features at their z clip are added by the caller.
         """
         total_w = q_var = 0.0
         n_used = 0
