@@ -124,7 +124,7 @@ FLAT_SD = 0.6
 CLEAN_ENOUGH = 0.85
 #: [E] Prior reliability of valence (far less supported than arousal), a factor on its
 #: confidence.
-PRIOR_RELIABILITY = {"valence": 0.5}
+VALENCE_PRIOR_RELIABILITY = 0.5
 #: [E] Valence confidence factor when its evidence reaches past the scale.
 VALENCE_SATURATED_FACTOR = 0.4
 #: [E] Evidence behind valence: frontal alpha asymmetry alone rests on one electrode
@@ -497,7 +497,7 @@ class AffectEstimator:
             self._state[1] += self.alphas[1] * (raw_v - self._state[1])
             qc = sum(w * status[m].quality * _coverage(status[m], m) for w, _, m in terms) / w_sum
             kind = "both" if len(terms) == 2 else ("faa" if terms[0][2] == "eeg" else "hr")
-            raw_conf_v = PRIOR_RELIABILITY["valence"] * qc * VALENCE_EVIDENCE[kind]
+            raw_conf_v = VALENCE_PRIOR_RELIABILITY * qc * VALENCE_EVIDENCE[kind]
             if abs(self.prior[1] + self.gains[1] * z_v) >= 1.0:
                 raw_conf_v *= VALENCE_SATURATED_FACTOR
         if first:  # start from the evidence at hand, not from zero

@@ -236,7 +236,7 @@ class ResponseLearner:
         self.delay_n = max(0, int(round(s.delay_s / tick_s)))
         self._m_hist: list[float] = []
         self.m_f: float | None = None
-        self.ref: tuple[float, float, float] | None = None  # t, a_ref, m_ref
+        self.ref: tuple[float, float] | None = None  # a_ref, m_ref
         self.direction = -1.0
         self._next_update = -math.inf
         self._pending: tuple[str, float] | None = None  # verdict, since
@@ -253,7 +253,7 @@ class ResponseLearner:
     def start(self, t: float, a_ref: float, goal: float) -> None:
         """Set the reference at the start of the transition (``t``, measured ``a_ref``)."""
         m_ref = self.m_f if self.m_f is not None else 0.0
-        self.ref = (t, a_ref, m_ref)
+        self.ref = (a_ref, m_ref)
         self.direction = -1.0 if goal < a_ref else 1.0
         self._next_update = t + self.s.update_s
 
@@ -270,7 +270,7 @@ class ResponseLearner:
         st = self.state
         if self.ref is None or self.m_f is None or self.latched:
             return st
-        _t0, a_ref, m_ref = self.ref
+        a_ref, m_ref = self.ref
         x = self.m_f - m_ref
         y = a_hat - a_ref
         d = self.direction

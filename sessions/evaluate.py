@@ -81,8 +81,6 @@ NEUTRAL_TOL = 0.15
 #: The two listener seed spaces.
 SPLITS = ("tuning", "heldout")
 CONDITIONS = ("closed", "ramp", "frozen", "oracle")
-#: Conditions that run the session's control law (the others are scripted).
-LOOP_CONDITIONS = frozenset({"closed", "oracle"})
 #: Classes in report order; the first three are responders.
 CLASSES = ("strong", "moderate", "weak", "none", "paradoxical")
 RESPONDERS = frozenset({"strong", "moderate", "weak"})
